@@ -1,0 +1,37 @@
+//! Command-line front end: parse, call the library, write. No mathematics here.
+
+mod check;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Ground truth for diffusion models on low-dimensional data.
+#[derive(Debug, Parser)]
+#[command(name = "diffusion-lowdim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the theorem checks (every registered result on seeded random instances).
+    Check(check::Args),
+}
+
+/// Entry point: exit code 0 on success, 1 when a check fails, 2 on unusable input.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The crate error type.
+//!
+//! Every fallible public function returns [`Result<T>`](Result). Variants carry
+//! the offending values and say what to fix; none carries a free-form string.
+
+use thiserror::Error;
+
+/// Convenience alias for `core::result::Result<T, Error>`.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can go wrong in `diffusion-lowdim`.
+///
+/// The enum is `#[non_exhaustive]`: new failure modes may be added in minor
+/// releases, so match with a wildcard arm.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two sizes that must agree do not.
+    #[error(
+        "dimension mismatch in {what}: expected {expected}, found {found} (check the shapes of your inputs)"
+    )]
+    DimensionMismatch {
+        /// Which quantity (e.g. `"x_t rows vs model dimension"`).
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size given.
+        found: usize,
+    },
+
+    /// An input that must be non-empty is empty.
+    #[error("{what} is empty: it needs at least one {unit}")]
+    Empty {
+        /// Which input.
+        what: &'static str,
+        /// What it must contain at least one of (e.g. `"column"`).
+        unit: &'static str,
+    },
+
+    /// A NaN or infinite value where a finite one is required.
+    #[error("{what} has a non-finite entry ({value}) at row {row}, column {col}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Row index of the first offending entry.
+        row: usize,
+        /// Column index of the first offending entry.
+        col: usize,
+        /// The value found (NaN or ±inf).
+        value: f64,
+    },
+
+    /// A basis that must have orthonormal columns does not.
+    #[error(
+        "{what} (component {component}) does not have orthonormal columns: \
+         max |UᵀU − I| = {deviation:.3e} exceeds the tolerance {tolerance:.1e}; \
+         orthonormalize it first (e.g. diffusion_lowdim::linalg::orthonormalize)"
+    )]
+    NotOrthonormal {
+        /// Which input.
+        what: &'static str,
+        /// Index of the component (0 for a single basis).
+        component: usize,
+        /// The measured `max_{ij} |(UᵀU − I)_{ij}|`.
+        deviation: f64,
+        /// The tolerance it was checked against.
+        tolerance: f64,
+    },
+
+    /// A matrix that must be symmetric is not.
+    #[error("{what} is not symmetric: max |Σ − Σᵀ| = {deviation:.3e} exceeds {tolerance:.1e}")]
+    NotSymmetric {
+        /// Which input.
+        what: &'static str,
+        /// `max_{ij} |Σ_ij − Σ_ji|`.
+        deviation: f64,
+        /// Allowed deviation.
+        tolerance: f64,
+    },
+
+    /// A covariance with a clearly negative eigenvalue.
+    #[error(
+        "{what} is not positive semidefinite: eigenvalue {eigenvalue:.3e} is below \
+         −{tolerance:.1e} (a covariance must be PSD)"
+    )]
+    NotPositiveSemidefinite {
+        /// Which input.
+        what: &'static str,
+        /// The most negative eigenvalue.
+        eigenvalue: f64,
+        /// The rounding allowance (values in `[−tolerance, 0)` are set to 0).
+        tolerance: f64,
+    },
+
+    /// A scalar parameter outside its admissible range.
+    #[error("invalid {name} = {value}: must be {requirement}")]
+    InvalidParameter {
+        /// Parameter name, as in the docs (e.g. `"beta"`, `"pi[2]"`).
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The admissible range in words (e.g. `"finite and > 0"`).
+        requirement: &'static str,
+    },
+
+    /// An integer parameter outside its admissible range.
+    #[error("invalid {name} = {value}: must be {requirement}")]
+    InvalidCount {
+        /// Parameter name (e.g. `"rank"`, `"steps"`).
+        name: &'static str,
+        /// The value given.
+        value: usize,
+        /// The admissible range in words.
+        requirement: &'static str,
+    },
+
+    /// Mixture weights that are negative or do not sum to one.
+    #[error(
+        "mixture weights must be ≥ 0 and sum to 1 (within {tolerance:.0e}): \
+         weight {index} is {value}, sum is {sum}"
+    )]
+    InvalidWeights {
+        /// Index of the first offending weight (or 0 if only the sum is wrong).
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// The sum of all weights.
+        sum: f64,
+        /// Allowed deviation of the sum from one.
+        tolerance: f64,
+    },
+
+    /// A time outside the schedule's domain.
+    #[error(
+        "time t = {t} is outside the domain of the {schedule} schedule, {}{lo}, {hi}{} \
+         (pick t inside it{})",
+        if *lo_open { "(" } else { "[" },
+        if *hi_open { ")" } else { "]" },
+        if *lo_open && *lo == 0.0 { "; t = 0 is excluded because a derivative is infinite or beta = 0 there" } else { "" }
+    )]
+    TimeOutOfDomain {
+        /// Schedule name.
+        schedule: &'static str,
+        /// The time given.
+        t: f64,
+        /// Lower end of the domain.
+        lo: f64,
+        /// Upper end of the domain.
+        hi: f64,
+        /// Whether `lo` itself is excluded.
+        lo_open: bool,
+        /// Whether `hi` itself is excluded.
+        hi_open: bool,
+    },
+
+    /// A noise level `(α, β)` outside `α ≥ 0`, `β > 0`, both finite.
+    #[error(
+        "invalid noise level (alpha = {alpha}, beta = {beta}): need finite alpha ≥ 0 and \
+         finite beta > 0 (beta = 0 is the clean data, where the posterior mean is x itself)"
+    )]
+    InvalidNoiseLevel {
+        /// Signal scale given.
+        alpha: f64,
+        /// Noise scale given.
+        beta: f64,
+    },
+
+    /// A quantity that is undefined at this noise level (e.g. dividing by `α = 0`).
+    #[error("{what} is undefined at alpha = {alpha}: {hint}")]
+    UndefinedAtLevel {
+        /// The quantity.
+        what: &'static str,
+        /// Signal scale.
+        alpha: f64,
+        /// What to do instead.
+        hint: &'static str,
+    },
+
+    /// A user-supplied function returned an invalid value.
+    #[error("user-supplied {what} returned {value} at t = {t}: it must be {requirement}")]
+    InvalidUserFunction {
+        /// Which function (e.g. `"alpha"`).
+        what: &'static str,
+        /// Where it was evaluated.
+        t: f64,
+        /// What it returned.
+        value: f64,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+
+    /// A dense decomposition failed to converge.
+    #[error("{what} failed to converge")]
+    NoConvergence {
+        /// Which decomposition.
+        what: &'static str,
+    },
+
+    /// An unknown identifier (result id, schedule name, ...).
+    #[error("unknown {kind} '{name}'; known: {known}")]
+    Unknown {
+        /// What kind of identifier.
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The accepted names, comma separated.
+        known: String,
+    },
+}
+
+/// Returns an error if any entry of `m` is not finite.
+pub(crate) fn ensure_finite(what: &'static str, m: faer::MatRef<'_, f64>) -> Result<()> {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            let v = m[(i, j)];
+            if !v.is_finite() {
+                return Err(Error::NonFinite {
+                    what,
+                    row: i,
+                    col: j,
+                    value: v,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Returns an error if any entry of `v` is not finite.
+pub(crate) fn ensure_finite_slice(what: &'static str, v: &[f64]) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::NonFinite {
+            what,
+            row: i,
+            col: 0,
+            value: v[i],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Returns an error unless `found == expected`.
+pub(crate) fn ensure_dim(what: &'static str, expected: usize, found: usize) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! Linear-algebra helpers shared by the models and the theorem checks.
+//!
+//! Thin wrappers over faer with the crate's conventions: f64, column-major,
+//! sequential kernels (parallelism is applied by the callers over fixed
+//! partitions, so results are bit-identical for any thread count).
+
+pub mod basis;
+pub mod compensated;
+pub mod rank;
+
+pub use basis::{
+    check_orthonormal, orthonormality_deviation, orthonormalize, projection_residual,
+    random_orthonormal,
+};
+pub use rank::{numerical_rank_energy, numerical_rank_tol, singular_values};
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+/// `dst = alpha · lhs · rhs` (sequential, deterministic).
+pub fn gemm(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) {
+    matmul(dst, Accum::Replace, lhs, rhs, alpha, Par::Seq);
+}
+
+/// `dst += alpha · lhs · rhs` (sequential, deterministic).
+pub fn gemm_acc(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) {
+    matmul(dst, Accum::Add, lhs, rhs, alpha, Par::Seq);
+}
+
+/// `lhs · rhs` as a new matrix.
+pub fn mul(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(lhs.nrows(), rhs.ncols());
+    gemm(out.as_mut(), lhs, rhs, 1.0);
+    out
+}
+
+/// Copies column `j` of `m` into `buf` (works for any stride).
+pub fn col_to_slice(m: MatRef<'_, f64>, j: usize, buf: &mut [f64]) {
+    let c = m.col(j);
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = c[i];
+    }
+}
+
+/// Frobenius norm of `a − b` (same shapes), scaled against overflow.
+pub fn frobenius_distance(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+    let mut scale = 0.0f64;
+    let mut ssq = 1.0f64;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            let v = (a[(i, j)] - b[(i, j)]).abs();
+            if v > 0.0 {
+                if scale < v {
+                    ssq = 1.0 + ssq * (scale / v) * (scale / v);
+                    scale = v;
+                } else {
+                    ssq += (v / scale) * (v / scale);
+                }
+            }
+        }
+    }
+    scale * ssq.sqrt()
+}
+
+/// Frobenius norm of `a`.
+pub fn frobenius_norm(a: MatRef<'_, f64>) -> f64 {
+    a.norm_l2()
+}

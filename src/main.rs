@@ -1,0 +1,7 @@
+//! The `diffusion-lowdim` command-line tool: a thin shell over the library.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

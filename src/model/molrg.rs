@@ -1,0 +1,634 @@
+//! Mixture of low-rank Gaussians (MoLRG), R03.
+
+use faer::{ColRef, Mat, MatMut, MatRef};
+use rand::RngExt;
+
+use super::{
+    Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks, softmax_in_place,
+};
+use crate::error::{Error, Result, ensure_dim, ensure_finite, ensure_finite_slice};
+use crate::level::NoiseLevel;
+use crate::linalg::basis::{coefficients_dd, residual_dd};
+use crate::linalg::compensated::{Acc, two_prod, two_sum};
+use crate::linalg::{self, check_orthonormal};
+use crate::prec;
+use crate::rng::{SeededRng, standard_normal};
+
+/// One component $\mathcal N(0, U_k\Lambda_kU_k^\top)$.
+#[derive(Debug, Clone)]
+struct Component {
+    basis: Mat<f64>,
+    variances: Vec<f64>,
+}
+
+/// A mixture of low-rank Gaussians $p_0 = \sum_k \pi_k\,\mathcal N(0, U_k\Lambda_kU_k^\top)$.
+///
+/// # Definition
+/// Each $U_k \in \mathbb R^{d\times r_k}$ has orthonormal columns (components need
+/// not be mutually orthogonal), $\Lambda_k = \operatorname{diag}(\lambda_{k1}..\lambda_{kr_k}) \succeq 0$,
+/// $\pi_k \ge 0$, $\sum_k\pi_k = 1$. With $c_k = U_k^\top x_t$, $g(\lambda) = \frac{\alpha\lambda}{\alpha^2\lambda+\beta^2}$,
+/// $\kappa(\lambda) = \frac{\alpha^2\lambda}{2\beta^2(\alpha^2\lambda+\beta^2)}$:
+/// $$\mathbb E[x_0\mid x_t] = \sum_k w_k\,U_k\operatorname{diag}(g(\lambda_{kj}))\,c_k,\quad
+///   w = \operatorname{softmax}_k\Big(\log\pi_k - \tfrac12\sum_j\log\!\big(1+\tfrac{\alpha^2\lambda_{kj}}{\beta^2}\big)
+///   + \sum_j \kappa(\lambda_{kj})\,c_{kj}^2\Big). \qquad\text{(R03)}$$
+/// With $\Lambda_k = I$ this is SPEC R03:
+/// $\frac{\alpha}{\alpha^2+\beta^2}\sum_k w_kU_kU_k^\top x_t$,
+/// $w = \operatorname{softmax}(\log\pi_k - \frac{r_k}{2}\log(1+\alpha^2/\beta^2) + \varphi_t\|U_k^\top x_t\|^2)$,
+/// $\varphi_t = \frac{\alpha^2}{2\beta^2(\alpha^2+\beta^2)}$.
+///
+/// # Accuracy
+/// The weights are a softmax of logits that reach $10^{12}$ and beyond at small
+/// $\beta$; they are computed by log-sum-exp, never by exponentiating an
+/// unshifted logit. The batch path forms logits in f64 and, for every column
+/// whose weights are sensitive to the rounding of those logits (estimated
+/// logit error $\times$ the mass off the leading component above $10^{-15}$),
+/// recomputes the logit *differences* with double-length projections, so the
+/// weights are accurate to a few ulps relative to the formula evaluated exactly
+/// at the given $U_k, x_t$ (with all $\lambda_{kj}$ equal; otherwise relative to
+/// the rounded $\kappa(\lambda_{kj})$). Scores, log-densities and Jacobians use
+/// the double-length path for every column, with residuals $(I-U_kU_k^\top)x_t$
+/// free of cancellation.
+///
+/// # Examples
+/// ```
+/// use diffusion_lowdim::{Molrg, Denoiser, NoiseLevel};
+/// // Two lines in R², π = (1/2, 1/2). At x_t on the first line and small β, all
+/// // weight goes to component 0 and E[x0|x_t] ≈ x_t/α.
+/// let u1 = faer::mat![[1.0], [0.0]];
+/// let u2 = faer::mat![[0.0], [1.0]];
+/// let m = Molrg::uniform(&[u1.as_ref(), u2.as_ref()])?;
+/// let x = faer::mat![[1.0], [0.0]];
+/// let e = m.posterior_mean(x.as_ref(), NoiseLevel::new(1.0, 1e-6)?)?;
+/// assert!((e[(0, 0)] - 1.0).abs() < 1e-11 && e[(1, 0)] == 0.0);
+/// # Ok::<(), diffusion_lowdim::Error>(())
+/// ```
+///
+/// # References
+/// Wang, Zhang, Zhang, Chen, Ma, Qu, arXiv:2409.02426, Lemma 1 (equal $\pi$, $r$, $\Lambda = I$).
+/// Derivation: `docs/exact-denoisers.md`; proof: `proofs/R03-molrg-posterior.md`.
+#[derive(Debug, Clone)]
+pub struct Molrg {
+    dim: usize,
+    components: Vec<Component>,
+    weights: Vec<f64>,
+    log_weights: Vec<f64>,
+}
+
+/// Columns whose weights are this sensitive to logit rounding are recomputed
+/// with double-length logits (see [`Molrg`] docs).
+const REFINE_THRESHOLD: f64 = 1e-15;
+
+impl Molrg {
+    /// The paper's model: $\pi_k = 1/K$, $\Lambda_k = I$.
+    ///
+    /// # Errors
+    /// As [`Molrg::new`].
+    pub fn uniform(bases: &[MatRef<'_, f64>]) -> Result<Self> {
+        let k = bases.len().max(1);
+        Self::new(&vec![1.0 / k as f64; bases.len()], bases)
+    }
+
+    /// Weights $\pi$ and bases $U_k$, with $\Lambda_k = I$.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no components, [`Error::DimensionMismatch`] (bases of
+    /// different heights, wrong number of weights), [`Error::NonFinite`],
+    /// [`Error::NotOrthonormal`], [`Error::InvalidWeights`].
+    pub fn new(weights: &[f64], bases: &[MatRef<'_, f64>]) -> Result<Self> {
+        let variances: Vec<Vec<f64>> = bases.iter().map(|u| vec![1.0; u.ncols()]).collect();
+        Self::with_variances(weights, bases, &variances)
+    }
+
+    /// The general model: weights $\pi$, bases $U_k$ and variances $\Lambda_k$.
+    ///
+    /// # Errors
+    /// As [`Molrg::new`], plus [`Error::InvalidParameter`] for a negative variance
+    /// and [`Error::DimensionMismatch`] if `variances[k].len() != r_k`.
+    pub fn with_variances(
+        weights: &[f64],
+        bases: &[MatRef<'_, f64>],
+        variances: &[Vec<f64>],
+    ) -> Result<Self> {
+        if bases.is_empty() {
+            return Err(Error::Empty {
+                what: "MoLRG",
+                unit: "component",
+            });
+        }
+        ensure_dim(
+            "number of weights vs components",
+            bases.len(),
+            weights.len(),
+        )?;
+        ensure_dim(
+            "number of variance lists vs components",
+            bases.len(),
+            variances.len(),
+        )?;
+        ensure_finite_slice("mixture weights", weights)?;
+        let sum: f64 = weights.iter().sum();
+        for (i, &w) in weights.iter().enumerate() {
+            if w < 0.0 {
+                return Err(Error::InvalidWeights {
+                    index: i,
+                    value: w,
+                    sum,
+                    tolerance: prec::WEIGHT_SUM_TOL,
+                });
+            }
+        }
+        if (sum - 1.0).abs() > prec::WEIGHT_SUM_TOL {
+            return Err(Error::InvalidWeights {
+                index: 0,
+                value: weights[0],
+                sum,
+                tolerance: prec::WEIGHT_SUM_TOL,
+            });
+        }
+        let dim = bases[0].nrows();
+        let mut components = Vec::with_capacity(bases.len());
+        for (k, (u, lam)) in bases.iter().zip(variances).enumerate() {
+            ensure_dim("rows of U_k vs rows of U_0", dim, u.nrows())?;
+            check_orthonormal("MoLRG basis U_k", k, *u)?;
+            ensure_dim(
+                "number of variances vs columns of U_k",
+                u.ncols(),
+                lam.len(),
+            )?;
+            ensure_finite_slice("MoLRG variances", lam)?;
+            if let Some(&v) = lam.iter().find(|&&v| v < 0.0) {
+                return Err(Error::InvalidParameter {
+                    name: "variance",
+                    value: v,
+                    requirement: "≥ 0",
+                });
+            }
+            components.push(Component {
+                basis: u.to_owned(),
+                variances: lam.clone(),
+            });
+        }
+        Ok(Self {
+            dim,
+            components,
+            weights: weights.to_vec(),
+            log_weights: weights.iter().map(|w| w.ln()).collect(),
+        })
+    }
+
+    /// Number of components $K$.
+    pub fn num_components(&self) -> usize {
+        self.components.len()
+    }
+
+    /// Mixture weights $\pi$.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Basis $U_k$.
+    ///
+    /// # Panics
+    /// If `k >= K`.
+    pub fn basis(&self, k: usize) -> MatRef<'_, f64> {
+        self.components[k].basis.as_ref()
+    }
+
+    /// Variances $\lambda_{k\cdot}$ of component `k`.
+    ///
+    /// # Panics
+    /// If `k >= K`.
+    pub fn variances(&self, k: usize) -> &[f64] {
+        &self.components[k].variances
+    }
+
+    /// Ranks $r_k$.
+    pub fn ranks(&self) -> Vec<usize> {
+        self.components.iter().map(|c| c.basis.ncols()).collect()
+    }
+
+    /// Constant part of the logits: $\log\pi_k - \frac12\sum_j\log(1+\alpha^2\lambda_{kj}/\beta^2)$.
+    fn logit_offsets(&self, level: NoiseLevel) -> Vec<f64> {
+        self.components
+            .iter()
+            .zip(&self.log_weights)
+            .map(|(c, lp)| {
+                lp - c
+                    .variances
+                    .iter()
+                    .map(|&l| level.half_log1p_snr(l))
+                    .sum::<f64>()
+            })
+            .collect()
+    }
+
+    /// The accurate per-column state: double-length coefficients and weights.
+    ///
+    /// The quadratic part of the logits, $\sum_j\kappa(\lambda_{kj})c_{kj}^2$, is
+    /// accumulated in double length by groups of equal $\lambda$ (one group in
+    /// the paper's case $\Lambda_k = I$), so every group contributes
+    /// $\kappa_g\cdot S_{kg}$ with $S_{kg} = \sum_{j\in g}c_{kj}^2$ exact to
+    /// double length and $\kappa_g$ the *same* float for every component: its
+    /// rounding is a common relative factor and logit differences stay accurate
+    /// to a few ulps of themselves. Groups with $t = \alpha^2\lambda/\beta^2 \ge 1$
+    /// are further split by $\kappa = \frac{1}{2\beta^2} - \frac{h}{2}$ ($h = 1/(\alpha^2\lambda+\beta^2)$),
+    /// so the dominant part has the coefficient $1/(2\beta^2)$ shared by all
+    /// groups and the remainder is smaller by the factor $1/(1+t)$: the logit
+    /// error is then within a few ulps of the rounding-level sensitivity to $\lambda$.
+    fn column(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Column {
+        let kk = self.components.len();
+        let inv_2b2 = 0.5 / (level.beta() * level.beta());
+        let mut coeffs: Vec<Vec<Acc>> = Vec::with_capacity(kk);
+        let mut logits: Vec<Acc> = Vec::with_capacity(kk);
+        for (c, &off) in self.components.iter().zip(offsets) {
+            let mut cd = vec![Acc::default(); c.basis.ncols()];
+            coefficients_dd(c.basis.as_ref(), x, &mut cd);
+            if off == f64::NEG_INFINITY {
+                coeffs.push(cd);
+                logits.push(Acc {
+                    hi: f64::NEG_INFINITY,
+                    lo: 0.0,
+                });
+                continue;
+            }
+            // Group the squared coefficients by equal variance.
+            let mut groups: Vec<(f64, Acc)> = Vec::new();
+            for (cj, &lam) in cd.iter().zip(&c.variances) {
+                let (p, e) = two_prod(cj.hi, cj.hi);
+                let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
+                    Some(i) => i,
+                    None => {
+                        groups.push((lam, Acc::default()));
+                        groups.len() - 1
+                    }
+                };
+                let g = &mut groups[idx].1;
+                g.add(p);
+                g.lo += e + 2.0 * cj.hi * cj.lo;
+            }
+            let mut big = Acc::default();
+            let mut l = Acc::new(off);
+            for (lam, sq) in groups {
+                let sq = sq.normalized();
+                let t = level.snr() * lam;
+                if t >= 1.0 {
+                    big.add(sq.hi);
+                    big.lo += sq.lo;
+                    l.add_prod_acc(-0.5 * level.inv_marginal_variance(lam), sq);
+                } else {
+                    l.add_prod_acc(level.logit_coefficient(lam), sq);
+                }
+            }
+            l.add_prod_acc(inv_2b2, big.normalized());
+            coeffs.push(cd);
+            logits.push(l.normalized());
+        }
+        Column {
+            weights: weights_from_dd_logits(&logits),
+            coeffs,
+        }
+    }
+
+    /// `m_k = U_k diag(g_k) c_k` for each component, as dense vectors.
+    fn component_means(&self, col: &Column, level: NoiseLevel) -> Vec<Vec<f64>> {
+        self.components
+            .iter()
+            .zip(&col.coeffs)
+            .map(|(c, cd)| {
+                let gc: Vec<f64> = cd
+                    .iter()
+                    .zip(&c.variances)
+                    .map(|(cj, &l)| level.gain(l) * cj.value())
+                    .collect();
+                (0..self.dim)
+                    .map(|i| {
+                        let mut s = 0.0;
+                        for (j, gj) in gc.iter().enumerate() {
+                            s = c.basis[(i, j)].mul_add(*gj, s);
+                        }
+                        s
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// The residual `x − U_k c_k` (double length), or exactly zero when `U_k` is
+/// square: a basis with `r_k = d` spans R^d, and the rounding-level residual of
+/// a numerically orthogonal square matrix is not part of the model.
+fn residual_or_zero(u: MatRef<'_, f64>, x: &[f64], c: &[Acc], res: &mut [f64]) {
+    if u.ncols() == u.nrows() {
+        res.iter_mut().for_each(|v| *v = 0.0);
+    } else {
+        residual_dd(u, x, c, res);
+    }
+}
+
+/// Per-column accurate state.
+struct Column {
+    coeffs: Vec<Vec<Acc>>,
+    weights: Vec<f64>,
+}
+
+/// Softmax of double-length logits: differences to the maximum are formed in
+/// double length, then exponentiated.
+fn weights_from_dd_logits(logits: &[Acc]) -> Vec<f64> {
+    let imax = (0..logits.len())
+        .max_by(|&a, &b| logits[a].hi.total_cmp(&logits[b].hi))
+        .unwrap_or(0);
+    let top = logits[imax];
+    let mut w: Vec<f64> = logits
+        .iter()
+        .map(|l| {
+            if l.hi == f64::NEG_INFINITY {
+                f64::NEG_INFINITY
+            } else {
+                let (s, e) = two_sum(l.hi, -top.hi);
+                s + (e + (l.lo - top.lo))
+            }
+        })
+        .collect();
+    softmax_in_place(&mut w);
+    w
+}
+
+/// log Σ_k exp(v_k) for double-length values.
+fn log_sum_exp_dd(v: &[Acc]) -> f64 {
+    let imax = (0..v.len())
+        .max_by(|&a, &b| v[a].hi.total_cmp(&v[b].hi))
+        .unwrap_or(0);
+    let top = v[imax];
+    if top.hi == f64::NEG_INFINITY {
+        return f64::NEG_INFINITY;
+    }
+    let mut s = 0.0;
+    for l in v {
+        if l.hi > f64::NEG_INFINITY {
+            let (a, e) = two_sum(l.hi, -top.hi);
+            s += (a + (e + (l.lo - top.lo))).exp();
+        }
+    }
+    top.value() + s.ln()
+}
+
+impl Denoiser for Molrg {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn posterior_mean_into(
+        &self,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+        out: MatMut<'_, f64>,
+    ) -> Result<()> {
+        check_batch(self.dim, x_t, out.as_ref())?;
+        let offsets = self.logit_offsets(level);
+        let kk = self.components.len();
+        par_blocks(x_t, out, |xb| {
+            let w = xb.ncols();
+            // Projections (GEMM) and f64 logits.
+            let coeffs: Vec<Mat<f64>> = self
+                .components
+                .iter()
+                .map(|c| linalg::mul(c.basis.transpose(), xb))
+                .collect();
+            let mut weights = Mat::<f64>::zeros(kk, w);
+            let mut logits = vec![0.0; kk];
+            let mut xcol = vec![0.0; self.dim];
+            for j in 0..w {
+                let mut qmax = 0.0f64;
+                let mut rmax = 0usize;
+                for (k, (c, cm)) in self.components.iter().zip(&coeffs).enumerate() {
+                    let mut q = 0.0;
+                    for (i, &lam) in c.variances.iter().enumerate() {
+                        let v = cm[(i, j)];
+                        q += level.logit_coefficient(lam) * v * v;
+                    }
+                    logits[k] = offsets[k] + q;
+                    qmax = qmax.max(q.abs());
+                    rmax = rmax.max(c.basis.ncols());
+                }
+                softmax_in_place(&mut logits);
+                let wmax = logits.iter().cloned().fold(0.0, f64::max);
+                // Logit rounding: |δℓ| ≲ γ_{r+d}·|q|; weights move by ≲ 2|δℓ|(1 − w_max).
+                let sensitivity = prec::gamma(rmax + self.dim + 4) * qmax * (1.0 - wmax);
+                if sensitivity > REFINE_THRESHOLD && kk > 1 {
+                    linalg::col_to_slice(xb, j, &mut xcol);
+                    let col = self.column(&xcol, level, &offsets);
+                    logits.copy_from_slice(&col.weights);
+                }
+                for k in 0..kk {
+                    weights[(k, j)] = logits[k];
+                }
+            }
+            // E[x0|x_t] = Σ_k U_k (g_k ∘ c_k · w_k).
+            let mut o = Mat::<f64>::zeros(self.dim, w);
+            for (k, (c, mut cm)) in self.components.iter().zip(coeffs).enumerate() {
+                let gains: Vec<f64> = c.variances.iter().map(|&l| level.gain(l)).collect();
+                for j in 0..w {
+                    let wk = weights[(k, j)];
+                    for (i, g) in gains.iter().enumerate() {
+                        cm[(i, j)] *= g * wk;
+                    }
+                }
+                linalg::gemm_acc(o.as_mut(), c.basis.as_ref(), cm.as_ref(), 1.0);
+            }
+            Ok(o)
+        })
+    }
+
+    fn score_into(
+        &self,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+        out: MatMut<'_, f64>,
+    ) -> Result<()> {
+        check_batch(self.dim, x_t, out.as_ref())?;
+        let offsets = self.logit_offsets(level);
+        let d = self.dim;
+        let inv_b2 = 1.0 / (level.beta() * level.beta());
+        par_blocks(x_t, out, |xb| {
+            let mut o = Mat::<f64>::zeros(d, xb.ncols());
+            let mut x = vec![0.0; d];
+            let mut res = vec![0.0; d];
+            for j in 0..xb.ncols() {
+                linalg::col_to_slice(xb, j, &mut x);
+                let col = self.column(&x, level, &offsets);
+                // s = −Σ_k w_k [ (I − U_kU_kᵀ)x / β² + U_k diag(h_k) c_k ].
+                for (k, c) in self.components.iter().enumerate() {
+                    let wk = col.weights[k];
+                    if wk == 0.0 {
+                        continue;
+                    }
+                    residual_or_zero(c.basis.as_ref(), &x, &col.coeffs[k], &mut res);
+                    let hc: Vec<f64> = col.coeffs[k]
+                        .iter()
+                        .zip(&c.variances)
+                        .map(|(cj, &l)| level.inv_marginal_variance(l) * cj.value())
+                        .collect();
+                    for i in 0..d {
+                        let mut v = res[i] * inv_b2;
+                        for (jj, h) in hc.iter().enumerate() {
+                            v = c.basis[(i, jj)].mul_add(*h, v);
+                        }
+                        o[(i, j)] -= wk * v;
+                    }
+                }
+            }
+            Ok(o)
+        })
+    }
+}
+
+impl ExactModel for Molrg {
+    fn jacobian(&self, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        check_point(self.dim, x_t)?;
+        let d = self.dim;
+        let mut x = vec![0.0; d];
+        linalg::col_to_slice(x_t.as_mat(), 0, &mut x);
+        let offsets = self.logit_offsets(level);
+        let col = self.column(&x, level, &offsets);
+        let means = self.component_means(&col, level);
+        let kk = self.components.len();
+        let mut j = Mat::<f64>::zeros(d, d);
+        // Σ_k w_k U_k diag(g_k) U_kᵀ
+        for (k, c) in self.components.iter().enumerate() {
+            let wk = col.weights[k];
+            if wk == 0.0 {
+                continue;
+            }
+            let r = c.basis.ncols();
+            let scaled = Mat::from_fn(d, r, |i, jj| {
+                c.basis[(i, jj)] * wk * level.gain(c.variances[jj])
+            });
+            linalg::gemm_acc(j.as_mut(), scaled.as_ref(), c.basis.transpose(), 1.0);
+        }
+        // + (α/β²) Σ_k w_k (m_k − m)(m_k − m)ᵀ, with m_k − m = Σ_l w_l (m_k − m_l).
+        let coef = level.alpha() / (level.beta() * level.beta());
+        if coef > 0.0 && kk > 1 {
+            for k in 0..kk {
+                let wk = col.weights[k];
+                if wk == 0.0 {
+                    continue;
+                }
+                let diff: Vec<f64> = (0..d)
+                    .map(|i| {
+                        (0..kk)
+                            .filter(|&l| l != k)
+                            .map(|l| col.weights[l] * (means[k][i] - means[l][i]))
+                            .sum::<f64>()
+                    })
+                    .collect();
+                let s = coef * wk;
+                for b in 0..d {
+                    let db = s * diff[b];
+                    if db == 0.0 {
+                        continue;
+                    }
+                    for a in 0..d {
+                        j[(a, b)] += diff[a] * db;
+                    }
+                }
+            }
+        }
+        Ok(j)
+    }
+
+    fn log_density(&self, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Vec<f64>> {
+        ensure_dim("rows of x_t vs model dimension", self.dim, x_t.nrows())?;
+        ensure_finite("x_t", x_t)?;
+        let d = self.dim;
+        let inv_b2 = 1.0 / (level.beta() * level.beta());
+        let log_b2 = 2.0 * level.beta().ln();
+        let mut x = vec![0.0; d];
+        let mut res = vec![0.0; d];
+        let mut out = Vec::with_capacity(x_t.ncols());
+        for j in 0..x_t.ncols() {
+            linalg::col_to_slice(x_t, j, &mut x);
+            // log π_k + log N(x; 0, α²U_kΛ_kU_kᵀ + β²I), each from accurate residuals.
+            let terms: Vec<Acc> = self
+                .components
+                .iter()
+                .zip(&self.log_weights)
+                .map(|(c, &lp)| {
+                    let r = c.basis.ncols();
+                    let mut cd = vec![Acc::default(); r];
+                    coefficients_dd(c.basis.as_ref(), &x, &mut cd);
+                    residual_or_zero(c.basis.as_ref(), &x, &cd, &mut res);
+                    let quad: f64 = cd
+                        .iter()
+                        .zip(&c.variances)
+                        .map(|(cj, &l)| level.inv_marginal_variance(l) * cj.value() * cj.value())
+                        .sum::<f64>()
+                        + res.iter().map(|v| v * v).sum::<f64>() * inv_b2;
+                    let logdet: f64 = c
+                        .variances
+                        .iter()
+                        .map(|&l| level.log_marginal_variance(l))
+                        .sum::<f64>()
+                        + ((d - r) as f64) * log_b2;
+                    let mut a = Acc::new(lp);
+                    a.add(-0.5 * quad);
+                    a.add(-0.5 * logdet);
+                    a
+                })
+                .collect();
+            out.push(log_sum_exp_dd(&terms) + log_norm_const(d));
+        }
+        Ok(out)
+    }
+
+    fn sample_x0(&self, rng: &mut SeededRng, n: usize) -> Mat<f64> {
+        let d = self.dim;
+        let mut out = Mat::<f64>::zeros(d, n);
+        let cdf: Vec<f64> = self
+            .weights
+            .iter()
+            .scan(0.0, |s, w| {
+                *s += w;
+                Some(*s)
+            })
+            .collect();
+        for j in 0..n {
+            let u: f64 = rng.random::<f64>() * cdf[cdf.len() - 1];
+            let k = cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1);
+            let c = &self.components[k];
+            let r = c.basis.ncols();
+            let z = standard_normal(rng, r, 1);
+            for i in 0..d {
+                let mut s = 0.0;
+                for jj in 0..r {
+                    s += c.basis[(i, jj)] * z[(jj, 0)] * c.variances[jj].sqrt();
+                }
+                out[(i, j)] = s;
+            }
+        }
+        out
+    }
+}
+
+impl Molrg {
+    /// The mixture weights $w_k(x_t)$ of every column (a `K × B` matrix),
+    /// computed with double-length logits.
+    ///
+    /// # Errors
+    /// As [`Denoiser::posterior_mean_into`].
+    pub fn posterior_weights(&self, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        ensure_dim("rows of x_t vs model dimension", self.dim, x_t.nrows())?;
+        ensure_finite("x_t", x_t)?;
+        let offsets = self.logit_offsets(level);
+        let kk = self.components.len();
+        let mut out = Mat::<f64>::zeros(kk, x_t.ncols());
+        let mut x = vec![0.0; self.dim];
+        for j in 0..x_t.ncols() {
+            linalg::col_to_slice(x_t, j, &mut x);
+            let col = self.column(&x, level, &offsets);
+            for k in 0..kk {
+                out[(k, j)] = col.weights[k];
+            }
+        }
+        Ok(out)
+    }
+}

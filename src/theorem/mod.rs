@@ -1,0 +1,394 @@
+//! The result registry: one runnable check per result id.
+//!
+//! Each result (R01, R02, …) has a title, a proof file and a check that draws a
+//! random instance from a seeded generator and returns named *measurements*
+//! (an error and the tolerance it must not exceed). The `check` command runs
+//! every registered result on many seeded instances; the property tests under
+//! `tests/` draw instances from proptest strategies and call the same
+//! `check` functions. A measurement passes iff `error ≤ tolerance` (NaN fails).
+//!
+//! Tolerances are derived from the problem (unit roundoff × size × a
+//! condition number, or an a-posteriori error estimate of an independent
+//! computation), never tuned to pass; each check documents its own.
+//!
+//! # Examples
+//! ```
+//! use diffusion_lowdim::theorem::{CheckConfig, run};
+//! let report = run(&CheckConfig { seed: 1, cases: 3, only: Some(vec!["R02".into()]) })?;
+//! assert_eq!(report.results.len(), 1);
+//! assert!(report.passed);
+//! # Ok::<(), diffusion_lowdim::Error>(())
+//! ```
+
+pub mod instance;
+pub mod oracle;
+pub mod r01;
+pub mod r02;
+pub mod r03;
+pub mod r04;
+pub mod r14;
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::rng::{SeededRng, stream};
+
+/// One named comparison within a check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    /// Facet name (e.g. `"tweedie_fd"`).
+    pub facet: &'static str,
+    /// The measured error (non-negative; NaN means failure).
+    pub error: f64,
+    /// The tolerance it must not exceed.
+    pub tolerance: f64,
+}
+
+impl Measurement {
+    /// Builds a measurement.
+    pub fn new(facet: &'static str, error: f64, tolerance: f64) -> Self {
+        Self {
+            facet,
+            error,
+            tolerance,
+        }
+    }
+
+    /// A yes/no fact as a measurement: error 0 if it holds, 1 otherwise (tolerance 0).
+    pub fn holds(facet: &'static str, ok: bool) -> Self {
+        Self::new(facet, if ok { 0.0 } else { 1.0 }, 0.0)
+    }
+
+    /// `error ≤ tolerance` (false for NaN).
+    pub fn passed(&self) -> bool {
+        self.error <= self.tolerance
+    }
+
+    /// `error / tolerance` (∞ for a failed zero-tolerance fact, 0 for a held one).
+    pub fn ratio(&self) -> f64 {
+        if self.tolerance > 0.0 {
+            self.error / self.tolerance
+        } else if self.error == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The outcome of one instance.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The instance, as `Debug` text (reported for the worst case).
+    pub instance: String,
+    /// Its measurements.
+    pub measurements: Vec<Measurement>,
+}
+
+/// A registered result.
+#[derive(Debug, Clone, Copy)]
+pub struct Theorem {
+    /// Result id, e.g. `"R03"`.
+    pub id: &'static str,
+    /// Short title.
+    pub title: &'static str,
+    /// Path of its proof, relative to the repository root.
+    pub proof: &'static str,
+    /// Draws one random instance and checks it.
+    pub run_case: fn(&mut SeededRng) -> Result<CaseResult>,
+}
+
+/// Every registered result, in id order.
+pub fn registry() -> &'static [Theorem] {
+    &REGISTRY
+}
+
+static REGISTRY: [Theorem; 5] = [
+    Theorem {
+        id: "R01",
+        title: "Tweedie: E[x0|xt] = (xt + beta^2 grad log p_t)/alpha",
+        proof: "proofs/R01-tweedie.md",
+        run_case: r01::run_case,
+    },
+    Theorem {
+        id: "R02",
+        title: "Gaussian posterior mean, score and log-density",
+        proof: "proofs/R02-gaussian-posterior.md",
+        run_case: r02::run_case,
+    },
+    Theorem {
+        id: "R03",
+        title: "MoLRG posterior mean (general pi, r_k, Lambda_k)",
+        proof: "proofs/R03-molrg-posterior.md",
+        run_case: r03::run_case,
+    },
+    Theorem {
+        id: "R04",
+        title: "Empirical posterior mean (memorization)",
+        proof: "proofs/R04-empirical-posterior.md",
+        run_case: r04::run_case,
+    },
+    Theorem {
+        id: "R14",
+        title: "Jacobian structure: FD, rank, steering, null space",
+        proof: "proofs/R14-jacobian-structure.md",
+        run_case: r14::run_case,
+    },
+];
+
+/// Looks up a result by id (case-insensitive).
+///
+/// # Errors
+/// [`Error::Unknown`] with the list of known ids.
+pub fn find(id: &str) -> Result<&'static Theorem> {
+    registry()
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(id.trim()))
+        .ok_or_else(|| Error::Unknown {
+            kind: "result id",
+            name: id.to_string(),
+            known: registry()
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// Master seed; instance `i` of result `R` uses the stream `(seed, R, i)`.
+    pub seed: u64,
+    /// Instances per result.
+    pub cases: usize,
+    /// Restrict to these ids (all if `None`).
+    pub only: Option<Vec<String>>,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            cases: 200,
+            only: None,
+        }
+    }
+}
+
+/// `"pass"` or `"fail"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every measurement of every instance passed.
+    Pass,
+    /// Some measurement failed or an instance returned an error.
+    Fail,
+}
+
+/// Statistics of one facet over all instances.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FacetReport {
+    /// Facet name.
+    pub name: &'static str,
+    /// Instances that measured it.
+    pub instances: usize,
+    /// How many failed.
+    pub failures: usize,
+    /// Error at the worst instance (largest error/tolerance).
+    pub max_error: f64,
+    /// Tolerance at that instance.
+    pub tolerance: f64,
+    /// `max_error / tolerance` there.
+    pub ratio: f64,
+}
+
+/// The report of one result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultReport {
+    /// Result id.
+    pub id: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Pass / fail.
+    pub status: Status,
+    /// Instances run.
+    pub instances: usize,
+    /// Instances with at least one failed measurement or an error.
+    pub failures: usize,
+    /// Error at the worst measurement over all facets and instances.
+    pub max_error: f64,
+    /// Its tolerance.
+    pub tolerance: f64,
+    /// Their ratio (≤ 1 means pass).
+    pub ratio: f64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Per-facet statistics.
+    pub facets: Vec<FacetReport>,
+    /// The worst instance (`Debug` text), to reproduce it.
+    pub worst_instance: Option<String>,
+    /// Errors returned by instances (at most 5 shown).
+    pub errors: Vec<String>,
+    /// Path of the proof.
+    pub proof: &'static str,
+}
+
+/// The report of a `check` run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// `"diffusion-lowdim"`.
+    #[serde(rename = "crate")]
+    pub crate_name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+    /// Master seed.
+    pub seed: u64,
+    /// Instances per result.
+    pub cases: usize,
+    /// True iff every result passed.
+    pub passed: bool,
+    /// One entry per result.
+    pub results: Vec<ResultReport>,
+}
+
+/// Runs `cases` instances of one result (in parallel, bit-identically for any thread count).
+pub fn run_theorem(t: &Theorem, seed: u64, cases: usize) -> ResultReport {
+    let start = Instant::now();
+    let outcomes: Vec<Result<CaseResult>> = (0..cases as u64)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = stream(seed, t.id, i);
+            (t.run_case)(&mut rng)
+        })
+        .collect();
+    summarize(t, outcomes, start.elapsed().as_secs_f64())
+}
+
+fn summarize(t: &Theorem, outcomes: Vec<Result<CaseResult>>, seconds: f64) -> ResultReport {
+    let mut facets: Vec<FacetReport> = Vec::new();
+    let mut failures = 0;
+    let mut errors = Vec::new();
+    let mut worst: Option<(f64, f64, f64, String)> = None; // (ratio, err, tol, instance)
+    let instances = outcomes.len();
+    for o in outcomes {
+        match o {
+            Err(e) => {
+                failures += 1;
+                if errors.len() < 5 {
+                    errors.push(e.to_string());
+                }
+            }
+            Ok(case) => {
+                let mut failed = false;
+                for m in &case.measurements {
+                    // A failure always ranks above every pass (NaN errors or
+                    // tolerances included).
+                    let ratio = if !m.passed() && !(m.ratio() > 1.0) {
+                        f64::INFINITY
+                    } else {
+                        m.ratio()
+                    };
+                    if !m.passed() {
+                        failed = true;
+                    }
+                    let f = match facets.iter_mut().find(|f| f.name == m.facet) {
+                        Some(f) => f,
+                        None => {
+                            facets.push(FacetReport {
+                                name: m.facet,
+                                instances: 0,
+                                failures: 0,
+                                max_error: 0.0,
+                                tolerance: m.tolerance,
+                                ratio: f64::NEG_INFINITY,
+                            });
+                            facets.last_mut().expect("just pushed")
+                        }
+                    };
+                    f.instances += 1;
+                    if !m.passed() {
+                        f.failures += 1;
+                    }
+                    if ratio > f.ratio {
+                        f.ratio = ratio;
+                        f.max_error = m.error;
+                        f.tolerance = m.tolerance;
+                    }
+                    if worst.as_ref().is_none_or(|w| ratio > w.0) {
+                        worst = Some((ratio, m.error, m.tolerance, case.instance.clone()));
+                    }
+                }
+                if failed {
+                    failures += 1;
+                }
+            }
+        }
+    }
+    for f in &mut facets {
+        if f.ratio == f64::NEG_INFINITY {
+            f.ratio = 0.0;
+        }
+    }
+    let (ratio, max_error, tolerance, worst_instance) = match worst {
+        Some((r, e, t, i)) => (r, e, t, Some(i)),
+        None => (0.0, 0.0, 0.0, None),
+    };
+    ResultReport {
+        id: t.id,
+        title: t.title,
+        status: if failures == 0 && instances > 0 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        instances,
+        failures,
+        max_error,
+        tolerance,
+        ratio,
+        seconds,
+        facets,
+        worst_instance,
+        errors,
+        proof: t.proof,
+    }
+}
+
+/// Runs the configured results.
+///
+/// # Errors
+/// [`Error::Unknown`] for an unknown id in `only`; [`Error::InvalidCount`] for `cases = 0`.
+pub fn run(config: &CheckConfig) -> Result<CheckReport> {
+    if config.cases == 0 {
+        return Err(Error::InvalidCount {
+            name: "cases",
+            value: 0,
+            requirement: "at least 1",
+        });
+    }
+    let selected: Vec<&Theorem> = match &config.only {
+        None => registry().iter().collect(),
+        Some(ids) => ids.iter().map(|id| find(id)).collect::<Result<_>>()?,
+    };
+    let results: Vec<ResultReport> = selected
+        .into_iter()
+        .map(|t| run_theorem(t, config.seed, config.cases))
+        .collect();
+    Ok(CheckReport {
+        crate_name: "diffusion-lowdim",
+        version: env!("CARGO_PKG_VERSION"),
+        seed: config.seed,
+        cases: config.cases,
+        passed: results.iter().all(|r| r.status == Status::Pass),
+        results,
+    })
+}
+
+/// Helper for checks: relative error `‖a − b‖ / scale` (0 if both vanish).
+pub(crate) fn rel(err: f64, scale: f64) -> f64 {
+    if err == 0.0 { 0.0 } else { err / scale }
+}

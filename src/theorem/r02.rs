@@ -1,0 +1,205 @@
+//! R02: the Gaussian posterior mean, score and log-density.
+//!
+//! Facets:
+//! - `projector_dd`: [`Gaussian`]'s mean, score and log-density against the
+//!   double-double evaluation of the projector-form formulas
+//!   ([`oracle::gaussian_projector_at`]) with the model's own basis. Tolerance
+//!   `8 γ_{d+r+4}` relative to the magnitudes of the summed terms
+//!   (`‖μ‖ + g_max‖y‖` for the mean, `‖U(h∘c)‖ + ‖res‖/β²` for the score,
+//!   `|quad| + |logdet| + |const|` for the log-density).
+//! - `dense_dd`: against the dense formulas $\mu + \alpha\Sigma C^{-1}y$, $-C^{-1}y$
+//!   with $C = \alpha^2\Sigma+\beta^2I$ solved by Cholesky in double-double
+//!   ([`oracle::dense_gaussian_at`]) — an independent derivation. The tolerance
+//!   adds the two input ambiguities: a basis orthonormal only to $\delta$ makes
+//!   the dense and projector formulas differ by $\lesssim 4\delta\|y\|/\beta^2$ in the score, and a full
+//!   covariance is only determined up to its eigensolver backward error
+//!   $8d\varepsilon\|\Sigma\|$, amplified by at most $\kappa = \lambda_{\max}/\lambda_{\min}$.
+
+use faer::Mat;
+use rand::RngExt;
+
+use super::instance::{BasisKind, log_uniform, orthogonal_bases};
+use super::oracle::{self, dense_gaussian_at, gaussian_projector_at, norm};
+use super::{CaseResult, Measurement, rel};
+use crate::error::Result;
+use crate::level::NoiseLevel;
+use crate::linalg::{mul, orthonormality_deviation};
+use crate::model::{Denoiser, ExactModel, Gaussian};
+use crate::prec::{EPS, gamma};
+use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// One R02 instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Ambient dimension.
+    pub d: usize,
+    /// Rank (ignored when `full`).
+    pub r: usize,
+    /// Build from a full covariance (`Gaussian::from_covariance`) instead of `(U, Λ)`.
+    pub full: bool,
+    /// Exactly orthonormal f64 basis (Hadamard blocks) instead of Haar.
+    pub exact_basis: bool,
+    /// Signal scale.
+    pub alpha: f64,
+    /// Noise scale.
+    pub beta: f64,
+    /// Seed for the matrices and the point.
+    pub seed: u64,
+}
+
+impl Instance {
+    /// A random instance: `d ≤ 48`, `β ∈ [1e-8, 1e4]`, `α ∈ [1e-8, 1]` (α = 1 a quarter of the time).
+    pub fn sample(rng: &mut SeededRng) -> Self {
+        let d = rng.random_range(1..=48);
+        Self {
+            d,
+            r: rng.random_range(1..=d),
+            full: rng.random::<f64>() < 0.25,
+            exact_basis: rng.random::<bool>(),
+            alpha: if rng.random::<f64>() < 0.25 {
+                1.0
+            } else {
+                log_uniform(rng, -8.0, 0.0)
+            },
+            beta: log_uniform(rng, -8.0, 4.0),
+            seed: rng.random(),
+        }
+    }
+
+    /// Runs the facets.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check(&self) -> Result<Vec<Measurement>> {
+        let mut rng = seeded(self.seed);
+        let d = self.d;
+        let r = if self.full { d } else { self.r.clamp(1, d) };
+        let kind = if self.exact_basis {
+            BasisKind::ExactHadamard
+        } else {
+            BasisKind::Haar
+        };
+        let u = orthogonal_bases(&mut rng, d, &[r], kind)?.remove(0);
+        let lambda: Vec<f64> = (0..r).map(|_| log_uniform(&mut rng, -1.0, 1.0)).collect();
+        let mu: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
+        let level = NoiseLevel::new(self.alpha, self.beta)?;
+        let (model, sigma_dense) = if self.full {
+            let scaled = Mat::from_fn(d, r, |i, j| u[(i, j)] * lambda[j]);
+            let sigma = mul(scaled.as_ref(), u.transpose());
+            let sym = Mat::from_fn(d, d, |i, j| 0.5 * (sigma[(i, j)] + sigma[(j, i)]));
+            (
+                Gaussian::from_covariance(&mu, sym.as_ref())?,
+                oracle::dense(sym.as_ref()),
+            )
+        } else {
+            (
+                Gaussian::new(&mu, u.as_ref(), &lambda)?,
+                oracle::dense_covariance(u.as_ref(), &lambda),
+            )
+        };
+        // A typical point x = αx0 + βε.
+        let x0 = model.sample_x0(&mut rng, 1);
+        let e = standard_normal(&mut rng, d, 1);
+        let x: Vec<f64> = (0..d)
+            .map(|i| self.alpha * x0[(i, 0)] + self.beta * e[(i, 0)])
+            .collect();
+        let xm = Mat::from_fn(d, 1, |i, _| x[i]);
+        let mean = model.posterior_mean(xm.as_ref(), level)?;
+        let score = model.score(xm.as_ref(), level)?;
+        let logp = model.log_density(xm.as_ref(), level)?[0];
+        let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
+        let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
+
+        let gmax = model
+            .variances()
+            .iter()
+            .map(|&l| level.gain(l))
+            .fold(0.0, f64::max);
+        let m_scale = oracle::mean_scale(&mu, gmax, &x, self.alpha);
+        let base_tol = 8.0 * gamma(d + r + 4);
+        let mut out = Vec::new();
+
+        // Projector form with the model's own basis and variances.
+        let p = gaussian_projector_at(
+            &mu,
+            model.basis(),
+            model.variances(),
+            &x,
+            self.alpha,
+            self.beta,
+        );
+        let s_scale = score_scale(&model, &x, level);
+        let l_scale = logdensity_scale(&model, &x, level, oracle::f(p.log_density));
+        let e_mean = rel(oracle::dist(&mean, &p.mean), m_scale);
+        let e_score = rel(oracle::dist(&score, &p.score), s_scale);
+        let e_logp = rel((logp - oracle::f(p.log_density)).abs(), l_scale);
+        out.push(Measurement::new(
+            "projector_dd",
+            e_mean.max(e_score).max(e_logp),
+            base_tol,
+        ));
+
+        // Dense covariance, independent formula.
+        let dref = dense_gaussian_at(&mu, &sigma_dense, &x, self.alpha, self.beta);
+        let delta = orthonormality_deviation(model.basis());
+        let ny = norm(
+            &x.iter()
+                .zip(&mu)
+                .map(|(xi, mi)| oracle::q(*xi) - oracle::q(self.alpha) * oracle::q(*mi))
+                .collect::<Vec<_>>(),
+        );
+        let kappa = if self.full {
+            let lmax = lambda.iter().cloned().fold(0.0, f64::max);
+            let lmin = lambda.iter().cloned().fold(f64::INFINITY, f64::min);
+            lmax / lmin
+        } else {
+            0.0
+        };
+        let eig = 8.0 * (d as f64) * EPS * (1.0 + kappa);
+        let dense_tol_mean = base_tol + eig + 4.0 * delta;
+        let dense_tol_score = base_tol + eig + 4.0 * delta * ny / (self.beta * self.beta * s_scale);
+        let dense_tol_logp =
+            base_tol + eig + 4.0 * delta * ny * ny / (self.beta * self.beta * l_scale);
+        let em = rel(oracle::dist(&mean, &dref.mean), m_scale) / dense_tol_mean;
+        let es = rel(oracle::dist(&score, &dref.score), s_scale) / dense_tol_score;
+        let el = rel((logp - oracle::f(dref.log_density)).abs(), l_scale) / dense_tol_logp;
+        // Report as a ratio against 1 (three different tolerances are combined).
+        out.push(Measurement::new("dense_dd", em.max(es).max(el), 1.0));
+        Ok(out)
+    }
+}
+
+/// `‖U(h∘c)‖ + ‖(I−UUᵀ)y‖/β²`: the magnitudes of the score's two orthogonal parts.
+fn score_scale(model: &Gaussian, x: &[f64], level: NoiseLevel) -> f64 {
+    let (hc, res) = oracle::score_parts(
+        model.mean(),
+        model.basis(),
+        model.variances(),
+        x,
+        level.alpha(),
+        level.beta(),
+    );
+    hc + res
+}
+
+/// `|quad| + |logdet| + |const|` bound for the log-density's rounding.
+fn logdensity_scale(model: &Gaussian, x: &[f64], level: NoiseLevel, logp: f64) -> f64 {
+    let d = x.len() as f64;
+    let logdet: f64 = model
+        .variances()
+        .iter()
+        .map(|&l| level.log_marginal_variance(l).abs())
+        .sum::<f64>()
+        + (d - model.rank() as f64) * (2.0 * level.beta().ln()).abs();
+    logp.abs() + logdet + d * 1.84
+}
+
+/// Registry entry.
+pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
+    let inst = Instance::sample(rng);
+    let measurements = inst.check()?;
+    Ok(CaseResult {
+        instance: format!("{inst:?}"),
+        measurements,
+    })
+}

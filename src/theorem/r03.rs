@@ -1,0 +1,350 @@
+//! R03: the MoLRG posterior mean with general $\pi_k$, $r_k$, $\Lambda_k$.
+//!
+//! Facets:
+//! - `formula_dd`: [`Molrg`]'s mean and score against the double-double
+//!   evaluation of R03 in projector form ([`oracle::molrg_formula_at`]).
+//!   Tolerance: `8 γ_{d+r+4}` relative to the magnitudes of the summed terms,
+//!   plus the weights' sensitivity to the logit rounding the crate guarantees
+//!   (a few ulps of each logit gap and of the $O(1)$ logit parts, or the
+//!   `1e-15` refinement threshold of the batch path), propagated as
+//!   $|\delta\hat x_0| \le 2\eta\sum_k w_k\|m_k - \hat x_0\|$.
+//! - `dense_mixture_dd`: against the general Gaussian-mixture formula with dense
+//!   covariances $\Sigma_k = U_k\Lambda_kU_k^\top$ ([`oracle::dense_mixture_at`]), an
+//!   independent derivation. For a basis orthonormal only to $\delta$ the two
+//!   formulas' logits differ by up to $2\delta\|x\|^2/\beta^2$ (and the score by
+//!   $4\delta\|x\|/\beta^2$), which the tolerance adds; exactly orthonormal
+//!   (Hadamard) instances have $\delta = 0$. The oracle's own double-double
+//!   rounding of its quadratic forms ($\approx d\varepsilon^2\|x\|^2/\beta^2$) is added too:
+//!   near-tie points at low SNR reach $\|x\| \sim 10^{15}$.
+//! - `lemma1_paper_case`: with $\pi_k = 1/K$, equal $r_k$ and $\Lambda_k = I$, the
+//!   crate's posterior mean equals the paper's printed Lemma 1.
+
+use faer::Mat;
+use rand::RngExt;
+
+use super::instance::{BasisKind, independent_bases, log_uniform, orthogonal_bases};
+use super::oracle::{self, Q, dense_mixture_at, molrg_formula_at};
+use super::{CaseResult, Measurement, rel};
+use crate::error::Result;
+use crate::level::NoiseLevel;
+use crate::linalg::orthonormality_deviation;
+use crate::model::{Denoiser, ExactModel, Molrg};
+use crate::prec::{EPS, gamma};
+use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// Where the evaluation point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointKind {
+    /// `α x0 + β ε` with `x0` drawn from the model.
+    Typical,
+    /// On two components at once, scaled so that their logits tie (weights near 1/2 each).
+    NearTie,
+    /// An arbitrary Gaussian vector of norm `10^U(-2, 2)·√d`.
+    Random,
+}
+
+/// One R03 instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Ambient dimension.
+    pub d: usize,
+    /// Component ranks.
+    pub ranks: Vec<usize>,
+    /// The paper's case: uniform π, equal ranks, Λ = I.
+    pub paper_case: bool,
+    /// Unit variances Λ_k = I (otherwise log-uniform in [0.1, 10]).
+    pub unit_variances: bool,
+    /// Mutually orthogonal components (otherwise independent Haar bases).
+    pub orthogonal: bool,
+    /// Exactly orthonormal f64 bases (only with `orthogonal`).
+    pub exact_basis: bool,
+    /// Signal scale.
+    pub alpha: f64,
+    /// Noise scale.
+    pub beta: f64,
+    /// Evaluation point.
+    pub point: PointKind,
+    /// Seed for matrices and point.
+    pub seed: u64,
+}
+
+impl Instance {
+    /// A random instance: `K ≤ 4`, `d ≤ 40`, extremes of `α, β` on purpose.
+    pub fn sample(rng: &mut SeededRng) -> Self {
+        let k = rng.random_range(1..=4usize);
+        let d = rng.random_range((2 * k).max(2)..=40);
+        let paper_case = rng.random::<f64>() < 0.3;
+        let rmax = (d / k).max(1);
+        let ranks = if paper_case {
+            vec![rng.random_range(1..=rmax); k]
+        } else {
+            (0..k).map(|_| rng.random_range(1..=rmax)).collect()
+        };
+        let orthogonal = rng.random::<f64>() < 0.7;
+        Self {
+            d,
+            ranks,
+            paper_case,
+            unit_variances: paper_case || rng.random::<bool>(),
+            orthogonal,
+            exact_basis: orthogonal && rng.random::<bool>(),
+            alpha: if rng.random::<f64>() < 0.25 {
+                1.0
+            } else {
+                log_uniform(rng, -8.0, 0.0)
+            },
+            beta: log_uniform(rng, -8.0, 4.0),
+            point: match rng.random_range(0..3) {
+                0 => PointKind::Typical,
+                1 => PointKind::NearTie,
+                _ => PointKind::Random,
+            },
+            seed: rng.random(),
+        }
+    }
+
+    /// Builds the model (weights, bases, variances) of this instance.
+    ///
+    /// # Errors
+    /// Construction errors (inconsistent sizes).
+    pub fn model(&self) -> Result<(Molrg, Vec<Mat<f64>>, Vec<Vec<f64>>, Vec<f64>)> {
+        let mut rng = seeded(self.seed);
+        let k = self.ranks.len();
+        let bases = if self.orthogonal {
+            let kind = if self.exact_basis {
+                BasisKind::ExactHadamard
+            } else {
+                BasisKind::Haar
+            };
+            orthogonal_bases(&mut rng, self.d, &self.ranks, kind)?
+        } else {
+            independent_bases(&mut rng, self.d, &self.ranks)?
+        };
+        let variances: Vec<Vec<f64>> = self
+            .ranks
+            .iter()
+            .map(|&r| {
+                (0..r)
+                    .map(|_| {
+                        if self.unit_variances {
+                            1.0
+                        } else {
+                            log_uniform(&mut rng, -1.0, 1.0)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let pi: Vec<f64> = if self.paper_case {
+            vec![1.0 / k as f64; k]
+        } else {
+            let raw: Vec<f64> = (0..k).map(|_| 0.1 + rng.random::<f64>()).collect();
+            let s: f64 = raw.iter().sum();
+            let mut p: Vec<f64> = raw.iter().map(|w| w / s).collect();
+            let tail: f64 = p[1..].iter().sum();
+            p[0] = 1.0 - tail;
+            p
+        };
+        let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+        let m = Molrg::with_variances(&pi, &refs, &variances)?;
+        Ok((m, bases, variances, pi))
+    }
+
+    /// The evaluation point.
+    fn point(&self, model: &Molrg, bases: &[Mat<f64>], level: NoiseLevel) -> Vec<f64> {
+        let mut rng = seeded(self.seed ^ 0x00c0_ffee);
+        let d = self.d;
+        match self.point {
+            PointKind::Typical => {
+                let x0 = model.sample_x0(&mut rng, 1);
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d)
+                    .map(|i| level.alpha() * x0[(i, 0)] + level.beta() * e[(i, 0)])
+                    .collect()
+            }
+            PointKind::Random => {
+                let s = log_uniform(&mut rng, -2.0, 2.0);
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d).map(|i| s * e[(i, 0)]).collect()
+            }
+            PointKind::NearTie => {
+                let k = bases.len();
+                if k < 2 {
+                    let e = standard_normal(&mut rng, d, 1);
+                    return (0..d).map(|i| e[(i, 0)]).collect();
+                }
+                let a = rng.random_range(0..k);
+                let b = (a + 1 + rng.random_range(0..k - 1)) % k;
+                // Logit_k ≈ off_k + κ_k c², choose c_a, c_b so the logits tie.
+                let off = |j: usize| {
+                    model.weights()[j].ln()
+                        - model
+                            .variances(j)
+                            .iter()
+                            .map(|&l| level.half_log1p_snr(l))
+                            .sum::<f64>()
+                };
+                let ka = level.logit_coefficient(model.variances(a)[0]);
+                let kb = level.logit_coefficient(model.variances(b)[0]);
+                let scale = (level.alpha() + level.beta()).max(1e-300);
+                let mut ca2 = scale * scale;
+                let mut cb2 = (ka * ca2 + off(a) - off(b)) / kb;
+                if !(cb2 > 0.0) || !cb2.is_finite() {
+                    cb2 = scale * scale;
+                    ca2 = (kb * cb2 + off(b) - off(a)) / ka;
+                }
+                let (ca, cb) = (ca2.max(0.0).sqrt(), cb2.max(0.0).sqrt());
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d)
+                    .map(|i| {
+                        ca * bases[a][(i, 0)]
+                            + cb * bases[b][(i, 0)]
+                            + 1e-3 * level.beta() * e[(i, 0)]
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Runs the facets.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check(&self) -> Result<Vec<Measurement>> {
+        let (model, bases, variances, pi) = self.model()?;
+        let level = NoiseLevel::new(self.alpha, self.beta)?;
+        let d = self.d;
+        let x = self.point(&model, &bases, level);
+        if x.iter().any(|v| !v.is_finite()) {
+            return Ok(vec![]);
+        }
+        let xm = Mat::from_fn(d, 1, |i, _| x[i]);
+        let mean = model.posterior_mean(xm.as_ref(), level)?;
+        let score = model.score(xm.as_ref(), level)?;
+        let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
+        let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
+        let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+        let rsum: usize = self.ranks.iter().sum();
+        let base_tol = 8.0 * gamma(d + rsum + 4);
+        let nx = oracle::norm(&x.iter().map(|&v| oracle::q(v)).collect::<Vec<_>>());
+
+        let f = molrg_formula_at(&pi, &refs, &variances, &x, self.alpha, self.beta, false);
+        let w: Vec<f64> = f.weights.iter().map(|&v| oracle::f(v)).collect();
+        let gmax: Vec<f64> = variances
+            .iter()
+            .map(|v| v.iter().map(|&l| level.gain(l)).fold(0.0, f64::max))
+            .collect();
+        let m_scale: f64 =
+            w.iter().zip(&gmax).map(|(wk, g)| wk * g * nx).sum::<f64>() + f64::MIN_POSITIVE;
+        let s_scale: f64 = w
+            .iter()
+            .zip(&f.score_magnitudes)
+            .map(|(wk, m)| wk * m)
+            .sum::<f64>()
+            + f64::MIN_POSITIVE;
+        // Logit error bound η of the crate's accurate path (see module docs).
+        let lmax = f
+            .logits
+            .iter()
+            .map(|l| l.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let eta = f
+            .logits
+            .iter()
+            .zip(&variances)
+            .zip(&pi)
+            .map(|((l, lam), p)| {
+                let gap = (l.0 - lmax).abs();
+                let vol: f64 = lam.iter().map(|&v| level.half_log1p_snr(v)).sum();
+                16.0 * EPS * (gap + vol + p.ln().abs() + 1.0)
+            })
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
+        let spread_m: f64 = f
+            .component_means
+            .iter()
+            .zip(&w)
+            .map(|(mk, wk)| wk * dist_q(mk, &f.mean))
+            .sum();
+        let spread_s: f64 = f
+            .score_magnitudes
+            .iter()
+            .zip(&w)
+            .map(|(mag, wk)| wk * (mag + oracle::norm(&f.score)))
+            .sum();
+        let tol_mean = base_tol + (2.0 * eta + 4e-15) * spread_m / m_scale;
+        let tol_score = base_tol + 2.0 * eta * spread_s / s_scale;
+        let mut out = vec![
+            Measurement::new(
+                "formula_dd",
+                rel(oracle::dist(&mean, &f.mean), m_scale),
+                tol_mean,
+            ),
+            Measurement::new(
+                "formula_dd",
+                rel(oracle::dist(&score, &f.score), s_scale),
+                tol_score,
+            ),
+        ];
+
+        // Dense Gaussian mixture (independent formula).
+        let covs: Vec<Vec<Vec<Q>>> = bases
+            .iter()
+            .zip(&variances)
+            .map(|(u, l)| oracle::dense_covariance(u.as_ref(), l))
+            .collect();
+        let delta = bases
+            .iter()
+            .map(|u| orthonormality_deviation(u.as_ref()))
+            .fold(0.0, f64::max);
+        let (dm, _) = dense_mixture_at(&pi, &covs, &x, self.alpha, self.beta);
+        // The dense oracle's own rounding: its quadratic forms xᵀC⁻¹x ≈ ‖x‖²/β² carry
+        // a double-double error of about d·ε²·‖x‖²/β² (ε² ≈ 4.9e-32).
+        let q_mag = nx * nx / (self.beta * self.beta);
+        let eta_dense = eta + 2.0 * delta * q_mag + 8.0 * (d as f64) * EPS * EPS * q_mag;
+        let tol_dm = base_tol + 4.0 * delta + (2.0 * eta_dense + 4e-15) * spread_m / m_scale;
+        let tol_ds = base_tol
+            + 4.0 * delta * nx / (self.beta * self.beta * s_scale)
+            + 2.0 * eta_dense * spread_s / s_scale;
+        out.push(Measurement::new(
+            "dense_mixture_dd",
+            rel(oracle::dist(&mean, &dm.mean), m_scale),
+            tol_dm,
+        ));
+        out.push(Measurement::new(
+            "dense_mixture_dd",
+            rel(oracle::dist(&score, &dm.score), s_scale),
+            tol_ds,
+        ));
+
+        // The paper's printed Lemma 1 in its own case.
+        if self.paper_case {
+            let l1 = molrg_formula_at(&pi, &refs, &variances, &x, self.alpha, self.beta, true);
+            out.push(Measurement::new(
+                "lemma1_paper_case",
+                rel(oracle::dist(&mean, &l1.mean), m_scale),
+                tol_mean,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn dist_q(a: &[Q], b: &[Q]) -> f64 {
+    let mut s = Q::ZERO;
+    for (x, y) in a.iter().zip(b) {
+        let e = *x - *y;
+        s += e * e;
+    }
+    oracle::f(s.sqrt())
+}
+
+/// Registry entry.
+pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
+    let inst = Instance::sample(rng);
+    let measurements = inst.check()?;
+    Ok(CaseResult {
+        instance: format!("{inst:?}"),
+        measurements,
+    })
+}

@@ -1,0 +1,275 @@
+//! R04: the empirical posterior mean (the memorizing denoiser).
+//!
+//! Facets:
+//! - `formula_dd`: [`Empirical`]'s mean and score against the double-double
+//!   softmax over all training points ([`oracle::empirical_at`]). The crate's
+//!   logit gaps are accurate to $\eta_i \approx 8\varepsilon\,\alpha\sum_l|x^\star_l - x^{(i)}_l|(|r_{il}| + |r^\star_l|)/2\beta^2$
+//!   (a few ulps of the terms of the gap formula) and the oracle's to
+//!   $\approx 8d\varepsilon^2\|x_t-\alpha x^\star\|^2/2\beta^2$; weights then move by
+//!   $\le 2\eta$ relative, and the mean by $\le 2\eta\sum_is_i\|x^{(i)} - \hat x_0\|$.
+//! - `nearest_point`: when the gap to the second-nearest point exceeds
+//!   $1600\beta^2$ (true weights below $e^{-800}$), the posterior mean is the
+//!   nearest training point, bit for bit.
+//! - `tie_split`: duplicated training points, and a point and its exact
+//!   negative queried at the origin, get bitwise-equal weights.
+//! - `tiny_beta_finite`: at $\beta = 10^{-8}$ (logits of order $10^{16}$) the
+//!   mean, score and weights are finite, the weights sum to one within
+//!   $N\varepsilon$, and the largest is at least $1/N$.
+
+use faer::Mat;
+use rand::RngExt;
+
+use super::instance::log_uniform;
+use super::oracle::{self, empirical_at};
+use super::{CaseResult, Measurement, rel};
+use crate::error::Result;
+use crate::level::NoiseLevel;
+use crate::model::{Denoiser, Empirical};
+use crate::prec::{EPS, gamma};
+use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// Where the query point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointKind {
+    /// `α x^(i) + β ε` for a random training point.
+    Typical,
+    /// Half-way between two training points (scaled by α), plus `1e-9·β` noise.
+    NearTie,
+    /// A Gaussian vector of norm `10^U(-2, 3)·√d`.
+    Far,
+}
+
+/// One R04 instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Dimension.
+    pub d: usize,
+    /// Training points.
+    pub n: usize,
+    /// Signal scale.
+    pub alpha: f64,
+    /// Noise scale.
+    pub beta: f64,
+    /// Query point.
+    pub point: PointKind,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Instance {
+    /// A random instance: `d ≤ 32`, `N ≤ 64`, `β ∈ [1e-8, 1e4]`, `α ∈ [1e-8, 1]`.
+    pub fn sample(rng: &mut SeededRng) -> Self {
+        Self {
+            d: rng.random_range(1..=32),
+            n: rng.random_range(1..=64),
+            alpha: if rng.random::<f64>() < 0.25 {
+                1.0
+            } else {
+                log_uniform(rng, -8.0, 0.0)
+            },
+            beta: log_uniform(rng, -8.0, 4.0),
+            point: match rng.random_range(0..3) {
+                0 => PointKind::Typical,
+                1 => PointKind::NearTie,
+                _ => PointKind::Far,
+            },
+            seed: rng.random(),
+        }
+    }
+
+    fn data(&self) -> (Mat<f64>, Vec<f64>) {
+        let mut rng = seeded(self.seed);
+        let (d, n) = (self.d, self.n.max(1));
+        let pts = standard_normal(&mut rng, d, n);
+        let x: Vec<f64> = match self.point {
+            PointKind::Typical => {
+                let i = rng.random_range(0..n);
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d)
+                    .map(|l| self.alpha * pts[(l, i)] + self.beta * e[(l, 0)])
+                    .collect()
+            }
+            PointKind::NearTie => {
+                let a = rng.random_range(0..n);
+                let b = rng.random_range(0..n);
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d)
+                    .map(|l| {
+                        0.5 * self.alpha * (pts[(l, a)] + pts[(l, b)])
+                            + 1e-9 * self.beta * e[(l, 0)]
+                    })
+                    .collect()
+            }
+            PointKind::Far => {
+                let s = log_uniform(&mut rng, -2.0, 3.0);
+                let e = standard_normal(&mut rng, d, 1);
+                (0..d).map(|l| s * e[(l, 0)]).collect()
+            }
+        };
+        (pts, x)
+    }
+
+    /// Runs the facets.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check(&self) -> Result<Vec<Measurement>> {
+        let (pts, x) = self.data();
+        let (d, n) = (self.d, pts.ncols());
+        let model = Empirical::new(pts.as_ref())?;
+        let level = NoiseLevel::new(self.alpha, self.beta)?;
+        let xm = Mat::from_fn(d, 1, |i, _| x[i]);
+        let mean = model.posterior_mean(xm.as_ref(), level)?;
+        let score = model.score(xm.as_ref(), level)?;
+        let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
+        let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
+        let mut out = Vec::new();
+
+        // formula_dd
+        let (rm, rs, rw) = empirical_at(pts.as_ref(), &x, self.alpha, self.beta);
+        let w: Vec<f64> = rw.iter().map(|&v| oracle::f(v)).collect();
+        let (alpha, b2) = (self.alpha, self.beta * self.beta);
+        let dist2 = |i: usize| -> f64 {
+            (0..d)
+                .map(|l| {
+                    let r = x[l] - alpha * pts[(l, i)];
+                    r * r
+                })
+                .sum()
+        };
+        let star = (0..n)
+            .min_by(|&a, &b| dist2(a).total_cmp(&dist2(b)))
+            .unwrap_or(0);
+        let eta_gap = |i: usize| -> f64 {
+            let s: f64 = (0..d)
+                .map(|l| {
+                    let ri = (x[l] - alpha * pts[(l, i)]).abs();
+                    let rs = (x[l] - alpha * pts[(l, star)]).abs();
+                    (pts[(l, star)] - pts[(l, i)]).abs() * (ri + rs)
+                })
+                .sum();
+            8.0 * EPS * alpha * s / (2.0 * b2) + 8.0 * EPS
+        };
+        // Only points with non-negligible weight matter for the error.
+        let eta = (0..n)
+            .filter(|&i| w[i] > 1e-300)
+            .map(eta_gap)
+            .fold(0.0, f64::max)
+            + 8.0 * (d as f64) * EPS * EPS * dist2(star) / (2.0 * b2);
+        let nmean = oracle::norm(&rm);
+        let spread: f64 = (0..n)
+            .map(|i| {
+                let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
+                w[i] * oracle::dist(&v, &rm)
+            })
+            .sum();
+        let m_scale = nmean + spread + f64::MIN_POSITIVE;
+        let rstar: f64 = dist2(star).sqrt();
+        let s_scale = (rstar + alpha * spread) / b2 + f64::MIN_POSITIVE;
+        let base = 8.0 * gamma(d + 4);
+        // Share of the score's scale carried by the weighted offsets (in [0, 1]).
+        let frac_s = if spread == 0.0 {
+            0.0
+        } else {
+            (alpha * spread / b2) / s_scale
+        };
+        out.push(Measurement::new(
+            "formula_dd",
+            rel(oracle::dist(&mean, &rm), m_scale),
+            base + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale,
+        ));
+        out.push(Measurement::new(
+            "formula_dd",
+            rel(oracle::dist(&score, &rs), s_scale),
+            base + (2.0 * eta + 4.0 * (n as f64) * EPS) * frac_s,
+        ));
+
+        // nearest_point: the second-smallest gap, in double-double.
+        let xq: Vec<oracle::Q> = x.iter().map(|&v| oracle::q(v)).collect();
+        let dq = |i: usize| -> oracle::Q {
+            let mut s = oracle::Q::ZERO;
+            for l in 0..d {
+                let r = xq[l] - oracle::q(alpha) * oracle::q(pts[(l, i)]);
+                s += r * r;
+            }
+            s
+        };
+        let dstar = dq(star);
+        let gap = (0..n)
+            .filter(|&i| i != star)
+            .map(|i| oracle::f(dq(i) - dstar))
+            .fold(f64::INFINITY, f64::min);
+        if gap > 1600.0 * b2 {
+            let nearest: Vec<f64> = (0..d).map(|l| pts[(l, star)]).collect();
+            out.push(Measurement::holds(
+                "nearest_point",
+                mean.iter()
+                    .zip(&nearest)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+            ));
+        }
+
+        // tie_split: duplicate point `0` three times; query at α·p0 + tiny; and ±p at 0.
+        {
+            let mut dup = Mat::<f64>::zeros(d, n + 2);
+            for j in 0..n {
+                for l in 0..d {
+                    dup[(l, j)] = pts[(l, j)];
+                }
+            }
+            for l in 0..d {
+                dup[(l, n)] = pts[(l, 0)];
+                dup[(l, n + 1)] = pts[(l, 0)];
+            }
+            let m = Empirical::new(dup.as_ref())?;
+            let wts = m.posterior_weights(xm.col(0), level)?;
+            let get = |i: usize| wts.iter().find(|p| p.0 == i).map(|p| p.1).unwrap_or(0.0);
+            let (a, b, c) = (get(0), get(n), get(n + 1));
+            out.push(Measurement::holds(
+                "tie_split",
+                a.to_bits() == b.to_bits() && b.to_bits() == c.to_bits(),
+            ));
+            let mut pm = Mat::<f64>::zeros(d, 2);
+            for l in 0..d {
+                pm[(l, 0)] = pts[(l, 0)];
+                pm[(l, 1)] = -pts[(l, 0)];
+            }
+            let sym = Empirical::new(pm.as_ref())?;
+            let origin = Mat::<f64>::zeros(d, 1);
+            let ws = sym.posterior_weights(origin.col(0), level)?;
+            out.push(Measurement::holds(
+                "tie_split",
+                ws.len() == 2
+                    && ws[0].1.to_bits() == 0.5f64.to_bits()
+                    && ws[1].1.to_bits() == 0.5f64.to_bits(),
+            ));
+        }
+
+        // tiny_beta_finite
+        {
+            let tiny = NoiseLevel::new(self.alpha.max(1e-8), 1e-8)?;
+            let mt = model.posterior_mean(xm.as_ref(), tiny)?;
+            let st = model.score(xm.as_ref(), tiny)?;
+            let wt = model.posterior_weights(xm.col(0), tiny)?;
+            let sum: f64 = wt.iter().map(|p| p.1).sum();
+            let wmax = wt.iter().map(|p| p.1).fold(0.0, f64::max);
+            let finite = (0..d).all(|i| mt[(i, 0)].is_finite() && st[(i, 0)].is_finite())
+                && wt.iter().all(|p| p.1.is_finite());
+            out.push(Measurement::holds(
+                "tiny_beta_finite",
+                finite && (sum - 1.0).abs() <= (n as f64 + 2.0) * EPS && wmax >= 1.0 / n as f64,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Registry entry.
+pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
+    let inst = Instance::sample(rng);
+    let measurements = inst.check()?;
+    Ok(CaseResult {
+        instance: format!("{inst:?}"),
+        measurements,
+    })
+}
