@@ -50,6 +50,7 @@
 #![deny(clippy::float_cmp)]
 
 pub mod error;
+pub mod figure;
 pub mod jacobian;
 pub mod level;
 pub mod linalg;

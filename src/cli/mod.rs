@@ -2,6 +2,7 @@
 
 mod check;
 mod output;
+mod reproduce;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,12 @@ struct Cli {
 enum Command {
     /// Run the theorem checks (every registered result on seeded random instances).
     Check(check::Args),
+    /// Reproduce a study of the papers (writes CSV and SVG).
+    Reproduce {
+        /// The study.
+        #[command(subcommand)]
+        target: reproduce::Target,
+    },
 }
 
 /// Entry point: exit code 0 on success, 1 when a check fails, 2 on unusable input.
@@ -26,6 +33,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Reproduce { target } => reproduce::run(target),
     };
     match result {
         Ok(code) => code,
