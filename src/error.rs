@@ -153,10 +153,10 @@ pub enum Error {
         hi_open: bool,
     },
 
-    /// A noise level `(α, β)` outside `α ≥ 0`, `β > 0`, both finite.
+    /// A noise level `(α, β)` outside `0 ≤ α ≤ 1e100`, `1e-100 ≤ β ≤ 1e100`.
     #[error(
-        "invalid noise level (alpha = {alpha}, beta = {beta}): need finite alpha ≥ 0 and \
-         finite beta > 0 (beta = 0 is the clean data, where the posterior mean is x itself)"
+        "invalid noise level (alpha = {alpha}, beta = {beta}): need 0 ≤ alpha ≤ 1e100 and \
+         1e-100 ≤ beta ≤ 1e100 (beta = 0 is the clean data, where the posterior mean is x itself)"
     )]
     InvalidNoiseLevel {
         /// Signal scale given.

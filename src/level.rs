@@ -2,6 +2,11 @@
 
 use crate::error::{Error, Result};
 
+/// Largest admissible $\alpha$ and $\beta$.
+pub const MAX_SCALE: f64 = 1e100;
+/// Smallest admissible $\beta$.
+pub const MIN_BETA: f64 = 1e-100;
+
 /// A noise level of the forward process $x_t = \alpha x_0 + \beta \varepsilon$,
 /// $\varepsilon \sim \mathcal N(0, I_d)$.
 ///
@@ -34,8 +39,13 @@ pub struct NoiseLevel {
 
 impl NoiseLevel {
     /// Validates and builds a noise level.
+    ///
+    /// The admissible range is $0 \le \alpha \le 10^{100}$, $10^{-100} \le \beta \le 10^{100}$:
+    /// wide enough for every schedule in use (EDM's $\sigma \in [0.002, 80]$, VP's
+    /// $\beta \ge 10^{-5}$…), and narrow enough that $1/\beta^2$, $\rho = \alpha/\beta$ and
+    /// the overflow-free forms below stay finite.
     pub fn new(alpha: f64, beta: f64) -> Result<Self> {
-        if alpha.is_finite() && beta.is_finite() && alpha >= 0.0 && beta > 0.0 {
+        if (0.0..=MAX_SCALE).contains(&alpha) && (MIN_BETA..=MAX_SCALE).contains(&beta) {
             Ok(Self { alpha, beta })
         } else {
             Err(Error::InvalidNoiseLevel { alpha, beta })
@@ -134,6 +144,9 @@ impl NoiseLevel {
     /// the mixture weights, accurate for tiny and huge arguments.
     #[inline]
     pub fn half_log1p_snr(&self, lambda: f64) -> f64 {
+        if lambda == 0.0 || self.alpha == 0.0 {
+            return 0.0;
+        }
         let rho = self.ratio();
         let t = rho * rho * lambda;
         if t.is_finite() {
@@ -150,6 +163,9 @@ impl NoiseLevel {
     /// Computed as $\tfrac{1}{2\beta^2} \cdot \frac{\rho^2\lambda}{1+\rho^2\lambda}$.
     #[inline]
     pub fn logit_coefficient(&self, lambda: f64) -> f64 {
+        if lambda == 0.0 || self.alpha == 0.0 {
+            return 0.0;
+        }
         let rho = self.ratio();
         let t = rho * rho * lambda;
         let frac = if t.is_finite() { t / (1.0 + t) } else { 1.0 };
@@ -161,7 +177,11 @@ impl NoiseLevel {
     #[inline]
     pub fn inv_marginal_variance(&self, lambda: f64) -> f64 {
         let rho = self.ratio();
-        let t = rho * rho * lambda;
+        let t = if lambda == 0.0 {
+            0.0
+        } else {
+            rho * rho * lambda
+        };
         (1.0 / (self.beta * self.beta)) / (1.0 + t)
     }
 
@@ -194,6 +214,32 @@ mod tests {
             assert!(NoiseLevel::new(a, b).is_err(), "{a} {b}");
         }
         assert!(NoiseLevel::new(0.0, 1.0).is_ok());
+        assert!(NoiseLevel::new(1.0, 1e-101).is_err());
+        assert!(NoiseLevel::new(1e101, 1.0).is_err());
+    }
+
+    #[test]
+    fn helpers_finite_over_the_whole_domain() {
+        let scales = [0.0, 1e-100, 1e-8, 1.0, 1e8, 1e100];
+        let lambdas = [0.0, 1e-300, 1e-8, 1.0, 1e8, 1e300];
+        for &a in &scales {
+            for &b in scales.iter().filter(|&&b| b > 0.0) {
+                let l = NoiseLevel::new(a, b).unwrap();
+                let (f, g) = l.fractions();
+                assert!(f.is_finite() && g.is_finite());
+                for &lam in &lambdas {
+                    for v in [
+                        l.gain(lam),
+                        l.half_log1p_snr(lam),
+                        l.logit_coefficient(lam),
+                        l.inv_marginal_variance(lam),
+                        l.log_marginal_variance(lam),
+                    ] {
+                        assert!(v.is_finite(), "alpha {a} beta {b} lambda {lam}: {v}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

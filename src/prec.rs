@@ -19,7 +19,12 @@ pub const EPS: f64 = f64::EPSILON;
 /// Effect of an accepted deviation $\delta \le$ `ORTHONORMALITY_TOL`: the model the
 /// crate evaluates is the one defined by the printed formulas in terms of the
 /// given $U$ (e.g. $U U^\top$ as the "projector"), which differ from the
-/// orthonormalized basis' model by $O(\delta)$ relative in the posterior mean.
+/// orthonormalized basis' model by $O(r\delta)$ relative in the posterior mean and by
+/// $O(r\delta\|y\|/\beta^2)$ in the score (where the dense-covariance formula and the
+/// projector formula part ways). One exception: a *square* basis ($r = d$) is
+/// taken to span $\mathbb R^d$ exactly, so $I - UU^\top$ is set to zero rather than
+/// evaluated at rounding level (Gaussian from a full covariance, MoLRG components
+/// with $r_k = d$).
 pub const ORTHONORMALITY_TOL: f64 = 1e-10;
 
 /// Mixture weights must sum to one within this (absolute): `|Σπ − 1| ≤ 1e-12`.

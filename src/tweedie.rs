@@ -8,7 +8,8 @@
 //! and $\hat v = \alpha\hat\varepsilon - \beta\hat x_0$ (v-prediction). [`convert`] maps
 //! any one to any other; the maps are exact inverses of each other in exact arithmetic
 //! and are evaluated so that no step divides by $\alpha$ unless the target is $\hat x_0$
-//! from $\hat\varepsilon$ or $\hat s$ (undefined at $\alpha = 0$, where it is an error).
+//! (or $\hat v$, which needs $\hat x_0$) from $\hat\varepsilon$ or $\hat s$: undefined at
+//! $\alpha = 0$, where it is an error.
 //!
 //! Derivation: `docs/tweedie.md`; proof: `proofs/R01-tweedie.md`.
 //!

@@ -186,7 +186,9 @@ pub fn residual_dd_acc(u: MatRef<'_, f64>, y: &[Acc], c: &[Acc], res: &mut [f64]
     }
 }
 
-/// $x - \alpha\mu$ as exact double-length values (`TwoProduct` of $\alpha\mu_i$ plus `TwoSum`).
+/// $x - \alpha\mu$ as double-length values (`TwoProduct` of $\alpha\mu_i$ plus `TwoSum`):
+/// exact up to $O(\varepsilon^2)|x_i - \alpha\mu_i|$, i.e. free of the cancellation a
+/// single rounding would suffer.
 pub fn shifted_dd(x: &[f64], alpha: f64, mu: &[f64]) -> Vec<Acc> {
     x.iter()
         .zip(mu)
@@ -204,7 +206,9 @@ pub fn shifted_dd(x: &[f64], alpha: f64, mu: &[f64]) -> Vec<Acc> {
 /// # Definition
 /// `c = Uᵀy` and `res = y − U c`, where `U` is taken as given (its `UUᵀ` is the
 /// projector of the formulas). Each entry of `res` has error at most
-/// $\varepsilon|\mathrm{res}_i| + O(\varepsilon^2)(|y_i| + \sum_j |U_{ij}||c_j|)$,
+/// $\varepsilon|\mathrm{res}_i| + \gamma_{2r+2}^2\big(|y_i| + \sum_j |U_{ij}|\,(|U|^\top|y|)_j\big)$
+/// (the second term collects the double-length errors of the coefficients and of the
+/// final sum: it is $O(\varepsilon^2)\|y\|$),
 /// so the residual is accurate even when $y$ lies almost in $\operatorname{span} U$
 /// and plain evaluation would lose $\log_{10}(\|y\|/\|\mathrm{res}\|)$ digits.
 pub fn projection_residual(u: MatRef<'_, f64>, y: &[f64], c: &mut [f64], res: &mut [f64]) {

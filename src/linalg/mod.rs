@@ -12,7 +12,10 @@ pub use basis::{
     check_orthonormal, orthonormality_deviation, orthonormalize, projection_residual,
     random_orthonormal,
 };
-pub use rank::{numerical_rank_energy, numerical_rank_tol, singular_values};
+pub use rank::{
+    numerical_rank_energy, numerical_rank_tol, scale_to_unit, singular_values,
+    symmetric_eigenvalues,
+};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};

@@ -23,10 +23,13 @@ use crate::rng::SeededRng;
 /// directly: with $i_\star$ the nearest point, each candidate's gap
 /// $\Delta_i = \|x_t-\alpha x^{(i)}\|^2 - \|x_t-\alpha x^{(i_\star)}\|^2$ is recomputed as
 /// $\Delta_i = \alpha\langle x^{(i_\star)} - x^{(i)},\ (x_t - \alpha x^{(i)}) + (x_t-\alpha x^{(i_\star)})\rangle$
-/// (a product whose first factor is small for nearly tied points) and
+/// (a product whose first factor is small when nearly tied points are close to
+/// each other; ties between far-apart points are as well conditioned as the
+/// data allow) and
 /// $s_i = e^{-\Delta_i/2\beta^2}/\sum_l e^{-\Delta_l/2\beta^2}$. Points whose gap
 /// provably exceeds $1600\beta^2$ get weight exactly 0 (their true weight is
-/// below $e^{-800}$, under the smallest f64). Exact ties split evenly. The mean
+/// below $e^{-800}$, under the smallest f64). Ties whose computed gaps are equal
+/// (duplicated points, a point and its negative at the origin) split evenly. The mean
 /// is formed as $x^{(i_\star)} + \sum_i s_i(x^{(i)} - x^{(i_\star)})$, the score as
 /// $-\big[(x_t - \alpha x^{(i_\star)}) - \alpha\sum_i s_i(x^{(i)}-x^{(i_\star)})\big]/\beta^2$,
 /// so neither cancels when the weights concentrate.
@@ -62,7 +65,8 @@ const GAP_CUTOFF: f64 = 800.0;
 struct Column {
     star: usize,
     weights: Vec<(usize, f64)>,
-    /// `log Σ_i exp(−Δ_i/2β²)` over the kept candidates.
+    /// `log Σ_i exp(−Δ_i/2β²)` over the kept candidates (Δ relative to `star`;
+    /// may be positive when the accurate gaps find a nearer point).
     log_mass: f64,
     /// `‖x − α x*‖²`.
     dist_star: f64,
@@ -150,16 +154,18 @@ impl Empirical {
                 let ri = (-alpha).mul_add(p[l], x[l]);
                 acc.add_prod(diff, ri + r_star[l]);
             }
-            let delta = alpha * acc.value();
-            if delta <= GAP_CUTOFF * two_b2 {
-                gaps.push((i, delta.max(0.0)));
-            }
+            gaps.push((i, alpha * acc.value()));
         }
+        // The accurate gaps may reveal that another candidate is nearer than the
+        // f64 choice of `star` (a near tie): shift by the smallest gap instead of
+        // clamping, so the weights stay right whatever the reference point.
+        let shift = gaps.iter().map(|g| g.1).fold(0.0f64, f64::min);
         let mut total = 0.0;
         let mut weights: Vec<(usize, f64)> = gaps
             .iter()
+            .filter(|g| g.1 - shift <= GAP_CUTOFF * two_b2)
             .map(|&(i, delta)| {
-                let e = (-delta / two_b2).exp();
+                let e = (-(delta - shift) / two_b2).exp();
                 total += e;
                 (i, e)
             })
@@ -170,7 +176,7 @@ impl Empirical {
         Column {
             star,
             weights,
-            log_mass: total.ln(),
+            log_mass: total.ln() - shift / two_b2,
             dist_star: dist[star],
         }
     }

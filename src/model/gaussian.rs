@@ -26,9 +26,9 @@ use crate::rng::{SeededRng, standard_normal};
 /// $\operatorname{span}U$ and plain evaluation loses $\log_{10}(\alpha/\beta)$ digits).
 ///
 /// # Accuracy
-/// Posterior mean: normwise relative error $\lesssim (2r+4)\varepsilon\,\kappa$ with
-/// $\kappa = 1 + \|U\|\|y\|\alpha\max_i g_i/\|\hat x_0\|$ the condition number of the
-/// affine map. Score and log-density: a few $\varepsilon$ relative to the sum of the
+/// Posterior mean: normwise error $\lesssim (2r+4)\varepsilon\,(\|\mu\| + \max_i g_i\|y\|)$,
+/// i.e. relative error $(2r+4)\varepsilon\,\kappa$ with $\kappa = (\|\mu\| + \max_i g_i\|y\|)/\|\hat x_0\|$
+/// (the condition number of the affine map). Score and log-density: a few $\varepsilon$ relative to the sum of the
 /// magnitudes of their two terms.
 ///
 /// # Examples
@@ -136,15 +136,19 @@ impl Gaussian {
                 tolerance: tol,
             });
         }
-        // Symmetrize exactly, then decompose.
+        // Symmetrize exactly, rescale exactly by a power of two (tiny or huge
+        // covariances then decompose like ordinary ones), decompose, unscale.
         let sym = Mat::from_fn(d, d, |i, j| 0.5 * (cov[(i, j)] + cov[(j, i)]));
+        let (sym, k) = linalg::scale_to_unit(sym.as_ref());
         let evd = sym
             .self_adjoint_eigen(Side::Lower)
             .map_err(|_| Error::NoConvergence {
                 what: "symmetric eigendecomposition",
             })?;
-        let s = evd.S().column_vector();
-        let lmax = (0..d).map(|i| s[i].abs()).fold(0.0, f64::max);
+        let s: Vec<f64> = (0..d)
+            .map(|i| linalg::rank::times_pow2(evd.S().column_vector()[i], -k))
+            .collect();
+        let lmax = s.iter().map(|v| v.abs()).fold(0.0, f64::max);
         let allow = prec::psd_eigenvalue_allowance(d, lmax);
         let mut variances = Vec::with_capacity(d);
         for i in 0..d {

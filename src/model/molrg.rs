@@ -398,22 +398,30 @@ impl Denoiser for Molrg {
             let mut logits = vec![0.0; kk];
             let mut xcol = vec![0.0; self.dim];
             for j in 0..w {
-                let mut qmax = 0.0f64;
-                let mut rmax = 0usize;
+                // Bound on the f64 logits' rounding, per component: the GEMM
+                // coefficients carry an absolute error ≤ γ_d‖x‖ each, so
+                // |δq_k| ≤ γ_{r+4} q_k + 2γ_d ‖x‖ Σ_j κ_kj |c_kj|, plus γ_{r+4}|o_k|
+                // for the offset. Weights then move by ≤ 2 max_k|δℓ_k| (1 − w_max).
+                let xnorm = xb.col(j).norm_l2();
+                let mut err = 0.0f64;
                 for (k, (c, cm)) in self.components.iter().zip(&coeffs).enumerate() {
-                    let mut q = 0.0;
+                    let (mut q, mut a) = (0.0, 0.0);
                     for (i, &lam) in c.variances.iter().enumerate() {
                         let v = cm[(i, j)];
-                        q += level.logit_coefficient(lam) * v * v;
+                        let kap = level.logit_coefficient(lam);
+                        q += kap * v * v;
+                        a += kap * v.abs();
                     }
                     logits[k] = offsets[k] + q;
-                    qmax = qmax.max(q.abs());
-                    rmax = rmax.max(c.basis.ncols());
+                    let gr = prec::gamma(c.basis.ncols() + 4);
+                    let e = gr * (q + offsets[k].abs()) + 2.0 * prec::gamma(self.dim) * xnorm * a;
+                    if e.is_finite() {
+                        err = err.max(e);
+                    }
                 }
                 softmax_in_place(&mut logits);
                 let wmax = logits.iter().cloned().fold(0.0, f64::max);
-                // Logit rounding: |δℓ| ≲ γ_{r+d}·|q|; weights move by ≲ 2|δℓ|(1 − w_max).
-                let sensitivity = prec::gamma(rmax + self.dim + 4) * qmax * (1.0 - wmax);
+                let sensitivity = 2.0 * err * (1.0 - wmax);
                 if sensitivity > REFINE_THRESHOLD && kk > 1 {
                     linalg::col_to_slice(xb, j, &mut xcol);
                     let col = self.column(&xcol, level, &offsets);

@@ -84,8 +84,21 @@ impl Measurement {
 pub struct CaseResult {
     /// The instance, as `Debug` text (reported for the worst case).
     pub instance: String,
-    /// Its measurements.
-    pub measurements: Vec<Measurement>,
+    /// Its measurements, or the error its check returned (a failure).
+    pub outcome: std::result::Result<Vec<Measurement>, Error>,
+}
+
+impl CaseResult {
+    /// Runs `check` on `instance`, keeping the instance's text with any error.
+    pub fn of<I: core::fmt::Debug>(
+        instance: I,
+        check: impl FnOnce(&I) -> Result<Vec<Measurement>>,
+    ) -> Self {
+        Self {
+            outcome: check(&instance),
+            instance: format!("{instance:?}"),
+        }
+    }
 }
 
 /// A registered result.
@@ -98,7 +111,7 @@ pub struct Theorem {
     /// Path of its proof, relative to the repository root.
     pub proof: &'static str,
     /// Draws one random instance and checks it.
-    pub run_case: fn(&mut SeededRng) -> Result<CaseResult>,
+    pub run_case: fn(&mut SeededRng) -> CaseResult,
 }
 
 /// Every registered result, in id order.
@@ -241,7 +254,7 @@ pub struct ResultReport {
     pub facets: Vec<FacetReport>,
     /// The worst instance (`Debug` text), to reproduce it.
     pub worst_instance: Option<String>,
-    /// Errors returned by instances (at most 5 shown).
+    /// Errors returned by instances, with the instance (at most 5 shown).
     pub errors: Vec<String>,
     /// Path of the proof.
     pub proof: &'static str,
@@ -268,7 +281,7 @@ pub struct CheckReport {
 /// Runs `cases` instances of one result (in parallel, bit-identically for any thread count).
 pub fn run_theorem(t: &Theorem, seed: u64, cases: usize) -> ResultReport {
     let start = Instant::now();
-    let outcomes: Vec<Result<CaseResult>> = (0..cases as u64)
+    let outcomes: Vec<CaseResult> = (0..cases as u64)
         .into_par_iter()
         .map(|i| {
             let mut rng = stream(seed, t.id, i);
@@ -278,23 +291,23 @@ pub fn run_theorem(t: &Theorem, seed: u64, cases: usize) -> ResultReport {
     summarize(t, outcomes, start.elapsed().as_secs_f64())
 }
 
-fn summarize(t: &Theorem, outcomes: Vec<Result<CaseResult>>, seconds: f64) -> ResultReport {
+fn summarize(t: &Theorem, outcomes: Vec<CaseResult>, seconds: f64) -> ResultReport {
     let mut facets: Vec<FacetReport> = Vec::new();
     let mut failures = 0;
     let mut errors = Vec::new();
     let mut worst: Option<(f64, f64, f64, String)> = None; // (ratio, err, tol, instance)
     let instances = outcomes.len();
-    for o in outcomes {
-        match o {
+    for case in outcomes {
+        match &case.outcome {
             Err(e) => {
                 failures += 1;
                 if errors.len() < 5 {
-                    errors.push(e.to_string());
+                    errors.push(format!("{e} (instance: {})", case.instance));
                 }
             }
-            Ok(case) => {
+            Ok(measurements) => {
                 let mut failed = false;
-                for m in &case.measurements {
+                for m in measurements {
                     // A failure always ranks above every pass (NaN errors or
                     // tolerances included).
                     let ratio = if !m.passed() && !(m.ratio() > 1.0) {

@@ -89,18 +89,30 @@ impl Instance {
     /// # Errors
     /// Model construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
-        let model = random_model(
+        let model = self.model()?;
+        Ok(vec![self.fd_facet(&model)?, self.analytic_facet(&model)?])
+    }
+
+    /// The instance's model.
+    ///
+    /// # Errors
+    /// Construction errors for inconsistent sizes.
+    pub fn model(&self) -> Result<AnyModel> {
+        random_model(
             self.seed,
             self.kind,
             self.d,
             &self.ranks,
             self.n_points,
             BasisKind::Haar,
-        )?;
-        Ok(vec![self.fd_facet(&model)?, self.analytic_facet(&model)?])
+        )
     }
 
-    fn fd_facet(&self, model: &AnyModel) -> Result<Measurement> {
+    /// The `tweedie_fd` facet alone.
+    ///
+    /// # Errors
+    /// Model evaluation errors.
+    pub fn fd_facet(&self, model: &AnyModel) -> Result<Measurement> {
         let m = model.as_exact();
         let d = self.d;
         let level = NoiseLevel::new(self.fd_alpha, self.fd_beta)?;
@@ -147,7 +159,11 @@ impl Instance {
         ))
     }
 
-    fn analytic_facet(&self, model: &AnyModel) -> Result<Measurement> {
+    /// The `tweedie_analytic` facet alone.
+    ///
+    /// # Errors
+    /// Model evaluation errors.
+    pub fn analytic_facet(&self, model: &AnyModel) -> Result<Measurement> {
         let m = model.as_exact();
         let d = self.d;
         let level = NoiseLevel::new(self.alpha, self.beta)?;
@@ -188,11 +204,6 @@ impl Instance {
 }
 
 /// Registry entry.
-pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
-    let inst = Instance::sample(rng);
-    let measurements = inst.check()?;
-    Ok(CaseResult {
-        instance: format!("{inst:?}"),
-        measurements,
-    })
+pub fn run_case(rng: &mut SeededRng) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), Instance::check)
 }

@@ -11,7 +11,7 @@
 //!   with $C = \alpha^2\Sigma+\beta^2I$ solved by Cholesky in double-double
 //!   ([`oracle::dense_gaussian_at`]) — an independent derivation. The tolerance
 //!   adds the two input ambiguities: a basis orthonormal only to $\delta$ makes
-//!   the dense and projector formulas differ by $\lesssim 4\delta\|y\|/\beta^2$ in the score, and a full
+//!   the dense and projector formulas differ by $\lesssim 4r\delta\|y\|/\beta^2$ in the score ($\|U^\top U - I\|_2 \le r\delta$), and a full
 //!   covariance is only determined up to its eigensolver backward error
 //!   $8d\varepsilon\|\Sigma\|$, amplified by at most $\kappa = \lambda_{\max}/\lambda_{\min}$.
 
@@ -141,7 +141,8 @@ impl Instance {
 
         // Dense covariance, independent formula.
         let dref = dense_gaussian_at(&mu, &sigma_dense, &x, self.alpha, self.beta);
-        let delta = orthonormality_deviation(model.basis());
+        // ‖UᵀU − I‖₂ ≤ r · max-entry deviation.
+        let delta = (model.rank() as f64) * orthonormality_deviation(model.basis());
         let ny = norm(
             &x.iter()
                 .zip(&mu)
@@ -195,11 +196,6 @@ fn logdensity_scale(model: &Gaussian, x: &[f64], level: NoiseLevel, logp: f64) -
 }
 
 /// Registry entry.
-pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
-    let inst = Instance::sample(rng);
-    let measurements = inst.check()?;
-    Ok(CaseResult {
-        instance: format!("{inst:?}"),
-        measurements,
-    })
+pub fn run_case(rng: &mut SeededRng) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), Instance::check)
 }

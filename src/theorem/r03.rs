@@ -10,7 +10,7 @@
 //!   $|\delta\hat x_0| \le 2\eta\sum_k w_k\|m_k - \hat x_0\|$.
 //! - `dense_mixture_dd`: against the general Gaussian-mixture formula with dense
 //!   covariances $\Sigma_k = U_k\Lambda_kU_k^\top$ ([`oracle::dense_mixture_at`]), an
-//!   independent derivation. For a basis orthonormal only to $\delta$ the two
+//!   independent derivation. For a basis with $\|U_k^\top U_k - I\|_2 \le \delta$ ($\le r_k\times$ the max-entry deviation) the two
 //!   formulas' logits differ by up to $2\delta\|x\|^2/\beta^2$ (and the score by
 //!   $4\delta\|x\|/\beta^2$), which the tolerance adds; exactly orthonormal
 //!   (Hadamard) instances have $\delta = 0$. The oracle's own double-double
@@ -293,9 +293,10 @@ impl Instance {
             .zip(&variances)
             .map(|(u, l)| oracle::dense_covariance(u.as_ref(), l))
             .collect();
+        // ‖U_kᵀU_k − I‖₂ ≤ r_k · max-entry deviation.
         let delta = bases
             .iter()
-            .map(|u| orthonormality_deviation(u.as_ref()))
+            .map(|u| u.ncols() as f64 * orthonormality_deviation(u.as_ref()))
             .fold(0.0, f64::max);
         let (dm, _) = dense_mixture_at(&pi, &covs, &x, self.alpha, self.beta);
         // The dense oracle's own rounding: its quadratic forms xᵀC⁻¹x ≈ ‖x‖²/β² carry
@@ -340,11 +341,6 @@ fn dist_q(a: &[Q], b: &[Q]) -> f64 {
 }
 
 /// Registry entry.
-pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
-    let inst = Instance::sample(rng);
-    let measurements = inst.check()?;
-    Ok(CaseResult {
-        instance: format!("{inst:?}"),
-        measurements,
-    })
+pub fn run_case(rng: &mut SeededRng) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), Instance::check)
 }

@@ -30,7 +30,9 @@ use super::{CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::jacobian::{ENERGY_THRESHOLD, analyze, finite_difference_jacobian};
 use crate::level::NoiseLevel;
-use crate::linalg::{frobenius_distance, frobenius_norm, mul, projection_residual};
+use crate::linalg::{
+    frobenius_distance, frobenius_norm, mul, projection_residual, symmetric_eigenvalues,
+};
 use crate::model::{Denoiser, ExactModel, Gaussian, Molrg};
 use crate::prec::gamma;
 use crate::rng::{SeededRng, seeded, standard_normal_vec};
@@ -129,11 +131,7 @@ impl Instance {
             8.0 * gamma(d) * nj + f64::MIN_POSITIVE,
         ));
         let sym = Mat::from_fn(d, d, |a, b| 0.5 * (j[(a, b)] + j[(b, a)]));
-        let ev = sym
-            .self_adjoint_eigenvalues(faer::Side::Lower)
-            .map_err(|_| crate::Error::NoConvergence {
-                what: "eigenvalues",
-            })?;
+        let ev = symmetric_eigenvalues(sym.as_ref())?;
         let lmin = ev.iter().cloned().fold(f64::INFINITY, f64::min);
         let lmax = ev.iter().cloned().fold(0.0f64, |a, v| a.max(v.abs()));
         out.push(Measurement::new(
@@ -226,11 +224,6 @@ impl Instance {
 }
 
 /// Registry entry.
-pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
-    let inst = Instance::sample(rng);
-    let measurements = inst.check()?;
-    Ok(CaseResult {
-        instance: format!("{inst:?}"),
-        measurements,
-    })
+pub fn run_case(rng: &mut SeededRng) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), Instance::check)
 }
