@@ -62,5 +62,10 @@ pub mod theorem;
 pub mod tweedie;
 
 pub use error::{Error, Result};
+
+/// The README's Rust example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub use level::NoiseLevel;
 pub use model::{Denoiser, Empirical, ExactModel, Gaussian, Molrg};

@@ -98,6 +98,8 @@ pub fn dot2(x: &[f64], y: &[f64]) -> Acc {
 }
 
 #[cfg(test)]
+// Exactness is the claim: these tests compare bit patterns on purpose.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

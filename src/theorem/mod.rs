@@ -310,7 +310,7 @@ fn summarize(t: &Theorem, outcomes: Vec<CaseResult>, seconds: f64) -> ResultRepo
                 for m in measurements {
                     // A failure always ranks above every pass (NaN errors or
                     // tolerances included).
-                    let ratio = if !m.passed() && !(m.ratio() > 1.0) {
+                    let ratio = if !m.passed() && (m.ratio().is_nan() || m.ratio() <= 1.0) {
                         f64::INFINITY
                     } else {
                         m.ratio()

@@ -43,6 +43,9 @@ pub enum PointKind {
     Random,
 }
 
+/// An instance's model with its ingredients: `(model, bases, variances, weights)`.
+pub type InstanceModel = (Molrg, Vec<Mat<f64>>, Vec<Vec<f64>>, Vec<f64>);
+
 /// One R03 instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
@@ -107,7 +110,7 @@ impl Instance {
     ///
     /// # Errors
     /// Construction errors (inconsistent sizes).
-    pub fn model(&self) -> Result<(Molrg, Vec<Mat<f64>>, Vec<Vec<f64>>, Vec<f64>)> {
+    pub fn model(&self) -> Result<InstanceModel> {
         let mut rng = seeded(self.seed);
         let k = self.ranks.len();
         let bases = if self.orthogonal {
@@ -189,7 +192,7 @@ impl Instance {
                 let scale = (level.alpha() + level.beta()).max(1e-300);
                 let mut ca2 = scale * scale;
                 let mut cb2 = (ka * ca2 + off(a) - off(b)) / kb;
-                if !(cb2 > 0.0) || !cb2.is_finite() {
+                if cb2.is_nan() || cb2 <= 0.0 || !cb2.is_finite() {
                     cb2 = scale * scale;
                     ca2 = (kb * cb2 + off(b) - off(a)) / ka;
                 }
