@@ -484,3 +484,119 @@ pub fn score_parts(
     }
     (f(hc2.sqrt()), f(res2.sqrt() / (b * b)))
 }
+
+/// The Jacobian of a Gaussian posterior mean, $\alpha\Sigma(\alpha^2\Sigma+\beta^2I)^{-1}$, dense, double-double.
+pub fn gaussian_jacobian_dense(S: &[Vec<Q>], alpha: f64, beta: f64) -> Vec<Vec<Q>> {
+    let d = S.len();
+    let (a, b) = (q(alpha), q(beta));
+    let mut C = S.to_vec();
+    for i in 0..d {
+        for j in 0..d {
+            C[i][j] = a * a * S[i][j];
+        }
+        C[i][i] += b * b;
+    }
+    let L = cholesky(&C);
+    // Z = C⁻¹ Σ, column by column (Σ symmetric).
+    let cols: Vec<Vec<Q>> = (0..d).map(|j| chol_solve(&L, &S[j])).collect(); // cols[j] = C⁻¹ Σ e_j
+    let mut jac = vec![zeros(d); d];
+    for i in 0..d {
+        for j in 0..d {
+            // (Σ C⁻¹)_{ij} = (C⁻¹ Σ)_{ji} = cols[i][j]
+            jac[i][j] = a * cols[i][j];
+        }
+    }
+    jac
+}
+
+/// The Jacobian of a Gaussian-mixture posterior mean (zero-mean components),
+/// dense, in double-double:
+/// $J = \sum_k w_k\,\alpha\Sigma_kC_k^{-1} + \frac{\alpha}{\beta^2}\sum_k w_k(m_k-m)(m_k-m)^\top$,
+/// $C_k = \alpha^2\Sigma_k + \beta^2I$, weights and component means from the dense
+/// formulas (no projector, no gain formula). (The equivalent covariance form
+/// $\frac{\alpha}{\beta^2}\sum_k w_k(\Sigma_k - \alpha^2\Sigma_kC_k^{-1}\Sigma_k) + \dots$ is not used: at small
+/// $\beta$ it cancels catastrophically even in double-double.)
+pub fn mixture_jacobian_dense(
+    pi: &[f64],
+    covs: &[Vec<Vec<Q>>],
+    x: &[f64],
+    alpha: f64,
+    beta: f64,
+) -> Vec<Vec<Q>> {
+    let d = x.len();
+    let zero = vec![0.0; d];
+    let comps: Vec<DenseGaussianAt> = covs
+        .iter()
+        .map(|S| dense_gaussian_at(&zero, S, x, alpha, beta))
+        .collect();
+    let logits: Vec<Q> = comps
+        .iter()
+        .zip(pi)
+        .map(|(c, &p)| {
+            if p == 0.0 {
+                Q::NEG_INFINITY
+            } else {
+                q(p).ln() + c.log_density
+            }
+        })
+        .collect();
+    let w = softmax(&logits);
+    let mut m = zeros(d);
+    for (c, &wk) in comps.iter().zip(&w) {
+        for i in 0..d {
+            m[i] += wk * c.mean[i];
+        }
+    }
+    let s = q(alpha) / (q(beta) * q(beta));
+    let mut jac = vec![zeros(d); d];
+    for ((c, S), &wk) in comps.iter().zip(covs).zip(&w) {
+        let gk = gaussian_jacobian_dense(S, alpha, beta);
+        let dk: Vec<Q> = (0..d).map(|i| c.mean[i] - m[i]).collect();
+        for i in 0..d {
+            for j in 0..d {
+                jac[i][j] += wk * (gk[i][j] + s * dk[i] * dk[j]);
+            }
+        }
+    }
+    jac
+}
+
+/// The Jacobian of the empirical posterior mean, $\frac{\alpha}{\beta^2}\sum_i s_i(x^{(i)}-\hat x_0)(x^{(i)}-\hat x_0)^\top$,
+/// with weights and mean from [`empirical_at`], in double-double.
+pub fn empirical_jacobian(
+    points: MatRef<'_, f64>,
+    x: &[f64],
+    alpha: f64,
+    beta: f64,
+) -> Vec<Vec<Q>> {
+    let d = x.len();
+    let (mean, _, w) = empirical_at(points, x, alpha, beta);
+    let mut j = vec![zeros(d); d];
+    for (i, &wi) in w.iter().enumerate() {
+        if wi.0 == 0.0 {
+            continue;
+        }
+        let v: Vec<Q> = (0..d).map(|l| q(points[(l, i)]) - mean[l]).collect();
+        for a in 0..d {
+            for b in 0..d {
+                j[a][b] += wi * v[a] * v[b];
+            }
+        }
+    }
+    let s = q(alpha) / (q(beta) * q(beta));
+    j.into_iter()
+        .map(|row| row.into_iter().map(|v| s * v).collect())
+        .collect()
+}
+
+/// Frobenius distance between an f64 matrix and a double-double one, rounded.
+pub fn frobenius_dist(a: MatRef<'_, f64>, b: &[Vec<Q>]) -> f64 {
+    let mut s = Q::ZERO;
+    for (i, row) in b.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let e = q(a[(i, j)]) - *v;
+            s += e * e;
+        }
+    }
+    f(s.sqrt())
+}

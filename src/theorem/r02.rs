@@ -14,6 +14,10 @@
 //!   the dense and projector formulas differ by $\lesssim 4r\delta\|y\|/\beta^2$ in the score ($\|U^\top U - I\|_2 \le r\delta$), and a full
 //!   covariance is only determined up to its eigensolver backward error
 //!   $8d\varepsilon\|\Sigma\|$, amplified by at most $\kappa = \lambda_{\max}/\lambda_{\min}$.
+//! - `jacobian_dd`: the analytic Jacobian $U\operatorname{diag}(g)U^\top$ against the dense
+//!   $\alpha\Sigma(\alpha^2\Sigma+\beta^2I)^{-1}$ in double-double, at the same extreme levels,
+//!   relative to $g_{\max}\sqrt r$; tolerance as `dense_dd` plus the oracle's own
+//!   $8d\varepsilon^2\operatorname{cond}(C)$.
 
 use faer::Mat;
 use rand::RngExt;
@@ -166,6 +170,19 @@ impl Instance {
         let el = rel((logp - oracle::f(dref.log_density)).abs(), l_scale) / dense_tol_logp;
         // Report as a ratio against 1 (three different tolerances are combined).
         out.push(Measurement::new("dense_dd", em.max(es).max(el), 1.0));
+
+        // The Jacobian U diag(g) Uᵀ against the dense αΣ(α²Σ+β²I)⁻¹ in double-double,
+        // relative to its scale g_max √r. The oracle's own error is ≈ 8dε²·cond(C).
+        let jac = model.jacobian(xm.col(0), level)?;
+        let jref = oracle::gaussian_jacobian_dense(&sigma_dense, self.alpha, self.beta);
+        let lmax = lambda.iter().cloned().fold(0.0, f64::max);
+        let cond_c = 1.0 + self.alpha * self.alpha * lmax / (self.beta * self.beta);
+        let j_scale = gmax * (r as f64).sqrt() + f64::MIN_POSITIVE;
+        out.push(Measurement::new(
+            "jacobian_dd",
+            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            base_tol + eig + 4.0 * delta + 8.0 * (d as f64) * EPS * EPS * cond_c,
+        ));
         Ok(out)
     }
 }

@@ -16,6 +16,14 @@
 //!   (Hadamard) instances have $\delta = 0$. The oracle's own double-double
 //!   rounding of its quadratic forms ($\approx d\varepsilon^2\|x\|^2/\beta^2$) is added too:
 //!   near-tie points at low SNR reach $\|x\| \sim 10^{15}$.
+//! - `jacobian_dd`: the analytic Jacobian against
+//!   $\sum_k w_k\,\alpha\Sigma_kC_k^{-1} + \frac{\alpha}{\beta^2}\sum_k w_k(m_k-m)(m_k-m)^\top$ with dense
+//!   covariances, dense weights and dense component means in double-double
+//!   ([`oracle::mixture_jacobian_dense`]), relative to the scale
+//!   $\sum_k w_kg_{\max,k}\sqrt{r_k} + \frac{\alpha}{\beta^2}\sum_k w_k\|m_k-m\|^2$. Tolerance: the
+//!   dense facet's (weights move by $\le 2\eta$, each moving both terms), plus the rounding
+//!   of the differences $m_k - m_l$ ($4\varepsilon\frac{\alpha}{\beta^2}\sum_kw_k\|m_k-m\|\max_l\|m_l\|$)
+//!   and the oracle's $8d\varepsilon^2\operatorname{cond}(C_k)$.
 //! - `lemma1_paper_case`: with $\pi_k = 1/K$, equal $r_k$ and $\Lambda_k = I$, the
 //!   crate's posterior mean equals the paper's printed Lemma 1.
 
@@ -319,6 +327,43 @@ impl Instance {
             "dense_mixture_dd",
             rel(oracle::dist(&score, &dm.score), s_scale),
             tol_ds,
+        ));
+
+        // The Jacobian against J = Σ w_k αΣ_kC_k⁻¹ + (α/β²) Σ w_k (m_k − m)(m_k − m)ᵀ
+        // from dense covariances in double-double (see the module docs for the tolerance).
+        let jac = model.jacobian(xm.col(0), level)?;
+        let jref = oracle::mixture_jacobian_dense(&pi, &covs, &x, self.alpha, self.beta);
+        let coef = self.alpha / (self.beta * self.beta);
+        let dk: Vec<f64> = f
+            .component_means
+            .iter()
+            .map(|mk| dist_q(mk, &f.mean))
+            .collect();
+        let mmax = f
+            .component_means
+            .iter()
+            .map(|mk| oracle::norm(mk))
+            .fold(0.0, f64::max);
+        let term1: f64 = w
+            .iter()
+            .zip(&gmax)
+            .zip(&self.ranks)
+            .map(|((wk, g), r)| wk * g * (*r as f64).sqrt())
+            .sum();
+        let term2: f64 = coef * w.iter().zip(&dk).map(|(wk, dd)| wk * dd * dd).sum::<f64>();
+        let j_scale = term1 + term2 + f64::MIN_POSITIVE;
+        let lmax = variances.iter().flatten().cloned().fold(0.0, f64::max);
+        let cond_c = 1.0 + self.alpha * self.alpha * lmax / (self.beta * self.beta);
+        let cancel: f64 =
+            4.0 * EPS * coef * w.iter().zip(&dk).map(|(wk, dd)| wk * dd).sum::<f64>() * mmax;
+        out.push(Measurement::new(
+            "jacobian_dd",
+            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            base_tol
+                + 4.0 * delta
+                + 4.0 * eta_dense
+                + 4e-15
+                + (cancel + 8.0 * (d as f64) * EPS * EPS * cond_c * j_scale) / j_scale,
         ));
 
         // The paper's printed Lemma 1 in its own case.

@@ -7,6 +7,10 @@
 //!   (a few ulps of the terms of the gap formula) and the oracle's to
 //!   $\approx 8d\varepsilon^2\|x_t-\alpha x^\star\|^2/2\beta^2$; weights then move by
 //!   $\le 2\eta$ relative, and the mean by $\le 2\eta\sum_is_i\|x^{(i)} - \hat x_0\|$.
+//! - `jacobian_dd`: the analytic Jacobian $\frac{\alpha}{\beta^2}\sum_is_i(x^{(i)}-\hat x_0)(x^{(i)}-\hat x_0)^\top$
+//!   against its double-double evaluation with the oracle's weights
+//!   ([`oracle::empirical_jacobian`]), relative to $\frac{\alpha}{\beta^2}\sum_is_i\|x^{(i)}-\hat x_0\|^2$;
+//!   tolerance: weights move by $\le 2\eta$ (both factors), plus the rounding of the offsets.
 //! - `nearest_point`: when the gap to the second-nearest point exceeds
 //!   $1600\beta^2$ (true weights below $e^{-800}$), the posterior mean is the
 //!   nearest training point, bit for bit.
@@ -24,7 +28,7 @@ use super::oracle::{self, empirical_at};
 use super::{CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
-use crate::model::{Denoiser, Empirical};
+use crate::model::{Denoiser, Empirical, ExactModel};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
@@ -195,6 +199,35 @@ impl Instance {
             "formula_dd",
             rel(oracle::dist(&score, &rs), s_scale),
             base + (2.0 * eta + 4.0 * (n as f64) * EPS) * frac_s,
+        ));
+
+        // jacobian_dd: (α/β²) Σ s_i v_i v_iᵀ, v_i = x^(i) − x̂0, against the same in
+        // double-double with the reference weights; scale (α/β²) Σ s_i ‖v_i‖².
+        let jac = model.jacobian(xm.col(0), level)?;
+        let jref = oracle::empirical_jacobian(pts.as_ref(), &x, alpha, self.beta);
+        let coef = alpha / b2;
+        let vnorms: Vec<f64> = (0..n)
+            .map(|i| {
+                let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
+                oracle::dist(&v, &rm)
+            })
+            .collect();
+        let j_scale =
+            coef * (0..n).map(|i| w[i] * vnorms[i] * vnorms[i]).sum::<f64>() + f64::MIN_POSITIVE;
+        let pnorm = (0..n)
+            .map(|i| (0..d).map(|l| pts[(l, i)].abs()).fold(0.0, f64::max))
+            .fold(0.0, f64::max);
+        // v_i is formed from offsets of size ≤ 2·max|p|: its rounding is ≤ 4ε√d·max|p|.
+        let v_err: f64 = coef
+            * (0..n).map(|i| w[i] * 2.0 * vnorms[i]).sum::<f64>()
+            * 4.0
+            * EPS
+            * (d as f64).sqrt()
+            * pnorm;
+        out.push(Measurement::new(
+            "jacobian_dd",
+            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            base + 4.0 * eta + 4.0 * (n as f64) * EPS + v_err / j_scale,
         ));
 
         // nearest_point: the second-smallest gap, in double-double.
