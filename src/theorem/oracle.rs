@@ -543,8 +543,8 @@ pub fn mixture_jacobian_dense(
     let w = softmax(&logits);
     let mut m = zeros(d);
     for (c, &wk) in comps.iter().zip(&w) {
-        for i in 0..d {
-            m[i] += wk * c.mean[i];
+        for (mi, ci) in m.iter_mut().zip(&c.mean) {
+            *mi += wk * *ci;
         }
     }
     let s = q(alpha) / (q(beta) * q(beta));
