@@ -226,8 +226,8 @@ impl Denoiser for Empirical {
     ) -> Result<()> {
         check_batch(self.dim(), x_t, out.as_ref())?;
         let d = self.dim();
-        par_blocks(x_t, out, |xb| {
-            let mut o = Mat::<f64>::zeros(d, xb.ncols());
+        par_blocks(x_t, out, |xb, mut o| {
+            o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut off = vec![0.0; d];
             for j in 0..xb.ncols() {
@@ -239,7 +239,7 @@ impl Denoiser for Empirical {
                     o[(l, j)] = p_star[l] + off[l];
                 }
             }
-            Ok(o)
+            Ok(())
         })
     }
 
@@ -253,8 +253,8 @@ impl Denoiser for Empirical {
         let d = self.dim();
         let (alpha, beta) = (level.alpha(), level.beta());
         let inv_b2 = 1.0 / (beta * beta);
-        par_blocks(x_t, out, |xb| {
-            let mut o = Mat::<f64>::zeros(d, xb.ncols());
+        par_blocks(x_t, out, |xb, mut o| {
+            o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut off = vec![0.0; d];
             for j in 0..xb.ncols() {
@@ -267,7 +267,7 @@ impl Denoiser for Empirical {
                     o[(l, j)] = -alpha.mul_add(-off[l], r_star) * inv_b2;
                 }
             }
-            Ok(o)
+            Ok(())
         })
     }
 }

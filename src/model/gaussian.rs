@@ -1,5 +1,6 @@
 //! The Gaussian model $\mathcal N(\mu, \Sigma)$ with $\Sigma = U\Lambda U^\top$ (R02).
 
+use faer::reborrow::ReborrowMut;
 use faer::{ColRef, Mat, MatMut, MatRef, Side};
 
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
@@ -254,18 +255,27 @@ impl Denoiser for Gaussian {
         let (d, r) = (self.dim(), self.rank());
         let alpha = level.alpha();
         let gains: Vec<f64> = self.variances.iter().map(|&l| level.gain(l)).collect();
-        par_blocks(x_t, out, |xb| {
+        let centered = self.mean.iter().all(|&m| m == 0.0);
+        par_blocks(x_t, out, |xb, mut o| {
             let w = xb.ncols();
-            let y = Mat::from_fn(d, w, |i, j| (-alpha).mul_add(self.mean[i], xb[(i, j)]));
-            let mut c = linalg::mul(self.basis.transpose(), y.as_ref());
+            let mut c = if centered {
+                linalg::mul(self.basis.transpose(), xb)
+            } else {
+                let y = Mat::from_fn(d, w, |i, j| (-alpha).mul_add(self.mean[i], xb[(i, j)]));
+                linalg::mul(self.basis.transpose(), y.as_ref())
+            };
             for j in 0..w {
                 for k in 0..r {
                     c[(k, j)] *= gains[k];
                 }
             }
-            let mut o = Mat::from_fn(d, w, |i, _| self.mean[i]);
-            linalg::gemm_acc(o.as_mut(), self.basis.as_ref(), c.as_ref(), 1.0);
-            Ok(o)
+            for j in 0..w {
+                for i in 0..d {
+                    o[(i, j)] = self.mean[i];
+                }
+            }
+            linalg::gemm_acc(o.rb_mut(), self.basis.as_ref(), c.as_ref(), 1.0);
+            Ok(())
         })
     }
 
@@ -277,8 +287,8 @@ impl Denoiser for Gaussian {
     ) -> Result<()> {
         check_batch(self.dim(), x_t, out.as_ref())?;
         let d = self.dim();
-        par_blocks(x_t, out, |xb| {
-            let mut o = Mat::<f64>::zeros(d, xb.ncols());
+        par_blocks(x_t, out, |xb, mut o| {
+            o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut s = vec![0.0; d];
             for j in 0..xb.ncols() {
@@ -288,7 +298,7 @@ impl Denoiser for Gaussian {
                     o[(i, j)] = s[i];
                 }
             }
-            Ok(o)
+            Ok(())
         })
     }
 }

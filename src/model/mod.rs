@@ -162,29 +162,30 @@ pub(crate) fn check_point(dim: usize, x_t: ColRef<'_, f64>) -> Result<()> {
 
 /// Columns per parallel task. Fixed (not derived from the thread count) so that
 /// results are bit-identical for any number of threads.
-pub(crate) const BLOCK: usize = 128;
+pub(crate) const BLOCK: usize = 256;
 
-/// Runs `f(first_column, block)` on fixed column blocks of `x_t` in parallel
-/// and writes each block's `d × width` result into `out`.
-pub(crate) fn par_blocks<F>(x_t: MatRef<'_, f64>, mut out: MatMut<'_, f64>, f: F) -> Result<()>
+/// Runs `f(x_block, out_block)` on fixed column blocks of `x_t` and `out` in
+/// parallel; each task writes its own disjoint block of `out` in place.
+pub(crate) fn par_blocks<F>(x_t: MatRef<'_, f64>, out: MatMut<'_, f64>, f: F) -> Result<()>
 where
-    F: Fn(MatRef<'_, f64>) -> Result<Mat<f64>> + Sync,
+    F: Fn(MatRef<'_, f64>, MatMut<'_, f64>) -> Result<()> + Sync,
 {
     use rayon::prelude::*;
-    let b = x_t.ncols();
-    let starts: Vec<usize> = (0..b).step_by(BLOCK).collect();
-    let results: Vec<Result<Mat<f64>>> = starts
-        .par_iter()
-        .map(|&s| {
-            let w = BLOCK.min(b - s);
-            f(x_t.subcols(s, w))
-        })
-        .collect();
-    for (s, r) in starts.into_iter().zip(results) {
-        let r = r?;
-        out.rb_mut().subcols_mut(s, r.ncols()).copy_from(r.as_ref());
+    let mut chunks: Vec<(usize, MatMut<'_, f64>)> = Vec::new();
+    let mut rest = out;
+    let mut start = 0;
+    while rest.ncols() > 0 {
+        let w = BLOCK.min(rest.ncols());
+        let (head, tail) = rest.split_at_col_mut(w);
+        chunks.push((start, head));
+        rest = tail;
+        start += w;
     }
-    Ok(())
+    chunks
+        .into_par_iter()
+        .map(|(s, o)| f(x_t.subcols(s, o.ncols()), o))
+        .collect::<Result<Vec<()>>>()
+        .map(|_| ())
 }
 
 /// Numerically stable softmax in place; returns `log Σ exp(v)`.

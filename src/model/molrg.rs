@@ -70,6 +70,10 @@ pub struct Molrg {
     components: Vec<Component>,
     weights: Vec<f64>,
     log_weights: Vec<f64>,
+    /// `[U_1 … U_K]` (d × Σr_k): one GEMM projects a batch on every component.
+    stacked: Mat<f64>,
+    /// First column of `U_k` in `stacked`.
+    starts: Vec<usize>,
 }
 
 /// Columns whose weights are this sensitive to logit rounding are recomputed
@@ -166,11 +170,25 @@ impl Molrg {
                 variances: lam.clone(),
             });
         }
+        let total: usize = components.iter().map(|c| c.basis.ncols()).sum();
+        let mut stacked = Mat::<f64>::zeros(dim, total);
+        let mut starts = Vec::with_capacity(components.len());
+        let mut s = 0;
+        for c in &components {
+            starts.push(s);
+            stacked
+                .as_mut()
+                .subcols_mut(s, c.basis.ncols())
+                .copy_from(c.basis.as_ref());
+            s += c.basis.ncols();
+        }
         Ok(Self {
             dim,
             components,
             weights: weights.to_vec(),
             log_weights: weights.iter().map(|w| w.ln()).collect(),
+            stacked,
+            starts,
         })
     }
 
@@ -384,35 +402,49 @@ impl Denoiser for Molrg {
         check_batch(self.dim, x_t, out.as_ref())?;
         let offsets = self.logit_offsets(level);
         let kk = self.components.len();
-        par_blocks(x_t, out, |xb| {
+        // Per-component constants: logit coefficients κ, gains g, and the largest κ
+        // (for the rounding bound).
+        let kappas: Vec<Vec<f64>> = self
+            .components
+            .iter()
+            .map(|c| {
+                c.variances
+                    .iter()
+                    .map(|&l| level.logit_coefficient(l))
+                    .collect()
+            })
+            .collect();
+        let gains: Vec<Vec<f64>> = self
+            .components
+            .iter()
+            .map(|c| c.variances.iter().map(|&l| level.gain(l)).collect())
+            .collect();
+        par_blocks(x_t, out, |xb, o| {
             let w = xb.ncols();
-            // Projections (GEMM) and f64 logits.
-            let coeffs: Vec<Mat<f64>> = self
-                .components
-                .iter()
-                .map(|c| linalg::mul(c.basis.transpose(), xb))
-                .collect();
-            let mut weights = Mat::<f64>::zeros(kk, w);
+            // All projections at once: C = [U_1 … U_K]ᵀ X (one GEMM), then f64 logits.
+            let mut coeffs = linalg::mul(self.stacked.transpose(), xb);
             let mut logits = vec![0.0; kk];
             let mut xcol = vec![0.0; self.dim];
+            let gd = prec::gamma(self.dim);
             for j in 0..w {
                 // Bound on the f64 logits' rounding, per component: the GEMM
                 // coefficients carry an absolute error ≤ γ_d‖x‖ each, so
                 // |δq_k| ≤ γ_{r+4} q_k + 2γ_d ‖x‖ Σ_j κ_kj |c_kj|, plus γ_{r+4}|o_k|
                 // for the offset. Weights then move by ≤ 2 max_k|δℓ_k| (1 − w_max).
                 let xnorm = xb.col(j).norm_l2();
+                let cj = coeffs.col(j);
                 let mut err = 0.0f64;
-                for (k, (c, cm)) in self.components.iter().zip(&coeffs).enumerate() {
+                for k in 0..kk {
+                    let (s0, kap) = (self.starts[k], &kappas[k]);
                     let (mut q, mut a) = (0.0, 0.0);
-                    for (i, &lam) in c.variances.iter().enumerate() {
-                        let v = cm[(i, j)];
-                        let kap = level.logit_coefficient(lam);
-                        q += kap * v * v;
-                        a += kap * v.abs();
+                    for (i, &kp) in kap.iter().enumerate() {
+                        let v = cj[s0 + i];
+                        q += kp * v * v;
+                        a += kp * v.abs();
                     }
                     logits[k] = offsets[k] + q;
-                    let gr = prec::gamma(c.basis.ncols() + 4);
-                    let e = gr * (q + offsets[k].abs()) + 2.0 * prec::gamma(self.dim) * xnorm * a;
+                    let gr = prec::gamma(kap.len() + 4);
+                    let e = gr * (q + offsets[k].abs()) + 2.0 * gd * xnorm * a;
                     if e.is_finite() {
                         err = err.max(e);
                     }
@@ -425,23 +457,18 @@ impl Denoiser for Molrg {
                     let col = self.column(&xcol, level, &offsets);
                     logits.copy_from_slice(&col.weights);
                 }
+                // Scale the coefficients in place: c_kj ← w_k g_kj c_kj.
+                let mut cj = coeffs.col_mut(j);
                 for k in 0..kk {
-                    weights[(k, j)] = logits[k];
-                }
-            }
-            // E[x0|x_t] = Σ_k U_k (g_k ∘ c_k · w_k).
-            let mut o = Mat::<f64>::zeros(self.dim, w);
-            for (k, (c, mut cm)) in self.components.iter().zip(coeffs).enumerate() {
-                let gains: Vec<f64> = c.variances.iter().map(|&l| level.gain(l)).collect();
-                for j in 0..w {
-                    let wk = weights[(k, j)];
-                    for (i, g) in gains.iter().enumerate() {
-                        cm[(i, j)] *= g * wk;
+                    let (s0, wk) = (self.starts[k], logits[k]);
+                    for (i, g) in gains[k].iter().enumerate() {
+                        cj[s0 + i] *= wk * g;
                     }
                 }
-                linalg::gemm_acc(o.as_mut(), c.basis.as_ref(), cm.as_ref(), 1.0);
             }
-            Ok(o)
+            // E[x0|x_t] = [U_1 … U_K] · (w ∘ g ∘ C)  (one GEMM).
+            linalg::gemm(o, self.stacked.as_ref(), coeffs.as_ref(), 1.0);
+            Ok(())
         })
     }
 
@@ -455,8 +482,8 @@ impl Denoiser for Molrg {
         let offsets = self.logit_offsets(level);
         let d = self.dim;
         let inv_b2 = 1.0 / (level.beta() * level.beta());
-        par_blocks(x_t, out, |xb| {
-            let mut o = Mat::<f64>::zeros(d, xb.ncols());
+        par_blocks(x_t, out, |xb, mut o| {
+            o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut res = vec![0.0; d];
             for j in 0..xb.ncols() {
@@ -483,7 +510,7 @@ impl Denoiser for Molrg {
                     }
                 }
             }
-            Ok(o)
+            Ok(())
         })
     }
 }
