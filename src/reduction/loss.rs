@@ -39,7 +39,7 @@ use crate::rng::{SeededRng, standard_normal};
 use crate::schedule::{Coefficients, Schedule};
 
 /// Relative tolerance of the adaptive quadratures of this module.
-pub const QUAD_REL_TOL: f64 = 1e-13;
+pub const QUAD_REL_TOL: f64 = 1e-12;
 
 /// Panel limit of the adaptive quadratures of this module.
 pub const QUAD_MAX_PANELS: usize = 2048;
@@ -339,20 +339,37 @@ pub fn dae_loss_closed_form(
         + (x.ncols() * u.ncols()) as f64 * k.noise)
 }
 
-/// The exact $\varepsilon$-expectation of the loss of an **affine** denoiser at one level, from its outputs.
+/// The exact $\varepsilon$-expectation of the loss of the linear denoiser $x_U$ at one level, from its outputs.
 ///
-/// $\sum_i\|D(\alpha x_i) - x_i\|^2 + N\beta^2\|J\|_F^2$, where $J$ is the Jacobian
-/// (for affine $D$, $D(\alpha x + \beta\varepsilon) = D(\alpha x) + \beta J\varepsilon$).
-fn affine_level_loss(model: &Gaussian, x: MatRef<'_, f64>, level: NoiseLevel) -> Result<f64> {
-    let (d, n) = (x.nrows(), x.ncols());
-    let xa = Mat::from_fn(d, n, |i, j| level.alpha() * x[(i, j)]);
-    let out = model.posterior_mean(xa.as_ref(), level)?;
-    let bias = crate::linalg::frobenius_distance(out.as_ref(), x);
-    let zero = Mat::<f64>::zeros(d, 1);
-    let jac = model.jacobian(zero.col(0), level)?;
-    let jf = frobenius_norm(jac.as_ref());
-    let b2 = level.beta() * level.beta();
-    Ok(bias * bias + n as f64 * b2 * jf * jf)
+/// For affine $D$, $D(\alpha x + \beta\varepsilon) = D(\alpha x) + \beta J\varepsilon$, so
+/// $\mathbb E\|D(\alpha x+\beta\varepsilon) - x\|^2 = \|D(\alpha x) - x\|^2 + \beta^2\|J\|_F^2$. The family
+/// $x_U = g_t UU^\top$ has $J_t = g_t UU^\top$ with $g_t$ = [`NoiseLevel::shrinkage`]; $\|UU^\top\|_F^2$ is
+/// taken once from the model's Jacobian at the reference level $(1, 1)$ (where $g = 1/2$).
+struct AffineLoss {
+    model: Gaussian,
+    projector_fro2: f64,
+}
+
+impl AffineLoss {
+    fn new(u: MatRef<'_, f64>) -> Result<Self> {
+        let model = Gaussian::subspace(u)?;
+        let zero = Mat::<f64>::zeros(u.nrows(), 1);
+        let jac = model.jacobian(zero.col(0), NoiseLevel::new(1.0, 1.0)?)?;
+        let jf = 2.0 * frobenius_norm(jac.as_ref());
+        Ok(Self {
+            model,
+            projector_fro2: jf * jf,
+        })
+    }
+
+    fn at(&self, x: MatRef<'_, f64>, level: NoiseLevel) -> Result<f64> {
+        let (d, n) = (x.nrows(), x.ncols());
+        let xa = Mat::from_fn(d, n, |i, j| level.alpha() * x[(i, j)]);
+        let out = self.model.posterior_mean(xa.as_ref(), level)?;
+        let bias = crate::linalg::frobenius_distance(out.as_ref(), x);
+        let gb = level.shrinkage() * level.beta();
+        Ok(bias * bias + n as f64 * gb * gb * self.projector_fro2)
+    }
 }
 
 /// The DAE loss by adaptive Gauss–Legendre quadrature in $t$ of the exact
@@ -360,7 +377,7 @@ fn affine_level_loss(model: &Gaussian, x: MatRef<'_, f64>, level: NoiseLevel) ->
 ///
 /// # Definition
 /// $\int_{t_0}^{t_1}\lambda_t\big(\sum_i\|x_U(\alpha_tx_i) - x_i\|^2 + N\beta_t^2\|J_U\|_F^2\big)dt$
-/// with $x_U$ = [`Gaussian::subspace`]`(U)`'s posterior mean and $J_U$ its Jacobian;
+/// with $x_U$ = [`Gaussian::subspace`]`(U)`'s posterior mean and $J_U = g_tUU^\top$ its Jacobian;
 /// `Integral::error` is the stated quadrature error (see [`super::quadrature`]).
 ///
 /// # Errors
@@ -375,14 +392,14 @@ pub fn dae_loss_quadrature(
 ) -> Result<Integral> {
     check_basis_data(u, x)?;
     check_range(schedule, t0, t1)?;
-    let model = Gaussian::subspace(u)?;
+    let model = AffineLoss::new(u)?;
     integrate(
         |t| {
             let (lam, level) = weight_and_level(schedule, weight, t)?;
             if lam == 0.0 {
                 return Ok(0.0);
             }
-            Ok(lam * affine_level_loss(&model, x, level)?)
+            Ok(lam * model.at(x, level)?)
         },
         t0,
         t1,
@@ -412,14 +429,14 @@ pub fn dae_loss_hard_max_quadrature(
 ) -> Result<Integral> {
     let labels = super::ksubspaces::assign(bases, x)?;
     check_range(schedule, t0, t1)?;
-    let mut groups: Vec<(Gaussian, Mat<f64>)> = Vec::new();
+    let mut groups: Vec<(AffineLoss, Mat<f64>)> = Vec::new();
     for (k, u) in bases.iter().enumerate() {
         let idx: Vec<usize> = (0..x.ncols()).filter(|&i| labels[i] == k).collect();
         if idx.is_empty() {
             continue;
         }
         let xk = Mat::from_fn(x.nrows(), idx.len(), |i, j| x[(i, idx[j])]);
-        groups.push((Gaussian::subspace(*u)?, xk));
+        groups.push((AffineLoss::new(*u)?, xk));
     }
     integrate(
         |t| {
@@ -429,7 +446,7 @@ pub fn dae_loss_hard_max_quadrature(
             }
             let mut s = 0.0;
             for (m, xk) in &groups {
-                s += affine_level_loss(m, xk.as_ref(), level)?;
+                s += m.at(xk.as_ref(), level)?;
             }
             Ok(lam * s)
         },
