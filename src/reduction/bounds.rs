@@ -174,9 +174,7 @@ pub fn adversarial_optimal_basis(
     check_orthonormal("true basis U_g", 0, u_g)?;
     ensure_dim("rows of U_g vs rows of X", x.nrows(), u_g.nrows())?;
     let (d, r) = (x.nrows(), u_g.ncols());
-    let svd = x
-        .svd()
-        .map_err(|_| Error::NoConvergence { what: "SVD" })?;
+    let svd = x.svd().map_err(|_| Error::NoConvergence { what: "SVD" })?;
     let m = d.min(x.ncols());
     let s0 = if m > 0 { svd.S()[0] } else { 0.0 };
     let tol = (d.max(x.ncols()) as f64) * EPS * s0;
@@ -192,9 +190,7 @@ pub fn adversarial_optimal_basis(
     let q = svd.U().subcols(0, k);
     let b = svd.U().subcols(k, d - k);
     let g = crate::linalg::mul(b.transpose(), u_g);
-    let gs = g
-        .svd()
-        .map_err(|_| Error::NoConvergence { what: "SVD" })?;
+    let gs = g.svd().map_err(|_| Error::NoConvergence { what: "SVD" })?;
     // Left singular vectors of G ordered by ascending singular value: the columns
     // beyond min(d−k, r) (singular value 0) first, then min(d−k, r)−1 down to 0.
     let rows = d - k;

@@ -377,7 +377,9 @@ impl KSubspaces {
             let mut order: Vec<usize> = (0..n).filter(|&j| j != s).collect();
             order.sort_by(|&a, &b| gram[(s, b)].abs().total_cmp(&gram[(s, a)].abs()));
             let m = (self.r - 1).min(order.len());
-            let cols: Vec<usize> = std::iter::once(s).chain(order[..m].iter().copied()).collect();
+            let cols: Vec<usize> = std::iter::once(s)
+                .chain(order[..m].iter().copied())
+                .collect();
             let xs = Mat::from_fn(d, cols.len(), |i, j| x[(i, cols[j])]);
             let u = span_basis(xs.as_ref(), self.r, rng)?;
             // Squared relative residuals of all points to the new subspace.
@@ -699,7 +701,10 @@ mod tests {
         let mut g = seeded(1);
         let x = standard_normal(&mut g, 5, 3);
         let err = |k, r| KSubspaces::new(k, r).solve(x.as_ref(), &mut seeded(0));
-        assert!(matches!(err(4, 1), Err(Error::InvalidCount { value: 4, .. })));
+        assert!(matches!(
+            err(4, 1),
+            Err(Error::InvalidCount { value: 4, .. })
+        ));
         assert!(matches!(err(0, 1), Err(Error::InvalidCount { .. })));
         assert!(matches!(err(1, 0), Err(Error::InvalidCount { .. })));
         assert!(matches!(err(1, 6), Err(Error::InvalidCount { .. })));

@@ -83,11 +83,7 @@ impl Weight {
 }
 
 /// Weight and noise level at time `t`.
-fn weight_and_level(
-    schedule: &dyn Schedule,
-    weight: &Weight,
-    t: f64,
-) -> Result<(f64, NoiseLevel)> {
+fn weight_and_level(schedule: &dyn Schedule, weight: &Weight, t: f64) -> Result<(f64, NoiseLevel)> {
     let c = schedule.coefficients(t)?;
     let level = c.level()?;
     Ok((weight.at(t, &c)?, level))
@@ -121,12 +117,7 @@ impl LossCoefficients {
     /// # Errors
     /// Schedule errors for times outside its domain or with $\beta_t = 0$ at a node,
     /// weight errors, [`Error::InvalidParameter`] unless $t_0 < t_1$.
-    pub fn quadrature(
-        schedule: &dyn Schedule,
-        weight: &Weight,
-        t0: f64,
-        t1: f64,
-    ) -> Result<Self> {
+    pub fn quadrature(schedule: &dyn Schedule, weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
         check_range(schedule, t0, t1)?;
         let f = |which: usize| {
             move |t: f64| -> Result<f64> {

@@ -3,8 +3,9 @@
 //! # Definition
 //! One **trial** at $(K, r, N)$ in ambient dimension $d$: draw $[U_1..U_K]$ Haar with
 //! orthonormal columns ($Kr \le d$), $N$ samples per component
-//! $x = U_ka + e$, $a \sim \mathcal N(0, I_r)$, $e \sim \mathcal N(0, \sigma^2 I_d)$
-//! ($\sigma$ = `noise`), and solve the training problem: PCA ($K = 1$, Theorem 1/2) or
+//! $x = U_ka + e$, $a \sim \mathcal N(0, I_r)$, $e \sim \mathcal N(0, \frac{\sigma^2}{d} I_d)$
+//! ($\sigma$ = `noise`, so $\mathbb E\|e\|^2 = \sigma^2$ against $\mathbb E\|U_ka\|^2 = r$: the
+//! noise level per sample, independent of the ambient dimension), and solve the training problem: PCA ($K = 1$, Theorem 1/2) or
 //! K-subspaces ($K > 1$, Theorem 3/4). When a solution has fewer data directions
 //! than $r$ it is completed by seeded random orthonormal directions outside the
 //! span of its data, as a generic optimizer would. The trial **succeeds** iff
@@ -51,7 +52,7 @@ pub struct PhaseConfig {
     pub trials: usize,
     /// Master seed.
     pub seed: u64,
-    /// Noise standard deviation $\sigma$ per entry ($0$ = noise-free).
+    /// Noise level $\sigma$: each sample gets $e \sim \mathcal N(0, \frac{\sigma^2}{d}I_d)$, $\mathbb E\|e\|^2 = \sigma^2$ ($0$ = noise-free).
     pub noise: f64,
     /// Success threshold $\tau$ on the matched subspace distance.
     pub threshold: f64,
@@ -61,14 +62,14 @@ pub struct PhaseConfig {
 
 impl Default for PhaseConfig {
     /// The paper's grid: $d = 48$, $K \in \{1,2,3\}$, $r = 2..8$, $N = 2..15$ per component;
-    /// 20 trials per cell, noise-free, $\tau = 0.5$, 10 restarts.
+    /// 50 trials per cell, noise-free, $\tau = 0.5$, 10 restarts.
     fn default() -> Self {
         Self {
             dim: 48,
             components: vec![1, 2, 3],
             ranks: (2..=8).collect(),
             samples: (2..=15).collect(),
-            trials: 20,
+            trials: 50,
             seed: 0,
             noise: 0.0,
             threshold: 0.5,
@@ -203,9 +204,10 @@ pub fn trial(
     }
     if config.noise > 0.0 {
         let e = standard_normal(rng, d, k * n);
+        let s = config.noise / (d as f64).sqrt();
         for j in 0..k * n {
             for i in 0..d {
-                x[(i, j)] += config.noise * e[(i, j)];
+                x[(i, j)] += s * e[(i, j)];
             }
         }
     }
@@ -250,11 +252,7 @@ where
         .par_iter()
         .map(|&(c, j)| {
             let (k, r, n) = grid[c];
-            let mut rng = stream(
-                config.seed,
-                STREAM_LABEL,
-                ((c as u64) << 32) | j as u64,
-            );
+            let mut rng = stream(config.seed, STREAM_LABEL, ((c as u64) << 32) | j as u64);
             let e = trial(config, k, r, n, &mut rng);
             progress(1);
             e
@@ -286,4 +284,22 @@ where
         });
     }
     Ok(out)
+}
+
+/// The located transition of each $(K, r)$ row: the smallest $N$ with success rate
+/// $\ge 1/2$ (`None` if no $N$ of the grid reaches it).
+pub fn transitions(cells: &[CellResult]) -> Vec<(usize, usize, Option<usize>)> {
+    let mut out: Vec<(usize, usize, Option<usize>)> = Vec::new();
+    for c in cells {
+        let hit = 2 * c.successes >= c.trials;
+        match out.iter_mut().find(|(k, r, _)| *k == c.k && *r == c.r) {
+            Some(row) => {
+                if hit && row.2.is_none_or(|n| c.n < n) {
+                    row.2 = Some(c.n);
+                }
+            }
+            None => out.push((c.k, c.r, if hit { Some(c.n) } else { None })),
+        }
+    }
+    out
 }

@@ -235,12 +235,13 @@ where
             return Ok(finish(&panels, false));
         }
         // Split the panel with the largest error (first on ties: deterministic).
-        let (idx, _) = panels
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, be), (i, p)| {
-                if p.err > be { (i, p.err) } else { (bi, be) }
-            });
+        let (idx, _) =
+            panels
+                .iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, be), (i, p)| {
+                    if p.err > be { (i, p.err) } else { (bi, be) }
+                });
         let p = panels.swap_remove(idx);
         let m = 0.5 * (p.a + p.b);
         if !(m > p.a && m < p.b) {
@@ -281,7 +282,11 @@ mod tests {
         let s30: f64 = x.iter().zip(w).map(|(t, w)| w * t.powi(30)).sum();
         let s31: f64 = x.iter().zip(w).map(|(t, w)| w * t.powi(31)).sum();
         // x^30 amplifies the nodes' rounding by 30: allow 64ε.
-        assert!((s30 - 2.0 / 31.0).abs() < 64.0 * EPS, "{}", s30 - 2.0 / 31.0);
+        assert!(
+            (s30 - 2.0 / 31.0).abs() < 64.0 * EPS,
+            "{}",
+            s30 - 2.0 / 31.0
+        );
         assert!(s31.abs() < 1e-15);
         let wsum: f64 = w.iter().sum();
         assert!((wsum - 2.0).abs() < 1e-14);

@@ -83,11 +83,7 @@ impl Denoiser for MolrgParam {
         check_batch(self.dim(), x_t, out.as_ref())?;
         let g = level.shrinkage();
         let phi = level.logit_coefficient(1.0);
-        let coeffs: Vec<Mat<f64>> = self
-            .bases
-            .iter()
-            .map(|u| mul(u.transpose(), x_t))
-            .collect();
+        let coeffs: Vec<Mat<f64>> = self.bases.iter().map(|u| mul(u.transpose(), x_t)).collect();
         let (d, b) = (x_t.nrows(), x_t.ncols());
         for j in 0..b {
             let logits: Vec<f64> = coeffs

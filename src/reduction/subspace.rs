@@ -158,7 +158,12 @@ pub fn principal_angles(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<Vec<f6
             if s <= half {
                 s.asin()
             } else {
-                cosines.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0).acos()
+                cosines
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0.0)
+                    .clamp(0.0, 1.0)
+                    .acos()
             }
         })
         .collect())

@@ -38,8 +38,8 @@ use crate::prec::gamma;
 use crate::reduction::loss::projection_energies;
 use crate::reduction::quadrature::composite_rule;
 use crate::reduction::{
-    LossCoefficients, Pca, Weight, dae_loss_closed_form, dae_loss_monte_carlo,
-    dae_loss_quadrature, dae_loss_rule,
+    LossCoefficients, Pca, Weight, dae_loss_closed_form, dae_loss_monte_carlo, dae_loss_quadrature,
+    dae_loss_rule,
 };
 use crate::rng::{SeededRng, seeded, standard_normal};
 use crate::schedule::{RectifiedFlow, Schedule, SubVp, Ve, VpCosine, VpLinear};
@@ -207,8 +207,8 @@ impl Instance {
             self.t1,
         )?;
         let coeff_err = k.errors[0] * e.residual + k.errors[2] * e.in_span + nr * k.errors[3];
-        let round_closed = 8.0 * g * sr * (k.weight_integral + k.c_complement) * x2
-            + 8.0 * g * nr * k.noise;
+        let round_closed =
+            8.0 * g * sr * (k.weight_integral + k.c_complement) * x2 + 8.0 * g * nr * k.noise;
         let round_quad = 8.0 * g * sr * k.weight_integral * x2 + 8.0 * g * nr * k.noise;
         out.push(Measurement::new(
             "closed_vs_quadrature",

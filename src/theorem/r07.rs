@@ -27,7 +27,9 @@ use super::{CaseResult, Measurement};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
 use crate::prec::gamma;
-use crate::reduction::bounds::{adversarial_optimal_basis, failure_lower_bound, svd_backward_error};
+use crate::reduction::bounds::{
+    adversarial_optimal_basis, failure_lower_bound, svd_backward_error,
+};
 use crate::reduction::subspace::residual_matrix;
 use crate::reduction::{Pca, pca_objective, subspace_distance};
 use crate::rng::{SeededRng, seeded};

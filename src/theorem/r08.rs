@@ -124,8 +124,14 @@ pub fn cluster_allowance(a: &Mat<f64>, xk: faer::MatRef<'_, f64>) -> Result<f64>
     let r = a.nrows();
     let s = crate::linalg::singular_values(xk)?;
     let xf = frobenius_norm(xk);
-    let e = product_rounding(r, frobenius_norm(a.as_ref())) + svd_backward_error(xk.nrows(), xk.ncols(), xf);
-    Ok(recovery_bound(e, e, r, s.get(r - 1).copied().unwrap_or(0.0)))
+    let e = product_rounding(r, frobenius_norm(a.as_ref()))
+        + svd_backward_error(xk.nrows(), xk.ncols(), xf);
+    Ok(recovery_bound(
+        e,
+        e,
+        r,
+        s.get(r - 1).copied().unwrap_or(0.0),
+    ))
 }
 
 impl Instance {

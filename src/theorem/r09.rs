@@ -25,7 +25,7 @@ use faer::Mat;
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::r08::{clustered_data, cluster_allowance};
+use super::r08::{cluster_allowance, clustered_data};
 use super::{CaseResult, Measurement};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
