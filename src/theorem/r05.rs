@@ -9,9 +9,10 @@
 //!   closed form (entries of $U^\top X$ have error $\le\gamma_d\|x_i\|$) and
 //!   $8\gamma_{d+r+4}(\sqrt r + 1)L\|X\|_F^2 + 8\gamma_{d+r+4}NrG$ for the denoiser path
 //!   (each $x_U(\alpha x_i) - x_i$ is formed to $\approx2\gamma(\sqrt r + 1)\|x_i\|$ absolutely).
-//! - `analytic_vs_quadrature` (VE with $\lambda\in\{1, 1/\beta^2\}$): the closed-form
-//!   antiderivatives of [`LossCoefficients::ve_analytic`] against the scalar
-//!   quadratures; tolerance = the sum of the two stated errors, per coefficient.
+//! - `analytic_vs_quadrature`: for VE with $\lambda\in\{1, 1/\beta^2\}$ on the instance's
+//!   $[t_0, t_1]$, the closed-form antiderivatives of [`LossCoefficients::ve_analytic`]
+//!   against the scalar quadratures; tolerance = the sum of the two stated errors,
+//!   per coefficient (reported as the largest ratio).
 //! - `identity_c_d`: the theorem's form $-C\|U^\top X\|_F^2 + D$ with $D = L\|X\|_F^2 + NrG$
 //!   against the cancellation-free form; tolerance: coefficient errors times
 //!   $\|X\|_F^2$, plus $8\gamma_{d+r+4}(\sqrt r+1)(|C| + L)\|X\|_F^2 + 8\gamma\,NrG$
@@ -216,19 +217,20 @@ impl Instance {
             quad.error + coeff_err + round_closed + round_quad,
         ));
 
-        // analytic coefficients (VE)
-        if self.schedule == ScheduleKind::Ve && self.weight != WeightKind::Snr {
-            let a = LossCoefficients::ve_analytic(&weight, self.t0, self.t1)?;
+        // analytic coefficients: VE with λ = 1 and λ = 1/β² over the instance's time range
+        for w in [Weight::Unit, Weight::InverseNoiseVariance] {
+            let a = LossCoefficients::ve_analytic(&w, self.t0, self.t1)?;
+            let q = LossCoefficients::quadrature(&Ve, &w, self.t0, self.t1)?;
             let pairs = [
-                (a.weight_integral, k.weight_integral),
-                (a.c, k.c),
-                (a.c_complement, k.c_complement),
-                (a.noise, k.noise),
+                (a.weight_integral, q.weight_integral),
+                (a.c, q.c),
+                (a.c_complement, q.c_complement),
+                (a.noise, q.noise),
             ];
             let ratio = pairs
                 .iter()
                 .enumerate()
-                .map(|(i, (va, vq))| (va - vq).abs() / (a.errors[i] + k.errors[i]))
+                .map(|(i, (va, vq))| (va - vq).abs() / (a.errors[i] + q.errors[i]))
                 .fold(0.0, f64::max);
             out.push(Measurement::new("analytic_vs_quadrature", ratio, 1.0));
         }

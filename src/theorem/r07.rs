@@ -1,5 +1,6 @@
 //! R07 (Theorem 2(ii)): with $N < r$ samples the PCA optimum is not identifiable.
 //!
+//! Every instance checks its coefficients $A$ twice, noise-free and noisy.
 //! With $m = \min\{r - k, d - r\}$ and $k$ = the numerical rank of $\tilde X$ ($= N$ a.s.):
 //! - `contains_span_x`: every optimal $\hat U$ contains $\operatorname{span}\tilde X$; checked on the
 //!   PCA solution completed at random (as a generic optimizer returns it):
@@ -17,12 +18,13 @@
 //! - `failure_lower_bound` (noisy): dist $\ge \sqrt2\big(m - \min(\|E\|_F^2, m\|E\|_2^2)/\sigma_k(\tilde X)^2\big)_+^{1/2}$
 //!   ([`bounds::failure_lower_bound`]); the measurement is the shortfall (bound − dist)$_+$,
 //!   allowed $4\delta + 8\gamma_{d+r}\sqrt{2m}$.
-//! - `failure_a_priori` (noisy, $\|E\|_2 < \sigma_N(A)$): the same with $\sigma_N(A) - \|E\|_2$.
+//! - `failure_a_priori` (noisy): the same with $\sigma_N(A) - \|E\|_2$ (vacuous, i.e. a bound of 0,
+//!   unless $\|E\|_2 < \sigma_N(A)$).
 
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::r06::{draw, effective_noise};
+use super::r06::{Data, draw, effective_noise};
 use super::{CaseResult, Measurement};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
@@ -43,15 +45,14 @@ pub struct Instance {
     pub r: usize,
     /// Samples ($1 \le N < r$).
     pub n: usize,
-    /// Noise standard deviation per entry (0: noise-free).
+    /// Noise standard deviation per entry of $E$ (> 0; the noise-free facets use $E = 0$).
     pub noise: f64,
     /// Seed.
     pub seed: u64,
 }
 
 impl Instance {
-    /// A random instance: `2 ≤ d ≤ 48`, `2 ≤ r ≤ d`, `1 ≤ N < r`; noise-free 40% of
-    /// the time, else $\sigma$ log-uniform in $[10^{-12}, 10^{-1}]$.
+    /// A random instance: `2 ≤ d ≤ 48`, `2 ≤ r ≤ d`, `1 ≤ N < r`, $\sigma$ log-uniform in $[10^{-12}, 10^{-1}]$.
     pub fn sample(rng: &mut SeededRng) -> Self {
         let d = rng.random_range(2..=48);
         let r = rng.random_range(2..=d);
@@ -59,11 +60,7 @@ impl Instance {
             d,
             r,
             n: rng.random_range(1..r),
-            noise: if rng.random::<f64>() < 0.4 {
-                0.0
-            } else {
-                log_uniform(rng, -12.0, -1.0)
-            },
+            noise: log_uniform(rng, -12.0, -1.0),
             seed: rng.random(),
         }
     }
@@ -73,10 +70,17 @@ impl Instance {
     /// # Errors
     /// Construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
-        let data = draw(self.d, self.r, self.n, self.noise, self.seed)?;
+        let mut out = Vec::new();
+        let clean = draw(self.d, self.r, self.n, 0.0, self.seed)?;
+        self.facets(&clean, true, &mut out)?;
+        let noisy = draw(self.d, self.r, self.n, self.noise, self.seed)?;
+        self.facets(&noisy, false, &mut out)?;
+        Ok(out)
+    }
+
+    fn facets(&self, data: &Data, noise_free: bool, out: &mut Vec<Measurement>) -> Result<()> {
         let x = data.x.as_ref();
         let xf = frobenius_norm(x);
-        let mut out = Vec::new();
 
         // Every optimal basis contains span X: the randomly completed PCA solution.
         let pca = Pca::fit(x, self.r)?;
@@ -100,9 +104,9 @@ impl Instance {
         let dist = subspace_distance(u_adv.as_ref(), data.u_g.as_ref())?;
         let delta = d_adv + orthonormality_deviation(data.u_g.as_ref());
         let max_err = (2.0 * m as f64).sqrt();
-        let (ef, e2) = effective_noise(&data)?;
+        let (ef, e2) = effective_noise(data)?;
         let round = 4.0 * delta + 8.0 * gamma(self.d + self.r) * max_err;
-        if self.noise == 0.0 {
+        if noise_free {
             let a = if sigma_k > 0.0 {
                 (ef / sigma_k).powi(2)
             } else {
@@ -131,19 +135,22 @@ impl Instance {
                 (lb - dist).max(0.0),
                 round,
             ));
+            // A-priori: σ_k(X̃) ≥ σ_N(A) − ‖E‖₂ when k = N; the bound is 0 (vacuous) otherwise.
             let sa = crate::linalg::singular_values(data.a.as_ref())?;
             let af = frobenius_norm(data.a.as_ref());
             let sigma_n_a = sa[self.n - 1] - svd_backward_error(self.r, self.n, af);
-            if k == self.n && e2 < sigma_n_a {
-                let lb = failure_lower_bound(ef, e2, m, sigma_n_a - e2);
-                out.push(Measurement::new(
-                    "failure_a_priori",
-                    (lb - dist).max(0.0),
-                    round,
-                ));
-            }
+            let lb = if k == self.n {
+                failure_lower_bound(ef, e2, m, sigma_n_a - e2)
+            } else {
+                0.0
+            };
+            out.push(Measurement::new(
+                "failure_a_priori",
+                (lb - dist).max(0.0),
+                round,
+            ));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
