@@ -111,9 +111,8 @@ fn r08_softmax_tends_to_hard_max() {
     let out = p
         .posterior_mean(x.as_ref(), NoiseLevel::new(1.0, 1e-3).unwrap())
         .unwrap();
-    for i in 0..x.ncols() {
+    for (i, &k) in labels.iter().enumerate() {
         // x_θ(x) ≈ U_k U_kᵀ x for k = the hard-max label: here x itself.
-        let k = labels[i];
         let proj = &bases[k] * (bases[k].transpose() * x.as_ref().subcols(i, 1));
         let diff = (out.as_ref().subcols(i, 1) - proj.as_ref()).norm_l2();
         assert!(diff < 1e-5 * x.as_ref().subcols(i, 1).norm_l2());

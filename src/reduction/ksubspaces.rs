@@ -407,7 +407,7 @@ struct Run {
 /// Index drawn with probability proportional to `w` (uniform if all are zero).
 fn sample_index(w: &[f64], rng: &mut SeededRng) -> usize {
     let total: f64 = w.iter().sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return rng.random_range(0..w.len());
     }
     let mut u = rng.random::<f64>() * total;

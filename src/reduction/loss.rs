@@ -193,7 +193,7 @@ impl LossCoefficients {
                 })
             }
             Weight::InverseNoiseVariance => {
-                if !(t0 > 0.0) {
+                if t0.is_nan() || t0 <= 0.0 {
                     return Err(Error::InvalidParameter {
                         name: "t0",
                         value: t0,
@@ -224,7 +224,7 @@ impl LossCoefficients {
 }
 
 fn check_range(schedule: &dyn Schedule, t0: f64, t1: f64) -> Result<()> {
-    if !(t0 < t1) {
+    if t0.is_nan() || t1.is_nan() || t0 >= t1 {
         return Err(Error::InvalidParameter {
             name: "t1",
             value: t1,

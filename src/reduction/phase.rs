@@ -262,7 +262,7 @@ where
     for (c, &(k, r, n)) in grid.iter().enumerate() {
         let mut errs: Vec<f64> = errors[c * trials..(c + 1) * trials]
             .iter()
-            .map(|e| e.clone())
+            .cloned()
             .collect::<Result<_>>()?;
         let successes = errs.iter().filter(|&&e| e <= config.threshold).count();
         errs.sort_by(|a, b| a.total_cmp(b));

@@ -282,7 +282,7 @@ impl Instance {
 
         // PCA minimizes the loss
         let pca = Pca::fit(x.as_ref(), r)?;
-        let u_hat = pca.complete(&mut seeded(self.seed ^ 0x7063_61))?;
+        let u_hat = pca.complete(&mut seeded(self.seed ^ 0x0070_6361))?;
         let l_hat = dae_loss_closed_form(u_hat.as_ref(), x.as_ref(), &k)?;
         let predicted = k.d(x2, n, r) - k.c * pca.objective();
         let tol_pca = err_id + round_id + 2.0 * round_closed;

@@ -6,14 +6,14 @@
 //!   \sqrt2\,\|\Delta X\|_F/\hat\sigma_r + 4(\delta_{\hat U} + \delta_{U_g})$, where
 //!   $\|\Delta X\|_F \le \gamma_r\sqrt r\|A\|_F + \gamma_{8dN}\|X\|_F$ bounds the rounding of
 //!   $X = \mathrm{fl}(U_gA)$ and the SVD's backward error
-//!   ([`bounds::product_rounding`], [`bounds::svd_backward_error`]), $\hat\sigma_r$ is the
+//!   ([`crate::reduction::bounds::product_rounding`], [`crate::reduction::bounds::svd_backward_error`]), $\hat\sigma_r$ is the
 //!   computed $\sigma_r(X)$ and $\delta$ the measured orthonormality defects (a basis
 //!   orthonormal to $\delta$ moves its projector by $\le 2\delta$). This is the
 //!   deterministic bound of `sin_theta_bound` with $E = \Delta X$: rounding level,
 //!   scaled by the condition $\|X\|_F/\sigma_r(X)$.
 //! - `sin_theta_bound` (noisy): every optimal $\hat U$ has
 //!   $\|\hat U\hat U^\top - U_gU_g^\top\|_F \le \sqrt2\min(\|E\|_F,\sqrt r\|E\|_2)/\sigma_r(\tilde X)$
-//!   ([`bounds::recovery_bound`], proven in `proofs/R06-pca-recovery.md`), with $E$
+//!   ([`crate::reduction::bounds::recovery_bound`], proven in `proofs/R06-pca-recovery.md`), with $E$
 //!   enlarged by the rounding terms above; the measured error must not exceed it.
 //! - `sin_theta_a_priori` (noisy): the same with $\sigma_r(A) - \|E\|_2$ in the denominator
 //!   (Weyl); the bound is $+\infty$ (vacuous) when $\|E\|_2 \ge \sigma_r(A)$.
@@ -121,7 +121,11 @@ impl Instance {
         // Noisy: X̃ = fl(U_g A) + E.
         let data = draw(self.d, self.r, self.n, self.noise, self.seed)?;
         let (dist, bound, dist_round) = self.recovery(&data)?;
-        out.push(Measurement::new("sin_theta_bound", dist, bound + dist_round));
+        out.push(Measurement::new(
+            "sin_theta_bound",
+            dist,
+            bound + dist_round,
+        ));
         let (ef, e2) = effective_noise(&data)?;
         let sa = crate::linalg::singular_values(data.a.as_ref())?;
         let af = frobenius_norm(data.a.as_ref());
@@ -162,7 +166,11 @@ impl Instance {
         let delta = orthonormality_deviation(u_hat) + orthonormality_deviation(data.u_g.as_ref());
         let (ef, e2) = effective_noise(data)?;
         let dist_round = 4.0 * delta + 8.0 * gamma(self.d + self.r) * dist;
-        Ok((dist, recovery_bound(ef, e2, self.r, pca.sigma_r()), dist_round))
+        Ok((
+            dist,
+            recovery_bound(ef, e2, self.r, pca.sigma_r()),
+            dist_round,
+        ))
     }
 }
 

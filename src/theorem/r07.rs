@@ -7,7 +7,7 @@
 //!   $\|(I - \hat U\hat U^\top)\tilde X\|_F \le \gamma_{8dN}\|\tilde X\|_F + 4\delta_{\hat U}\|\tilde X\|_F$
 //!   (the SVD's backward error; the leading vectors span $\tilde X + \Delta X$ exactly).
 //! - `objective_is_max`: the constructed $\hat U = [Q, W]$
-//!   ([`bounds::adversarial_optimal_basis`]) reaches the maximum $\|\tilde X\|_F^2$ of
+//!   ([`crate::reduction::bounds::adversarial_optimal_basis`]) reaches the maximum $\|\tilde X\|_F^2$ of
 //!   $\|U^\top\tilde X\|_F^2$, within twice the previous allowance times $\|\tilde X\|_F$.
 //! - `adversarial_error_exact` (noise-free): its error is exactly $\sqrt{2m}$:
 //!   $|{\rm dist} - \sqrt{2m}| \le \sqrt2\,a/\sqrt m + 4\delta + 8\gamma_{d+r}\sqrt{2m}$
@@ -16,7 +16,7 @@
 //! - `at_most_max_error` (noise-free): the random completion's error is at most $\sqrt{2m}$
 //!   plus the same allowance (no optimal basis is farther).
 //! - `failure_lower_bound` (noisy): dist $\ge \sqrt2\big(m - \min(\|E\|_F^2, m\|E\|_2^2)/\sigma_k(\tilde X)^2\big)_+^{1/2}$
-//!   ([`bounds::failure_lower_bound`]); the measurement is the shortfall (bound − dist)$_+$,
+//!   ([`crate::reduction::bounds::failure_lower_bound`]); the measurement is the shortfall (bound − dist)$_+$,
 //!   allowed $4\delta + 8\gamma_{d+r}\sqrt{2m}$.
 //! - `failure_a_priori` (noisy): the same with $\sigma_N(A) - \|E\|_2$ (vacuous, i.e. a bound of 0,
 //!   unless $\|E\|_2 < \sigma_N(A)$).

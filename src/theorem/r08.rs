@@ -80,7 +80,10 @@ pub struct Instance {
     pub seed: u64,
 }
 
-/// Draws $K$ orthogonal bases and $N_k$ noise-free samples $U_ka$ from each.
+/// Clustered data: the true bases, the coefficient matrices $A_k$ and $X = [X_1 \dots X_K]$.
+pub type Clustered = (Vec<Mat<f64>>, Vec<Mat<f64>>, Mat<f64>);
+
+/// Draws $K$ orthogonal bases and $N_k$ samples $U_ka + \sigma g$ from each ($g$ standard normal).
 ///
 /// # Errors
 /// [`crate::Error::InvalidCount`] if $Kr > d$.
@@ -90,7 +93,7 @@ pub fn clustered_data(
     n_per: &[usize],
     noise: f64,
     seed: u64,
-) -> Result<(Vec<Mat<f64>>, Vec<Mat<f64>>, Mat<f64>)> {
+) -> Result<Clustered> {
     let mut g = seeded(seed);
     let bases = orthogonal_bases(&mut g, d, &vec![r; n_per.len()], BasisKind::Haar)?;
     let total: usize = n_per.iter().sum();
