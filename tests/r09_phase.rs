@@ -14,7 +14,7 @@ use proptest::prelude::*;
 prop_compose! {
     fn instance()(
         k in 2usize..=4,
-        r in 1usize..=6,
+        r in 2usize..=6,
         extra_d in 0usize..=10,
         offsets in proptest::collection::vec(-3i64..=2, 4),
         noise in prop_oneof![Just(0.0), (-12.0f64..-2.0).prop_map(|e| 10f64.powf(e))],
