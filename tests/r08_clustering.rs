@@ -164,4 +164,14 @@ fn r08_hostile_inputs() {
         match_subspaces(&[u6.as_ref()], &[u6.as_ref(), u6.as_ref()]),
         Err(Error::DimensionMismatch { .. })
     ));
+    // Degenerate but valid: all-zero data is fitted exactly (gap 0) without panicking,
+    // and tiny (subnormal-scale) data gives a result or a typed error.
+    let zeros = faer::Mat::<f64>::zeros(6, 4);
+    let sol = KSubspaces::new(2, 2).solve(zeros.as_ref(), &mut g).unwrap();
+    assert!(sol.info.certified && sol.labels.len() == 4);
+    let tiny = standard_normal(&mut g, 6, 5) * faer::Scale(1e-310);
+    match KSubspaces::new(2, 2).solve(tiny.as_ref(), &mut g) {
+        Ok(s) => assert_eq!(s.bases.len(), 2),
+        Err(e) => assert!(matches!(e, Error::NoConvergence { .. })),
+    }
 }
