@@ -206,6 +206,14 @@ pub enum Error {
         /// The accepted names, comma separated.
         known: String,
     },
+
+    // reductions
+    /// A figure could not be rendered by the SVG backend.
+    #[error("could not render the {figure} figure (the SVG backend reported an error)")]
+    Render {
+        /// Which figure.
+        figure: &'static str,
+    },
 }
 
 /// Returns an error if any entry of `m` is not finite.

@@ -16,6 +16,11 @@
 //! | R02 | Gaussian posterior mean | [`Gaussian`] |
 //! | R03 | MoLRG posterior mean (general $\pi_k$, $r_k$, $\Lambda_k$) | [`Molrg`] |
 //! | R04 | Empirical posterior mean (memorization) | [`Empirical`] |
+//! | R05 | K = 1 DAE loss $= -C\|U^\top X\|_F^2 + D$: PCA (Theorem 1) | [`reduction::loss`], [`reduction::Pca`] |
+//! | R06 | PCA recovery: exact for $N \ge r$, explicit sin-Θ bound with noise (Theorem 2(i)) | [`reduction::bounds`] |
+//! | R07 | PCA failure for $N < r$: error $\sqrt{2\min\{r-N,d-r\}}$ (Theorem 2(ii)) | [`reduction::bounds`] |
+//! | R08 | K > 1 DAE loss = subspace clustering; K-subspaces (Theorem 3) | [`reduction::ksubspaces`] |
+//! | R09 | Sample complexity $N_k \ge r$ and the phase transition (Theorem 4) | [`reduction::phase`] |
 //! | R14 | Jacobian structure: rank, steering, null-space invariance | [`jacobian`] |
 //!
 //! Conventions (SPEC §0): $x_t = \alpha_t x_0 + \beta_t\varepsilon$,
@@ -56,6 +61,7 @@ pub mod level;
 pub mod linalg;
 pub mod model;
 pub mod prec;
+pub mod reduction;
 pub mod rng;
 pub mod schedule;
 pub mod theorem;

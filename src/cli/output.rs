@@ -36,7 +36,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    // Create with the mode a plain `File::create` would get (0666 minus the
+    // umask), not tempfile's private 0600: the result is an ordinary output file.
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.flush().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;

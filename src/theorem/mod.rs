@@ -26,7 +26,13 @@ pub mod r01;
 pub mod r02;
 pub mod r03;
 pub mod r04;
+pub mod r05;
+pub mod r06;
+pub mod r07;
+pub mod r08;
+pub mod r09;
 pub mod r14;
+pub mod reductions;
 
 use std::time::Instant;
 
@@ -123,6 +129,7 @@ pub fn registry() -> &'static [Theorem] {
     static ALL: std::sync::OnceLock<Vec<Theorem>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
         let mut all: Vec<Theorem> = FOUNDATION.to_vec();
+        all.extend_from_slice(&reductions::REDUCTIONS);
         all.sort_by_key(|t| t.id);
         all
     })

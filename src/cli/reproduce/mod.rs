@@ -2,6 +2,7 @@
 
 pub mod memorization;
 pub mod phase_transition;
+pub mod small_ball;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,8 @@ pub enum Target {
     PhaseTransition(phase_transition::Args),
     /// RP, GL, E_gen and E_mem against N/r: memorization to generalization (R11, R13).
     Memorization(memorization::Args),
+    /// The small-ball probability of σ_r(A) against its proven bound (R06).
+    SmallBall(small_ball::Args),
 }
 
 /// Runs the chosen study.
@@ -21,5 +24,6 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
     match target {
         Target::PhaseTransition(a) => phase_transition::run(a),
         Target::Memorization(a) => memorization::run(a),
+        Target::SmallBall(a) => small_ball::run(a),
     }
 }

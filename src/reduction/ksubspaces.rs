@@ -1,0 +1,728 @@
+//! Subspace clustering: the objective of Theorem 3, the K-subspaces solver, and
+//! the recovery error of a set of subspaces up to an optimal permutation (R08, R09).
+//!
+//! # Definition
+//! For bases $U_1..U_K \in \mathbb R^{d\times r}$ with orthonormal columns and data
+//! $X = [x_1..x_N]$, the subspace-clustering objective is
+//! $$J(U) = \frac1N\sum_{k}\sum_{i\in C_k}\|U_k^\top x_i\|^2 = \frac1N\sum_i\max_k\|U_k^\top x_i\|^2,
+//! \qquad C_k = \{i : \|U_k^\top x_i\| \ge \|U_l^\top x_i\|\ \forall l\}$$
+//! (ties go to the smallest $k$). Since $\|U_k^\top x\| \le \|x\|$, $J(U) \le \frac1N\|X\|_F^2$ for
+//! every feasible $U$: a solution with $J = \frac1N\|X\|_F^2$ is globally optimal, and in
+//! general $\|X\|_F^2 - NJ(U) = \sum_i\min_k\|(I - U_kU_k^\top)x_i\|^2$ bounds its
+//! sub-optimality ([`KSubspacesInfo::relative_gap`]).
+//!
+//! # Algorithm
+//! K-subspaces (Bradley–Mangasarian 2000; Ho et al. 2003): alternate the
+//! assignment $i \mapsto \arg\max_k\|U_k^\top x_i\|$ and, per cluster, the PCA of its
+//! points (thin SVD; clusters with fewer than $r$ points, or rank-deficient ones,
+//! are completed by seeded random orthonormal directions orthogonal to their
+//! span), until the assignment no longer changes. Each step does not decrease
+//! $J$. Several restarts are run from a seeded initialization and the best $J$
+//! is kept; the restarts stop early once the solution is certified optimal to
+//! within [`KSubspaces::certify_tol`].
+//!
+//! The default initialization ([`Init::NeighborSeeding`]) is a k-means++-style
+//! seeding for subspaces: a seed point and its $r-1$ most correlated points (by
+//! $|\cos|$) span the first subspace; each further seed is drawn with probability
+//! proportional to its squared relative residual to the subspaces found so far.
+//! On noise-free data from mutually orthogonal subspaces with every $N_k \ge r$,
+//! points of different components are orthogonal, so every seed neighbourhood
+//! lies in one component and the seeding alone returns the true subspaces.
+
+#![allow(non_snake_case)]
+
+use faer::{Mat, MatRef};
+use rand::RngExt;
+
+use super::pca::{check_data, complete_basis};
+use super::subspace::{residual_matrix, subspace_distance};
+use crate::error::{Error, Result, ensure_dim};
+use crate::linalg::{check_orthonormal, frobenius_norm, mul, random_orthonormal};
+use crate::prec::EPS;
+use crate::rng::SeededRng;
+
+fn validate_bases(bases: &[MatRef<'_, f64>], d: usize) -> Result<()> {
+    if bases.is_empty() {
+        return Err(Error::Empty {
+            what: "set of subspace bases",
+            unit: "basis (K ≥ 1)",
+        });
+    }
+    for (k, u) in bases.iter().enumerate() {
+        check_orthonormal("subspace basis U_k", k, *u)?;
+        ensure_dim("rows of U_k vs rows of X", d, u.nrows())?;
+    }
+    Ok(())
+}
+
+/// $\|U_k^\top x_i\|^2$ for all $k, i$ (a `K × N` table).
+fn projection_table(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Vec<Vec<f64>> {
+    bases
+        .iter()
+        .map(|u| {
+            let c = mul(u.transpose(), x);
+            (0..x.ncols())
+                .map(|i| (0..c.nrows()).map(|j| c[(j, i)] * c[(j, i)]).sum())
+                .collect()
+        })
+        .collect()
+}
+
+fn argmax_labels(table: &[Vec<f64>], n: usize) -> Vec<usize> {
+    (0..n)
+        .map(|i| {
+            let mut best = 0;
+            for k in 1..table.len() {
+                if table[k][i] > table[best][i] {
+                    best = k;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// The hard assignment $i \mapsto \arg\max_k\|U_k^\top x_i\|$ (smallest $k$ on ties).
+///
+/// # Errors
+/// [`Error::Empty`] (no bases, no samples), [`Error::NonFinite`], [`Error::NotOrthonormal`],
+/// [`Error::DimensionMismatch`].
+///
+/// # Examples
+/// ```
+/// use diffusion_lowdim::reduction::assign;
+/// let u1 = faer::mat![[1.0], [0.0]];
+/// let u2 = faer::mat![[0.0], [1.0]];
+/// let x = faer::mat![[3.0, 0.1], [1.0, -2.0]];
+/// assert_eq!(assign(&[u1.as_ref(), u2.as_ref()], x.as_ref())?, vec![0, 1]);
+/// # Ok::<(), diffusion_lowdim::Error>(())
+/// ```
+pub fn assign(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<Vec<usize>> {
+    check_data(x)?;
+    validate_bases(bases, x.nrows())?;
+    Ok(argmax_labels(&projection_table(bases, x), x.ncols()))
+}
+
+/// The subspace-clustering objective $J(U) = \frac1N\sum_i\max_k\|U_k^\top x_i\|^2$.
+///
+/// # Errors
+/// As [`assign`].
+pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<f64> {
+    check_data(x)?;
+    validate_bases(bases, x.nrows())?;
+    let t = projection_table(bases, x);
+    let n = x.ncols();
+    let s: f64 = (0..n)
+        .map(|i| t.iter().map(|row| row[i]).fold(f64::NEG_INFINITY, f64::max))
+        .sum();
+    Ok(s / n as f64)
+}
+
+/// $\sum_i\|(I - U_{k(i)}U_{k(i)}^\top)x_i\|^2$ for the hard assignment $k(i)$, with
+/// double-length residuals: the exact gap $\|X\|_F^2 - NJ(U)$ without cancellation.
+///
+/// # Errors
+/// As [`assign`].
+pub fn residual_energy(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<f64> {
+    let labels = assign(bases, x)?;
+    Ok(residual_energy_labels(bases, x, &labels))
+}
+
+fn residual_energy_labels(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>, labels: &[usize]) -> f64 {
+    let mut s = 0.0;
+    for (k, u) in bases.iter().enumerate() {
+        let idx: Vec<usize> = (0..x.ncols()).filter(|&i| labels[i] == k).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let xk = Mat::from_fn(x.nrows(), idx.len(), |i, j| x[(i, idx[j])]);
+        let r = frobenius_norm(residual_matrix(*u, xk.as_ref()).as_ref());
+        s += r * r;
+    }
+    s
+}
+
+/// How the K-subspaces restarts are initialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// Independent Haar-random subspaces.
+    Random,
+    /// k-means++-style seeding from the data (see the module docs).
+    #[default]
+    NeighborSeeding,
+}
+
+/// Configuration of the K-subspaces solver.
+///
+/// # Examples
+/// ```
+/// use diffusion_lowdim::reduction::{KSubspaces, subspace_distance};
+/// use diffusion_lowdim::linalg::random_orthonormal;
+/// use diffusion_lowdim::rng::{seeded, standard_normal};
+/// let mut g = seeded(5);
+/// let q = random_orthonormal(&mut g, 30, 6)?;              // two orthogonal planes
+/// let (u1, u2) = (q.as_ref().subcols(0, 3), q.as_ref().subcols(3, 3));
+/// let x1 = u1 * standard_normal(&mut g, 3, 5);
+/// let x2 = u2 * standard_normal(&mut g, 3, 5);
+/// let x = faer::concat![[x1, x2]];
+/// let sol = KSubspaces::new(2, 3).solve(x.as_ref(), &mut g)?;
+/// assert!(sol.info.certified);
+/// let m = diffusion_lowdim::reduction::match_subspaces(
+///     &sol.bases.iter().map(|b| b.as_ref()).collect::<Vec<_>>(), &[u1, u2])?;
+/// assert!(m.max_distance < 1e-12);
+/// # Ok::<(), diffusion_lowdim::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct KSubspaces {
+    /// Number of subspaces $K \ge 1$.
+    pub k: usize,
+    /// Common rank $r \ge 1$.
+    pub r: usize,
+    /// Restarts (at least 1).
+    pub restarts: usize,
+    /// Maximum alternations per restart.
+    pub max_iter: usize,
+    /// Initialization.
+    pub init: Init,
+    /// Stop restarting once the relative gap $\sum_i\min_k\|(I-P_k)x_i\|^2/\|X\|_F^2$ is at most this
+    /// (default: the unit roundoff, i.e. optimal to working precision).
+    pub certify_tol: f64,
+}
+
+impl KSubspaces {
+    /// Defaults: 10 restarts, 100 alternations, [`Init::NeighborSeeding`], `certify_tol = ε`.
+    pub fn new(k: usize, r: usize) -> Self {
+        Self {
+            k,
+            r,
+            restarts: 10,
+            max_iter: 100,
+            init: Init::NeighborSeeding,
+            certify_tol: EPS,
+        }
+    }
+
+    /// Runs the solver on `x` (`d × N`, columns are samples).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] (`N = 0` or `d = 0`), [`Error::NonFinite`],
+    /// [`Error::InvalidCount`] for $K = 0$, $K > N$, $r = 0$, $r > d$, zero restarts or
+    /// iterations; [`Error::NoConvergence`] if an SVD fails.
+    pub fn solve(&self, x: MatRef<'_, f64>, rng: &mut SeededRng) -> Result<KSubspacesSolution> {
+        check_data(x)?;
+        let (d, n) = (x.nrows(), x.ncols());
+        let count = |name, value, requirement| Error::InvalidCount {
+            name,
+            value,
+            requirement,
+        };
+        if self.k == 0 {
+            return Err(count("number of subspaces K", 0, "at least 1"));
+        }
+        if self.k > n {
+            return Err(count(
+                "number of subspaces K",
+                self.k,
+                "at most the number of samples N",
+            ));
+        }
+        if self.r == 0 || self.r > d {
+            return Err(count("rank r", self.r, "1 ≤ r ≤ d (the ambient dimension)"));
+        }
+        if self.restarts == 0 {
+            return Err(count("restarts", 0, "at least 1"));
+        }
+        if self.max_iter == 0 {
+            return Err(count("max_iter", 0, "at least 1"));
+        }
+        let total = {
+            let f = frobenius_norm(x);
+            f * f
+        };
+        let mut best: Option<(Run, usize)> = None;
+        let mut objectives = Vec::with_capacity(self.restarts);
+        for restart in 0..self.restarts {
+            let run = self.run_once(x, rng)?;
+            objectives.push(run.objective_sum / n as f64);
+            let better = best
+                .as_ref()
+                .is_none_or(|(b, _)| run.objective_sum > b.objective_sum);
+            if better {
+                best = Some((run, restart));
+            }
+            let (b, _) = best.as_ref().expect("set above");
+            if total == 0.0 || b.residual <= self.certify_tol * total {
+                break;
+            }
+        }
+        let (run, best_restart) = best.expect("at least one restart");
+        let relative_gap = if total > 0.0 {
+            run.residual / total
+        } else {
+            0.0
+        };
+        let refs: Vec<MatRef<'_, f64>> = run.bases.iter().map(|b| b.as_ref()).collect();
+        let mut coherence = 0.0f64;
+        for a in 0..refs.len() {
+            for b in (a + 1)..refs.len() {
+                let c = mul(refs[a].transpose(), refs[b]);
+                let s = c
+                    .singular_values()
+                    .map_err(|_| Error::NoConvergence { what: "SVD" })?;
+                coherence = coherence.max(s.first().copied().unwrap_or(0.0));
+            }
+        }
+        Ok(KSubspacesSolution {
+            objective: run.objective_sum / n as f64,
+            labels: run.labels,
+            info: KSubspacesInfo {
+                restarts: objectives.len(),
+                best_restart,
+                iterations: run.iterations,
+                converged: run.converged,
+                objectives,
+                upper_bound: total / n as f64,
+                relative_gap,
+                certified: relative_gap <= self.certify_tol,
+                max_cross_coherence: coherence,
+            },
+            bases: run.bases,
+        })
+    }
+
+    fn run_once(&self, x: MatRef<'_, f64>, rng: &mut SeededRng) -> Result<Run> {
+        let mut bases = match self.init {
+            Init::Random => (0..self.k)
+                .map(|_| random_orthonormal(rng, x.nrows(), self.r))
+                .collect::<Result<Vec<_>>>()?,
+            Init::NeighborSeeding => self.seed(x, rng)?,
+        };
+        let n = x.ncols();
+        let mut prev: Option<Vec<usize>> = None;
+        let mut iterations = 0;
+        let mut converged = false;
+        let mut labels;
+        loop {
+            let refs: Vec<MatRef<'_, f64>> = bases.iter().map(|b| b.as_ref()).collect();
+            labels = argmax_labels(&projection_table(&refs, x), n);
+            if prev.as_ref() == Some(&labels) {
+                converged = true;
+                break;
+            }
+            if iterations >= self.max_iter {
+                break;
+            }
+            bases = self.update(x, &labels, &bases, rng)?;
+            iterations += 1;
+            prev = Some(labels);
+        }
+        let refs: Vec<MatRef<'_, f64>> = bases.iter().map(|b| b.as_ref()).collect();
+        let table = projection_table(&refs, x);
+        let objective_sum: f64 = (0..n).map(|i| table[labels[i]][i]).sum();
+        let residual = residual_energy_labels(&refs, x, &labels);
+        Ok(Run {
+            bases,
+            labels,
+            objective_sum,
+            residual,
+            iterations,
+            converged,
+        })
+    }
+
+    /// Per-cluster PCA with random completion; an empty cluster is re-seeded at the
+    /// worst-fit point.
+    fn update(
+        &self,
+        x: MatRef<'_, f64>,
+        labels: &[usize],
+        old: &[Mat<f64>],
+        rng: &mut SeededRng,
+    ) -> Result<Vec<Mat<f64>>> {
+        let (d, n) = (x.nrows(), x.ncols());
+        let mut out = Vec::with_capacity(self.k);
+        for k in 0..self.k {
+            let idx: Vec<usize> = (0..n).filter(|&i| labels[i] == k).collect();
+            let xk = if idx.is_empty() {
+                let refs: Vec<MatRef<'_, f64>> = old.iter().map(|b| b.as_ref()).collect();
+                let worst = worst_fit(&refs, x, labels);
+                Mat::from_fn(d, 1, |i, _| x[(i, worst)])
+            } else {
+                Mat::from_fn(d, idx.len(), |i, j| x[(i, idx[j])])
+            };
+            out.push(span_basis(xk.as_ref(), self.r, rng)?);
+        }
+        Ok(out)
+    }
+
+    /// k-means++-style seeding (module docs).
+    fn seed(&self, x: MatRef<'_, f64>, rng: &mut SeededRng) -> Result<Vec<Mat<f64>>> {
+        let (d, n) = (x.nrows(), x.ncols());
+        let norms: Vec<f64> = (0..n).map(|i| frobenius_norm(x.subcols(i, 1))).collect();
+        let y = Mat::from_fn(d, n, |i, j| {
+            if norms[j] > 0.0 {
+                x[(i, j)] / norms[j]
+            } else {
+                0.0
+            }
+        });
+        let gram = mul(y.transpose(), y.as_ref());
+        let mut bases: Vec<Mat<f64>> = Vec::with_capacity(self.k);
+        let mut weights: Vec<f64> = norms
+            .iter()
+            .map(|&v| if v > 0.0 { 1.0 } else { 0.0 })
+            .collect();
+        for _ in 0..self.k {
+            let s = sample_index(&weights, rng);
+            let mut order: Vec<usize> = (0..n).filter(|&j| j != s).collect();
+            order.sort_by(|&a, &b| gram[(s, b)].abs().total_cmp(&gram[(s, a)].abs()));
+            let m = (self.r - 1).min(order.len());
+            let cols: Vec<usize> = std::iter::once(s)
+                .chain(order[..m].iter().copied())
+                .collect();
+            let xs = Mat::from_fn(d, cols.len(), |i, j| x[(i, cols[j])]);
+            let u = span_basis(xs.as_ref(), self.r, rng)?;
+            // Squared relative residuals of all points to the new subspace.
+            let res = residual_matrix(u.as_ref(), y.as_ref());
+            for (j, w) in weights.iter_mut().enumerate() {
+                let rj = frobenius_norm(res.as_ref().subcols(j, 1));
+                *w = w.min(rj * rj);
+            }
+            bases.push(u);
+        }
+        Ok(bases)
+    }
+}
+
+/// One restart's outcome.
+struct Run {
+    bases: Vec<Mat<f64>>,
+    labels: Vec<usize>,
+    objective_sum: f64,
+    residual: f64,
+    iterations: usize,
+    converged: bool,
+}
+
+/// Index drawn with probability proportional to `w` (uniform if all are zero).
+fn sample_index(w: &[f64], rng: &mut SeededRng) -> usize {
+    let total: f64 = w.iter().sum();
+    if total.is_nan() || total <= 0.0 {
+        return rng.random_range(0..w.len());
+    }
+    let mut u = rng.random::<f64>() * total;
+    for (i, &wi) in w.iter().enumerate() {
+        if u < wi {
+            return i;
+        }
+        u -= wi;
+    }
+    // Rounding: the last index with positive weight.
+    w.iter().rposition(|&v| v > 0.0).unwrap_or(0)
+}
+
+/// The point with the largest residual to its assigned subspace (first on ties).
+fn worst_fit(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>, labels: &[usize]) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for i in 0..x.ncols() {
+        let r = frobenius_norm(residual_matrix(bases[labels[i]], x.subcols(i, 1)).as_ref());
+        if r > best.1 {
+            best = (i, r);
+        }
+    }
+    best.0
+}
+
+/// Leading `r` left singular vectors of `xs`, completed at random if `xs` has fewer
+/// than `r` non-zero singular values.
+fn span_basis(xs: MatRef<'_, f64>, r: usize, rng: &mut SeededRng) -> Result<Mat<f64>> {
+    let svd = xs
+        .thin_svd()
+        .map_err(|_| Error::NoConvergence { what: "thin SVD" })?;
+    let m = xs.ncols().min(xs.nrows());
+    let s0 = if m > 0 { svd.S()[0] } else { 0.0 };
+    // Singular values at the rounding level of the largest are not directions of the data.
+    let keep = (0..m.min(r))
+        .take_while(|&j| svd.S()[j] > (xs.nrows().max(xs.ncols()) as f64) * EPS * s0)
+        .count();
+    complete_basis(svd.U().subcols(0, keep), r, rng)
+}
+
+/// The result of [`KSubspaces::solve`].
+#[derive(Debug, Clone)]
+pub struct KSubspacesSolution {
+    /// The bases $\hat U_1..\hat U_K$ (`d × r` each).
+    pub bases: Vec<Mat<f64>>,
+    /// The cluster of each sample (hard assignment for the final bases).
+    pub labels: Vec<usize>,
+    /// $J(\hat U) = \frac1N\sum_i\max_k\|\hat U_k^\top x_i\|^2$.
+    pub objective: f64,
+    /// Diagnostics.
+    pub info: KSubspacesInfo,
+}
+
+/// Diagnostics of a K-subspaces run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KSubspacesInfo {
+    /// Restarts run (fewer than configured if certified early).
+    pub restarts: usize,
+    /// Index of the restart kept.
+    pub best_restart: usize,
+    /// Alternations of the kept restart.
+    pub iterations: usize,
+    /// Whether its assignment stopped changing before `max_iter`.
+    pub converged: bool,
+    /// $J$ reached by each restart.
+    pub objectives: Vec<f64>,
+    /// $\frac1N\|X\|_F^2$, an upper bound of $J$ over all feasible bases.
+    pub upper_bound: f64,
+    /// $\sum_i\min_k\|(I-\hat U_k\hat U_k^\top)x_i\|^2/\|X\|_F^2$: the kept solution's objective is
+    /// at least $(1 - \text{gap})$ times the global optimum.
+    pub relative_gap: f64,
+    /// `relative_gap ≤ certify_tol`.
+    pub certified: bool,
+    /// $\max_{k\ne l}\|\hat U_k^\top\hat U_l\|_2$ (0 means the bases are mutually
+    /// orthogonal, i.e. feasible for Theorem 3's constraint).
+    pub max_cross_coherence: f64,
+}
+
+/// The recovery error of a set of subspaces up to the best permutation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matching {
+    /// `estimate_of[k]` = index of the estimated basis matched to true basis `k`.
+    pub estimate_of: Vec<usize>,
+    /// $\|\hat U_{\pi(k)}\hat U_{\pi(k)}^\top - U_kU_k^\top\|_F$ for each true `k`.
+    pub distances: Vec<f64>,
+    /// $\max_k$ of `distances`.
+    pub max_distance: f64,
+    /// $\sum_k$ `distances[k]`$^2$, the minimized cost.
+    pub total_squared: f64,
+}
+
+/// Matches estimated subspaces to true ones by the permutation minimizing
+/// $\sum_k\|\hat U_{\pi(k)}\hat U_{\pi(k)}^\top - U_kU_k^\top\|_F^2$ (Hungarian algorithm; optimal, not greedy).
+///
+/// # Errors
+/// [`Error::Empty`], [`Error::DimensionMismatch`] (different counts or ambient
+/// dimensions), and the basis errors of [`subspace_distance`].
+pub fn match_subspaces(
+    estimated: &[MatRef<'_, f64>],
+    truth: &[MatRef<'_, f64>],
+) -> Result<Matching> {
+    if truth.is_empty() {
+        return Err(Error::Empty {
+            what: "set of true subspaces",
+            unit: "basis",
+        });
+    }
+    ensure_dim(
+        "number of estimated vs true subspaces",
+        truth.len(),
+        estimated.len(),
+    )?;
+    let k = truth.len();
+    let mut dist = vec![vec![0.0; k]; k];
+    for (a, t) in truth.iter().enumerate() {
+        for (b, e) in estimated.iter().enumerate() {
+            dist[a][b] = subspace_distance(*e, *t)?;
+        }
+    }
+    let cost: Vec<Vec<f64>> = dist
+        .iter()
+        .map(|row| row.iter().map(|v| v * v).collect())
+        .collect();
+    let estimate_of = min_cost_assignment(&cost);
+    let distances: Vec<f64> = (0..k).map(|a| dist[a][estimate_of[a]]).collect();
+    Ok(Matching {
+        max_distance: distances.iter().cloned().fold(0.0, f64::max),
+        total_squared: (0..k).map(|a| cost[a][estimate_of[a]]).sum(),
+        distances,
+        estimate_of,
+    })
+}
+
+/// The assignment `row → column` minimizing the total cost of a square matrix
+/// (Hungarian algorithm with potentials, $O(n^3)$; Kuhn 1955, Munkres 1957).
+///
+/// Entries that are missing (short rows) or not finite are treated as a cost of
+/// $10^{150}$ (larger ones are clamped to it), so the result is always a permutation.
+///
+/// # Examples
+/// ```
+/// use diffusion_lowdim::reduction::ksubspaces::min_cost_assignment;
+/// let c = vec![vec![4.0, 1.0, 3.0], vec![2.0, 0.0, 5.0], vec![3.0, 2.0, 2.0]];
+/// assert_eq!(min_cost_assignment(&c), vec![1, 0, 2]); // total 1 + 2 + 2 = 5
+/// ```
+pub fn min_cost_assignment(cost: &[Vec<f64>]) -> Vec<usize> {
+    let n = cost.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // Non-finite costs become a large finite value so the potentials stay finite.
+    let cost: Vec<Vec<f64>> = cost
+        .iter()
+        .map(|row| {
+            (0..n)
+                .map(|j| match row.get(j) {
+                    Some(v) if v.is_finite() => v.clamp(-1e150, 1e150),
+                    _ => 1e150,
+                })
+                .collect()
+        })
+        .collect();
+    // 1-based arrays as in the classical formulation.
+    let inf = f64::INFINITY;
+    let mut u = vec![0.0; n + 1];
+    let mut v = vec![0.0; n + 1];
+    let mut p = vec![0usize; n + 1]; // p[j] = row matched to column j
+    let mut way = vec![0usize; n + 1];
+    for i in 1..=n {
+        p[0] = i;
+        let mut j0 = 0;
+        let mut minv = vec![inf; n + 1];
+        let mut used = vec![false; n + 1];
+        loop {
+            used[j0] = true;
+            let i0 = p[j0];
+            let mut delta = inf;
+            let mut j1 = 0;
+            for j in 1..=n {
+                if !used[j] {
+                    let cur = cost[i0 - 1][j - 1] - u[i0] - v[j];
+                    if cur < minv[j] {
+                        minv[j] = cur;
+                        way[j] = j0;
+                    }
+                    if minv[j] < delta {
+                        delta = minv[j];
+                        j1 = j;
+                    }
+                }
+            }
+            if j1 == 0 {
+                // Unreachable with finite costs (some unused column always has finite minv).
+                break;
+            }
+            for j in 0..=n {
+                if used[j] {
+                    u[p[j]] += delta;
+                    v[j] -= delta;
+                } else {
+                    minv[j] -= delta;
+                }
+            }
+            j0 = j1;
+            if p[j0] == 0 {
+                break;
+            }
+        }
+        loop {
+            let j1 = way[j0];
+            p[j0] = p[j1];
+            j0 = j1;
+            if j0 == 0 {
+                break;
+            }
+        }
+    }
+    let mut out = vec![usize::MAX; n];
+    for j in 1..=n {
+        if p[j] > 0 {
+            out[p[j] - 1] = j - 1;
+        }
+    }
+    // Fill any row left unmatched (NaN input only) with the unused columns in order.
+    let mut free: Vec<usize> = (0..n).filter(|c| !out.contains(c)).collect();
+    for o in out.iter_mut() {
+        if *o == usize::MAX {
+            *o = free.remove(0);
+        }
+    }
+    out
+}
+
+/// The same minimization by exhaustive search over all $n!$ permutations (for testing; $n \le 8$).
+///
+/// # Errors
+/// [`Error::InvalidCount`] for $n > 8$.
+pub fn min_cost_assignment_exhaustive(cost: &[Vec<f64>]) -> Result<(Vec<usize>, f64)> {
+    let n = cost.len();
+    if n > 8 {
+        return Err(Error::InvalidCount {
+            name: "size for exhaustive matching",
+            value: n,
+            requirement: "at most 8",
+        });
+    }
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut best = (perm.clone(), f64::INFINITY);
+    permute(&mut perm, 0, cost, &mut best);
+    Ok(best)
+}
+
+fn permute(perm: &mut Vec<usize>, start: usize, cost: &[Vec<f64>], best: &mut (Vec<usize>, f64)) {
+    if start == perm.len() {
+        let c: f64 = perm.iter().enumerate().map(|(i, &j)| cost[i][j]).sum();
+        if c < best.1 {
+            *best = (perm.clone(), c);
+        }
+        return;
+    }
+    for i in start..perm.len() {
+        perm.swap(start, i);
+        permute(perm, start + 1, cost, best);
+        perm.swap(start, i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{seeded, standard_normal};
+
+    #[test]
+    fn hungarian_matches_exhaustive() {
+        let mut g = seeded(11);
+        for n in 1..=6 {
+            for _ in 0..50 {
+                let c: Vec<Vec<f64>> = (0..n)
+                    .map(|_| (0..n).map(|_| g.random::<f64>()).collect())
+                    .collect();
+                let h = min_cost_assignment(&c);
+                let hc: f64 = h.iter().enumerate().map(|(i, &j)| c[i][j]).sum();
+                let (_, ec) = min_cost_assignment_exhaustive(&c).unwrap();
+                assert!((hc - ec).abs() <= 1e-12, "{n}: {hc} vs {ec}");
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_inputs() {
+        let mut g = seeded(1);
+        let x = standard_normal(&mut g, 5, 3);
+        let err = |k, r| KSubspaces::new(k, r).solve(x.as_ref(), &mut seeded(0));
+        assert!(matches!(
+            err(4, 1),
+            Err(Error::InvalidCount { value: 4, .. })
+        ));
+        assert!(matches!(err(0, 1), Err(Error::InvalidCount { .. })));
+        assert!(matches!(err(1, 0), Err(Error::InvalidCount { .. })));
+        assert!(matches!(err(1, 6), Err(Error::InvalidCount { .. })));
+        let empty = Mat::<f64>::zeros(5, 0);
+        assert!(matches!(
+            KSubspaces::new(1, 1).solve(empty.as_ref(), &mut g),
+            Err(Error::Empty { .. })
+        ));
+        let mut nan = x.clone();
+        nan[(0, 0)] = f64::NAN;
+        assert!(matches!(
+            KSubspaces::new(1, 1).solve(nan.as_ref(), &mut g),
+            Err(Error::NonFinite { .. })
+        ));
+        let bad = faer::mat![[1.0], [1.0], [0.0], [0.0], [0.0]];
+        assert!(matches!(
+            assign(&[bad.as_ref()], x.as_ref()),
+            Err(Error::NotOrthonormal { .. })
+        ));
+    }
+}

@@ -1,0 +1,177 @@
+//! R08 (Theorem 3): the MoLRG-parameterized DAE loss is subspace clustering;
+//! K-subspaces; recovery up to an optimal permutation.
+
+mod common;
+
+use diffusion_lowdim::Error;
+use diffusion_lowdim::linalg::random_orthonormal;
+use diffusion_lowdim::reduction::ksubspaces::{
+    min_cost_assignment, min_cost_assignment_exhaustive,
+};
+use diffusion_lowdim::reduction::{
+    Init, KSubspaces, MolrgParam, assign, clustering_objective, match_subspaces, subspace_distance,
+};
+use diffusion_lowdim::rng::{seeded, standard_normal};
+use diffusion_lowdim::theorem::r05::{ScheduleKind, WeightKind};
+use diffusion_lowdim::theorem::r08::{Candidate, Instance, clustered_data};
+use proptest::prelude::*;
+
+prop_compose! {
+    fn instance()(
+        k in 2usize..=4,
+        r in 1usize..=5,
+        extra_d in 0usize..=12,
+        extras in proptest::collection::vec(0usize..=3, 4),
+        log_alpha in -1.3f64..0.0,
+        log_beta in -2.0f64..1.0,
+        schedule in prop_oneof![Just(ScheduleKind::Ve), Just(ScheduleKind::VpLinear), Just(ScheduleKind::RectifiedFlow)],
+        weight in prop_oneof![Just(WeightKind::Unit), Just(WeightKind::InverseNoiseVariance), Just(WeightKind::Snr)],
+        log_t0 in -3.0f64..-0.5,
+        span in 0.05f64..1.0,
+        candidate in prop_oneof![Just(Candidate::Truth), Just(Candidate::Random), Just(Candidate::Solver)],
+        seed in any::<u64>(),
+    ) -> Instance {
+        let t0 = 10f64.powf(log_t0);
+        let t1 = match schedule {
+            ScheduleKind::Ve => t0 + 10f64.powf(2.5 * span - 1.0),
+            _ => t0 + (0.999 - t0) * span,
+        };
+        Instance {
+            d: k * r + extra_d, r, n_per: extras[..k].iter().map(|e| r + e).collect(),
+            alpha: 10f64.powf(log_alpha), beta: 10f64.powf(log_beta),
+            schedule, weight, t0, t1, candidate, seed,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(common::config(48))]
+    /// Softmax parameterization = MoLRG posterior mean; the ε-expectation step
+    /// (exact, by cubature); hard-max loss = −C·N·J + const; K-subspaces
+    /// certified optimal and equal to the truth (noise-free, N_k ≥ r).
+    #[test]
+    fn r08_random_instances(inst in instance()) {
+        common::check_all(&inst.check().map_err(|e| TestCaseError::fail(e.to_string()))?)?;
+    }
+
+    /// Optimal matching: the Hungarian algorithm's cost equals the exhaustive
+    /// minimum over all K! permutations of subspace-distance costs.
+    #[test]
+    fn r08_matching_is_optimal(k in 1usize..=6, r in 1usize..=3, seed in any::<u64>()) {
+        let mut g = seeded(seed);
+        let d = 3 * k * r;
+        let truth: Vec<_> = (0..k).map(|_| random_orthonormal(&mut g, d, r).unwrap()).collect();
+        let est: Vec<_> = (0..k).map(|_| random_orthonormal(&mut g, d, r).unwrap()).collect();
+        let t: Vec<_> = truth.iter().map(|b| b.as_ref()).collect();
+        let e: Vec<_> = est.iter().map(|b| b.as_ref()).collect();
+        let m = match_subspaces(&e, &t).unwrap();
+        let cost: Vec<Vec<f64>> = t.iter().map(|ti| e.iter().map(|ej| subspace_distance(*ej, *ti).unwrap().powi(2)).collect()).collect();
+        let (_, best) = min_cost_assignment_exhaustive(&cost).unwrap();
+        prop_assert!((m.total_squared - best).abs() <= 1e-12 * (1.0 + best));
+        let mut seen = m.estimate_of.clone();
+        seen.sort();
+        prop_assert_eq!(seen, (0..k).collect::<Vec<_>>());
+    }
+}
+
+/// Greedy matching is not optimal on this cost matrix; ours is.
+#[test]
+fn r08_matching_beats_greedy() {
+    let c = vec![vec![0.0, 1.0], vec![0.1, 100.0]];
+    // Greedy on row 0 takes column 0 (cost 0), forcing 100; optimal is 1 + 0.1.
+    let a = min_cost_assignment(&c);
+    assert_eq!(a, vec![1, 0]);
+}
+
+/// The random initialization also reaches the certified optimum on an easy
+/// instance (K = 2, N_k = r + 3), and the objective equals ‖X‖²/N there.
+#[test]
+fn r08_random_init_reaches_certificate() {
+    let (bases, _, x) = clustered_data(30, 3, &[6, 6], 0.0, 4).unwrap();
+    let mut solver = KSubspaces::new(2, 3);
+    solver.init = Init::Random;
+    solver.restarts = 50;
+    let sol = solver.solve(x.as_ref(), &mut seeded(9)).unwrap();
+    assert!(sol.info.certified, "{:?}", sol.info);
+    assert!((sol.objective - sol.info.upper_bound).abs() <= 1e-14 * sol.info.upper_bound);
+    let est: Vec<_> = sol.bases.iter().map(|b| b.as_ref()).collect();
+    let t: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    assert!(match_subspaces(&est, &t).unwrap().max_distance < 1e-12);
+}
+
+/// The softmax parameterization's weights saturate to the hard max as β → 0,
+/// so the assignment it induces on clean points is the clustering assignment.
+#[test]
+fn r08_softmax_tends_to_hard_max() {
+    use diffusion_lowdim::{Denoiser, NoiseLevel};
+    let (bases, _, x) = clustered_data(12, 2, &[3, 3, 3], 0.0, 5).unwrap();
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let p = MolrgParam::new(&refs).unwrap();
+    let labels = assign(&refs, x.as_ref()).unwrap();
+    let out = p
+        .posterior_mean(x.as_ref(), NoiseLevel::new(1.0, 1e-3).unwrap())
+        .unwrap();
+    for (i, &k) in labels.iter().enumerate() {
+        // x_θ(x) ≈ U_k U_kᵀ x for k = the hard-max label: here x itself.
+        let proj = &bases[k] * (bases[k].transpose() * x.as_ref().subcols(i, 1));
+        let diff = (out.as_ref().subcols(i, 1) - proj.as_ref()).norm_l2();
+        assert!(diff < 1e-5 * x.as_ref().subcols(i, 1).norm_l2());
+    }
+    let j = clustering_objective(&refs, x.as_ref()).unwrap();
+    assert!((j * 9.0 - x.norm_l2().powi(2)).abs() < 1e-12 * j * 9.0);
+}
+
+/// Hostile inputs: K > N, K = 0, r = 0, r > d, NaN, mismatched shapes,
+/// non-orthonormal bases all give typed errors.
+#[test]
+fn r08_hostile_inputs() {
+    let mut g = seeded(1);
+    let x = standard_normal(&mut g, 6, 3);
+    let s = |k, r| KSubspaces::new(k, r).solve(x.as_ref(), &mut seeded(0));
+    assert!(matches!(s(4, 1), Err(Error::InvalidCount { .. })));
+    assert!(matches!(s(0, 1), Err(Error::InvalidCount { .. })));
+    assert!(matches!(s(2, 0), Err(Error::InvalidCount { .. })));
+    assert!(matches!(s(2, 7), Err(Error::InvalidCount { .. })));
+    let mut nan = x.clone();
+    nan[(1, 2)] = f64::NAN;
+    assert!(matches!(
+        KSubspaces::new(1, 1).solve(nan.as_ref(), &mut g),
+        Err(Error::NonFinite { row: 1, col: 2, .. })
+    ));
+    let u = random_orthonormal(&mut g, 5, 2).unwrap();
+    assert!(matches!(
+        assign(&[u.as_ref()], x.as_ref()),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(assign(&[], x.as_ref()), Err(Error::Empty { .. })));
+    let bad = faer::mat![[2.0], [0.0], [0.0], [0.0], [0.0], [0.0]];
+    assert!(matches!(
+        clustering_objective(&[bad.as_ref()], x.as_ref()),
+        Err(Error::NotOrthonormal { .. })
+    ));
+    let u6 = random_orthonormal(&mut g, 6, 2).unwrap();
+    let u6b = random_orthonormal(&mut g, 6, 3).unwrap();
+    assert!(matches!(
+        MolrgParam::new(&[u6.as_ref(), u6b.as_ref()]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    let u5 = random_orthonormal(&mut g, 5, 2).unwrap();
+    assert!(matches!(
+        match_subspaces(&[u6.as_ref()], &[u5.as_ref()]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        match_subspaces(&[u6.as_ref()], &[u6.as_ref(), u6.as_ref()]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    // Degenerate but valid: all-zero data is fitted exactly (gap 0) without panicking,
+    // and tiny (subnormal-scale) data gives a result or a typed error.
+    let zeros = faer::Mat::<f64>::zeros(6, 4);
+    let sol = KSubspaces::new(2, 2).solve(zeros.as_ref(), &mut g).unwrap();
+    assert!(sol.info.certified && sol.labels.len() == 4);
+    let tiny = standard_normal(&mut g, 6, 5) * faer::Scale(1e-310);
+    match KSubspaces::new(2, 2).solve(tiny.as_ref(), &mut g) {
+        Ok(s) => assert_eq!(s.bases.len(), 2),
+        Err(e) => assert!(matches!(e, Error::NoConvergence { .. })),
+    }
+}

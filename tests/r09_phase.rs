@@ -1,0 +1,200 @@
+//! R09 (Theorem 4): per-component sample complexity N_k ≥ r, and the phase
+//! transition (library sweep and the `reproduce phase-transition` command).
+
+mod common;
+
+use std::process::Command;
+
+use diffusion_lowdim::Error;
+use diffusion_lowdim::figure::phase_transition::{CSV_HEADER, csv, svg};
+use diffusion_lowdim::reduction::{PhaseConfig, phase_transition};
+use diffusion_lowdim::theorem::r09::Instance;
+use proptest::prelude::*;
+
+prop_compose! {
+    fn instance()(
+        k in 2usize..=4,
+        r in 2usize..=6,
+        extra_d in 0usize..=10,
+        offsets in proptest::collection::vec(-3i64..=2, 4),
+        noise in prop_oneof![Just(0.0), (-12.0f64..-2.0).prop_map(|e| 10f64.powf(e))],
+        seed in any::<u64>(),
+    ) -> Instance {
+        let n_per: Vec<usize> = offsets[..k].iter().map(|o| (r as i64 + o).max(1) as usize).collect();
+        let complete = n_per.iter().all(|&v| v >= r);
+        Instance { d: k * r + extra_d, r, n_per, noise: if complete { noise } else { 0.0 }, seed }
+    }
+}
+
+proptest! {
+    #![proptest_config(common::config(64))]
+    /// Theorem 4 (i): all N_k ≥ r recovers (exact noise-free, per-component sin-Θ
+    /// bound with noise); (ii): some N_k < r admits an optimal feasible solution
+    /// with error exactly √(2 min{r − N_k, d − Kr}).
+    #[test]
+    fn r09_random_instances(inst in instance()) {
+        common::check_all(&inst.check().map_err(|e| TestCaseError::fail(e.to_string()))?)?;
+    }
+}
+
+fn small_config() -> PhaseConfig {
+    PhaseConfig {
+        dim: 16,
+        components: vec![1, 2],
+        ranks: vec![2, 3],
+        samples: vec![1, 2, 3, 4],
+        trials: 6,
+        seed: 5,
+        ..PhaseConfig::default()
+    }
+}
+
+/// Noise-free: rate 1 exactly when N ≥ r and 0 when N < r, on a small grid.
+#[test]
+fn r09_phase_transition_is_sharp_at_n_equals_r() {
+    let cells = phase_transition(&small_config(), |_| {}).unwrap();
+    assert_eq!(cells.len(), 16);
+    for c in &cells {
+        let want = if c.n >= c.r { c.trials } else { 0 };
+        assert_eq!(c.successes, want, "{c:?}");
+    }
+}
+
+/// The sweep gives byte-identical CSV for 1 and 2 threads.
+#[test]
+fn r09_phase_transition_deterministic_across_threads() {
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| csv(&phase_transition(&small_config(), |_| {}).unwrap()))
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a, b);
+    assert!(a.starts_with(CSV_HEADER));
+    let cells = phase_transition(&small_config(), |_| {}).unwrap();
+    let doc = svg(&cells, &small_config()).unwrap();
+    assert!(doc.starts_with("<svg") && doc.contains("K = 2") && doc.contains("<text"));
+}
+
+/// Invalid configurations are typed errors.
+#[test]
+fn r09_hostile_configs() {
+    let bad = |f: fn(&mut PhaseConfig)| {
+        let mut c = small_config();
+        f(&mut c);
+        phase_transition(&c, |_| {})
+    };
+    assert!(matches!(
+        bad(|c| c.trials = 0),
+        Err(Error::InvalidCount { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.ranks = vec![0]),
+        Err(Error::InvalidCount { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.ranks = vec![9]),
+        Err(Error::InvalidCount { .. })
+    )); // K·r > d
+    assert!(matches!(
+        bad(|c| c.samples = vec![]),
+        Err(Error::Empty { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.samples = vec![0]),
+        Err(Error::InvalidCount { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.noise = f64::NAN),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.threshold = 0.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        bad(|c| c.components = vec![0]),
+        Err(Error::InvalidCount { .. })
+    ));
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_diffusion-lowdim"))
+}
+
+const SMALL: [&str; 14] = [
+    "--trials", "3", "--dim", "12", "--ks", "1,2", "--r-min", "2", "--r-max", "3", "--n-min", "1",
+    "--n-max", "4",
+];
+
+/// The command writes a complete CSV and SVG, reruns are byte-identical, and an
+/// unwritable output directory fails with a non-zero exit and leaves no file.
+#[test]
+fn r09_cli_phase_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |sub: &str| {
+        let out = dir.path().join(sub);
+        let status = bin()
+            .args(["reproduce", "phase-transition", "--out"])
+            .arg(&out)
+            .args(SMALL)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        (
+            std::fs::read_to_string(out.join("phase_transition.csv")).unwrap(),
+            std::fs::read_to_string(out.join("phase_transition.svg")).unwrap(),
+        )
+    };
+    let (csv1, svg1) = run("a");
+    let (csv2, svg2) = run("b");
+    assert_eq!(csv1, csv2);
+    assert_eq!(svg1, svg2);
+    let lines: Vec<&str> = csv1.lines().collect();
+    assert_eq!(lines[0], CSV_HEADER);
+    assert_eq!(lines.len(), 1 + 2 * 2 * 4);
+    for line in &lines[1..] {
+        let f: Vec<&str> = line.split(',').collect();
+        let (r, n, trials, succ): (usize, usize, usize, usize) = (
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+            f[4].parse().unwrap(),
+        );
+        assert_eq!(trials, 3);
+        assert_eq!(succ, if n >= r { 3 } else { 0 }, "{line}");
+    }
+    assert!(svg1.contains("<svg"));
+
+    // Unwritable: the output "directory" lies below a regular file.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let target = blocker.join("out");
+    let status = bin()
+        .args(["reproduce", "phase-transition", "--out"])
+        .arg(&target)
+        .args(SMALL)
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(!String::from_utf8_lossy(&status.stderr).is_empty());
+    assert!(!target.exists());
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"x");
+
+    // Invalid arguments: non-zero exit, no output directory created.
+    let bad = dir.path().join("bad");
+    let status = bin()
+        .args(["reproduce", "phase-transition", "--out"])
+        .arg(&bad)
+        .args(["--trials", "0"])
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(!bad.exists());
+}
