@@ -54,3 +54,11 @@ pub fn gamma(n: usize) -> f64 {
     let ne = (n.max(1) as f64) * EPS;
     2.0 * ne / (1.0 - ne)
 }
+
+/// The batch posterior mean of [`Empirical`](crate::Empirical) forms squared
+/// distances (less the common `‖x‖²`) by a GEMM, `α²‖x^{(i)}‖² − 2α⟨x, x^{(i)}⟩`, fast but off by up to
+/// $\gamma_{d+4}\,\alpha\max\|x^{(i)}\|(2\|x\| + \alpha\max\|x^{(i)}\|)$, and recomputes the heaviest
+/// points' gaps exactly until the error the remaining GEMM logits can cause is at most
+/// `EMPIRICAL_BATCH_TOL · max_i ‖x^{(i)} − x̂0‖` (twice this, with the normalizer), or
+/// until `MAX_EXACT` points have been recomputed (the remaining bound is then reported).
+pub const EMPIRICAL_BATCH_TOL: f64 = 1e-14;

@@ -6,7 +6,8 @@ use rand::RngExt;
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
 use crate::error::{Error, Result, ensure_dim, ensure_finite};
 use crate::level::NoiseLevel;
-use crate::linalg::{self, compensated::Acc};
+use crate::linalg::compensated::{Acc, two_prod, two_sum};
+use crate::linalg::{self};
 use crate::rng::SeededRng;
 
 /// The empirical distribution $p_{\mathrm{emp}} = \frac1N\sum_{i=1}^N\delta_{x^{(i)}}$.
@@ -21,11 +22,11 @@ use crate::rng::SeededRng;
 /// # Accuracy
 /// The logits reach $10^{16}$ at $\beta = 10^{-8}$. They are never exponentiated
 /// directly: with $i_\star$ the nearest point, each candidate's gap
-/// $\Delta_i = \|x_t-\alpha x^{(i)}\|^2 - \|x_t-\alpha x^{(i_\star)}\|^2$ is recomputed as
-/// $\Delta_i = \alpha\langle x^{(i_\star)} - x^{(i)},\ (x_t - \alpha x^{(i)}) + (x_t-\alpha x^{(i_\star)})\rangle$
-/// (a product whose first factor is small when nearly tied points are close to
-/// each other; ties between far-apart points are as well conditioned as the
-/// data allow) and
+/// $\Delta_i = \|x_t-\alpha x^{(i)}\|^2 - \|x_t-\alpha x^{(i_\star)}\|^2$ is the difference of two
+/// squared distances computed in double length (every residual $x_t - \alpha x^{(i)}$
+/// kept exactly, squares and sums accumulated in double length), accurate to about
+/// $d\varepsilon^2(\|x_t-\alpha x^{(i)}\|^2 + \|x_t-\alpha x^{(i_\star)}\|^2)$ — near ties between
+/// nearby *and* far-apart points are resolved — and
 /// $s_i = e^{-\Delta_i/2\beta^2}/\sum_l e^{-\Delta_l/2\beta^2}$. Points whose gap
 /// provably exceeds $1600\beta^2$ get weight exactly 0 (their true weight is
 /// below $e^{-800}$, under the smallest f64). Ties whose computed gaps are equal
@@ -33,6 +34,15 @@ use crate::rng::SeededRng;
 /// is formed as $x^{(i_\star)} + \sum_i s_i(x^{(i)} - x^{(i_\star)})$, the score as
 /// $-\big[(x_t - \alpha x^{(i_\star)}) - \alpha\sum_i s_i(x^{(i)}-x^{(i_\star)})\big]/\beta^2$,
 /// so neither cancels when the weights concentrate.
+///
+/// The *batch* posterior mean ([`Denoiser::posterior_mean`]) first forms all
+/// squared distances with one GEMM (`‖x‖² − 2α⟨x, x^{(i)}⟩ + α²‖x^{(i)}‖²`), then
+/// recomputes exactly the gaps that matter: all candidates in the tiny-β /
+/// near-tie regime, otherwise the heaviest ones until a rigorous bound on the
+/// remaining error is met (see [`Empirical::posterior_mean_with_bounds`], which
+/// returns that bound per column), and forms the mean as one GEMM. Scores,
+/// log-densities, Jacobians and [`Empirical::posterior_weights`] use the exact
+/// per-point path.
 ///
 /// # Examples
 /// ```
@@ -55,7 +65,23 @@ use crate::rng::SeededRng;
 #[derive(Debug, Clone)]
 pub struct Empirical {
     points: Mat<f64>,
+    /// `‖x^(i)‖²`, each from a double-length dot product.
+    sq_norms: Vec<f64>,
+    /// `max_i ‖x^(i)‖`.
+    max_norm: f64,
 }
+
+use crate::prec::EMPIRICAL_BATCH_TOL as FAST_PATH_TOL;
+
+/// At most this many points per column get exact gaps in the batch path when
+/// the GEMM logits are not accurate enough on their own (`ε_G ≤ 1`); the
+/// remaining error is reported by [`Empirical::posterior_mean_with_bounds`].
+pub const MAX_EXACT: usize = 32;
+
+/// Above this logit error bound `ε_G` the GEMM distances are only used to find
+/// the candidates, whose gaps are then all computed exactly (see
+/// `gemm_weights`): the tiny-β / near-tie regime, where the candidates are few.
+const EXACT_SWITCH: f64 = 1e-6;
 
 /// Logit gap (in units of 2β²) beyond which a weight is exactly zero.
 const GAP_CUTOFF: f64 = 800.0;
@@ -91,8 +117,17 @@ impl Empirical {
             });
         }
         ensure_finite("training set", points)?;
+        let sq_norms: Vec<f64> = (0..points.ncols())
+            .map(|i| {
+                let c: Vec<f64> = points.col(i).iter().copied().collect();
+                crate::linalg::compensated::dot2(&c, &c).value()
+            })
+            .collect();
+        let max_norm = sq_norms.iter().fold(0.0f64, |a, &v| a.max(v)).sqrt();
         Ok(Self {
             points: points.to_owned(),
+            sq_norms,
+            max_norm,
         })
     }
 
@@ -134,8 +169,7 @@ impl Empirical {
         let two_b2 = 2.0 * beta * beta;
         // Rounding allowance of each directly computed distance (γ_{d+2}·value).
         let g = crate::prec::gamma(d + 2);
-        let p_star = self.points.col(star);
-        let r_star: Vec<f64> = (0..d).map(|l| (-alpha).mul_add(p_star[l], x[l])).collect();
+        let d_star_dd = self.sq_dist_dd(x, alpha, star);
         let mut gaps: Vec<(usize, f64)> = Vec::new();
         for i in 0..n {
             if i == star {
@@ -146,15 +180,7 @@ impl Empirical {
             if est - g * (dist[i] + dist[star]) > GAP_CUTOFF * two_b2 {
                 continue;
             }
-            // Δ_i = α ⟨p* − p_i, r_i + r*⟩, r = x − αp.
-            let p = self.points.col(i);
-            let mut acc = Acc::default();
-            for l in 0..d {
-                let diff = p_star[l] - p[l];
-                let ri = (-alpha).mul_add(p[l], x[l]);
-                acc.add_prod(diff, ri + r_star[l]);
-            }
-            gaps.push((i, alpha * acc.value()));
+            gaps.push((i, self.exact_gap(x, alpha, &d_star_dd, i)));
         }
         // The accurate gaps may reveal that another candidate is nearer than the
         // f64 choice of `star` (a near tie): shift by the smallest gap instead of
@@ -179,6 +205,182 @@ impl Empirical {
             log_mass: total.ln() - shift / two_b2,
             dist_star: dist[star],
         }
+    }
+
+    /// The exact gap `‖x − αp_i‖² − ‖x − αp*‖² = α⟨p* − p_i, r_i + r*⟩` in double length.
+    /// `‖x − αx^(i)‖²` in double length: every residual `x_l − αx^(i)_l` is kept
+    /// exactly (`TwoProduct` + `TwoSum`) and squared and summed in double length,
+    /// so the result is within about `d ε² ‖x − αx^(i)‖²` of the exact value.
+    fn sq_dist_dd(&self, x: &[f64], alpha: f64, i: usize) -> Acc {
+        let p = self.points.col(i);
+        let mut acc = Acc::default();
+        for (l, &xl) in x.iter().enumerate() {
+            let (ap, e) = two_prod(alpha, p[l]);
+            let (s, t) = two_sum(xl, -ap);
+            let lo = t - e;
+            let (sq, sq_err) = two_prod(s, s);
+            acc.add(sq);
+            acc.lo += sq_err + (2.0 * s + lo) * lo;
+        }
+        acc.normalized()
+    }
+
+    /// The exact gap `‖x − αx^(i)‖² − ‖x − αx*‖²`, from double-length squared
+    /// distances (accurate to about `d ε² (‖x − αx^(i)‖² + ‖x − αx*‖²)` whatever the
+    /// geometry: far-apart nearly tied points included).
+    fn exact_gap(&self, x: &[f64], alpha: f64, d_star: &Acc, i: usize) -> f64 {
+        let di = self.sq_dist_dd(x, alpha, i);
+        let (s, e) = two_sum(di.hi, -d_star.hi);
+        s + (e + (di.lo - d_star.lo))
+    }
+
+    /// Overwrites `g` (on entry `g_i = ⟨x^(i), x⟩` from a GEMM) with the
+    /// posterior weights of `x`, and returns a rigorous bound `B` such that the
+    /// posterior mean formed from these weights is within
+    /// `B · max_i ‖x^(i) − x̂0‖` of the one formed from exact weights.
+    ///
+    /// Squared distances less the common `‖x‖²` are formed as
+    /// `h_i = α²‖x^(i)‖² − 2αg_i`, each off by at most
+    /// `E = γ_{d+4} α max‖x^(i)‖ (2‖x‖ + α max‖x^(i)‖)`, so every logit (relative to
+    /// the smallest distance) is off by at most `ε_G = 2E/2β²`.
+    /// - `ε_G > 10⁻⁶` (tiny β, near ties): every point that could carry weight above
+    ///   `e^{-800}` (squared distance within `1600β² + 2E` of the smallest) gets its
+    ///   gap exactly (double length, as in the per-column path); `B = 0`.
+    /// - otherwise the heaviest points (at most [`MAX_EXACT`]) get exact logits
+    ///   until the mass `m` left on GEMM logits satisfies `ρ(1+ρ)m ≤`
+    ///   [`EMPIRICAL_BATCH_TOL`](crate::prec::EMPIRICAL_BATCH_TOL), `ρ = e^{2ε_G} − 1`; then
+    ///   `Σ_i |ŝ_i − s_i| ≤ 2ρ(1+ρ)m = B`.
+    fn gemm_weights(&self, x: &[f64], level: NoiseLevel, g: &mut [f64]) -> f64 {
+        let (alpha, beta) = (level.alpha(), level.beta());
+        let two_b2 = 2.0 * beta * beta;
+        let d = x.len();
+        // h_i = ‖x − αx^(i)‖² − ‖x‖² = α²‖x^(i)‖² − 2α⟨x^(i), x⟩: the common ‖x‖²
+        // cancels in every gap, so it is never formed (it would add ε‖x‖² of
+        // rounding to each gap, which dominates when ‖x‖ ≫ α‖x^(i)‖).
+        let xnorm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (a2, m2a) = (alpha * alpha, -2.0 * alpha);
+        for (gi, &pp) in g.iter_mut().zip(&self.sq_norms) {
+            *gi = m2a * *gi + a2 * pp;
+        }
+        let star = (0..g.len())
+            .min_by(|&a, &b| g[a].total_cmp(&g[b]))
+            .unwrap_or(0);
+        let d_star = g[star];
+        // |δh_i| ≤ γ_{d+4} α‖x^(i)‖ (2‖x‖ + α‖x^(i)‖) (dot product, norm, two products, sum).
+        let e = crate::prec::gamma(d + 4)
+            * alpha
+            * self.max_norm
+            * (2.0 * xnorm + alpha * self.max_norm);
+        let eps_g = 2.0 * e / two_b2;
+        let d_star_dd = self.sq_dist_dd(x, alpha, star);
+        if eps_g > EXACT_SWITCH {
+            // Exact gaps for every point that may matter; zero for the rest.
+            let window = GAP_CUTOFF * two_b2 + 2.0 * e;
+            let mut gaps: Vec<(usize, f64)> = Vec::new();
+            for (i, gi) in g.iter().enumerate() {
+                if gi - d_star <= window {
+                    let gap = if i == star {
+                        0.0
+                    } else {
+                        self.exact_gap(x, alpha, &d_star_dd, i)
+                    };
+                    gaps.push((i, gap));
+                }
+            }
+            g.iter_mut().for_each(|v| *v = 0.0);
+            let shift = gaps.iter().map(|p| p.1).fold(0.0f64, f64::min);
+            let mut total = 0.0;
+            for &(i, gap) in &gaps {
+                if gap - shift <= GAP_CUTOFF * two_b2 {
+                    let v = (-(gap - shift) / two_b2).exp();
+                    g[i] = v;
+                    total += v;
+                }
+            }
+            g.iter_mut().for_each(|v| *v /= total);
+            return 0.0;
+        }
+        // Unnormalized weights from the GEMM logits (relative to the smallest distance).
+        let mut total = 0.0;
+        for gi in g.iter_mut() {
+            *gi = (-(*gi - d_star) / two_b2).exp();
+            total += *gi;
+        }
+        let rho = (2.0 * eps_g).exp_m1();
+        let factor = rho * (1.0 + rho);
+        let mut remaining = 1.0f64;
+        if factor > FAST_PATH_TOL {
+            // The heaviest points, by a linear-time selection, then in order.
+            let k = MAX_EXACT.min(g.len());
+            let mut idx: Vec<usize> = (0..g.len()).collect();
+            if k < idx.len() {
+                idx.select_nth_unstable_by(k - 1, |&a, &b| g[b].total_cmp(&g[a]).then(a.cmp(&b)));
+                idx.truncate(k);
+            }
+            idx.sort_by(|&a, &b| g[b].total_cmp(&g[a]).then(a.cmp(&b)));
+            for &i in &idx {
+                if factor * remaining <= FAST_PATH_TOL {
+                    break;
+                }
+                remaining -= g[i] / total;
+                let exact = if i == star {
+                    1.0
+                } else {
+                    (-self.exact_gap(x, alpha, &d_star_dd, i) / two_b2).exp()
+                };
+                total += exact - g[i];
+                g[i] = exact;
+            }
+        }
+        g.iter_mut().for_each(|v| *v /= total);
+        2.0 * factor * remaining.max(0.0)
+    }
+
+    /// The batch posterior mean with, for every column, the rigorous bound `B`
+    /// on its error relative to `max_i ‖x^(i) − x̂0‖` (see [`Empirical`]'s accuracy
+    /// notes). [`Denoiser::posterior_mean`] returns the same means.
+    ///
+    /// # Errors
+    /// As [`Denoiser::posterior_mean_into`].
+    pub fn posterior_mean_with_bounds(
+        &self,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<(Mat<f64>, Vec<f64>)> {
+        let mut out = Mat::<f64>::zeros(self.dim(), x_t.ncols());
+        check_batch(self.dim(), x_t, out.as_ref())?;
+        let bounds = std::sync::Mutex::new(vec![0.0; x_t.ncols()]);
+        let d = self.dim();
+        par_blocks(x_t, out.as_mut(), |first, xb, o| {
+            let b = self.block_mean(xb, level, o, d);
+            let mut all = bounds.lock().expect("no panics inside");
+            all[first..first + b.len()].copy_from_slice(&b);
+            Ok(())
+        })?;
+        Ok((out, bounds.into_inner().expect("no panics inside")))
+    }
+
+    /// One block of the batch mean: GEMM inner products, weights, one GEMM.
+    fn block_mean(
+        &self,
+        xb: MatRef<'_, f64>,
+        level: NoiseLevel,
+        o: MatMut<'_, f64>,
+        d: usize,
+    ) -> Vec<f64> {
+        let mut g = linalg::mul(self.points.transpose(), xb);
+        let mut x = vec![0.0; d];
+        let mut bounds = Vec::with_capacity(xb.ncols());
+        for j in 0..xb.ncols() {
+            linalg::col_to_slice(xb, j, &mut x);
+            let col = g
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("owned matrices are column major");
+            bounds.push(self.gemm_weights(&x, level, col.as_slice_mut()));
+        }
+        linalg::gemm(o, self.points.as_ref(), g.as_ref(), 1.0);
+        bounds
     }
 
     /// `Σ_i s_i (p_i − p*)` for one column.
@@ -226,19 +428,10 @@ impl Denoiser for Empirical {
     ) -> Result<()> {
         check_batch(self.dim(), x_t, out.as_ref())?;
         let d = self.dim();
-        par_blocks(x_t, out, |xb, mut o| {
-            o.fill(0.0);
-            let mut x = vec![0.0; d];
-            let mut off = vec![0.0; d];
-            for j in 0..xb.ncols() {
-                linalg::col_to_slice(xb, j, &mut x);
-                let col = self.column(&x, level);
-                self.weighted_offset(&col, &mut off);
-                let p_star = self.points.col(col.star);
-                for l in 0..d {
-                    o[(l, j)] = p_star[l] + off[l];
-                }
-            }
+        // ⟨x^(i), x_j⟩ for every point and column (one GEMM), overwritten by the
+        // weights column by column, then E[x0|x_t] = P·S (one GEMM).
+        par_blocks(x_t, out, |_, xb, o| {
+            self.block_mean(xb, level, o, d);
             Ok(())
         })
     }
@@ -253,7 +446,7 @@ impl Denoiser for Empirical {
         let d = self.dim();
         let (alpha, beta) = (level.alpha(), level.beta());
         let inv_b2 = 1.0 / (beta * beta);
-        par_blocks(x_t, out, |xb, mut o| {
+        par_blocks(x_t, out, |_, xb, mut o| {
             o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut off = vec![0.0; d];

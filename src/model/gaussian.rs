@@ -256,7 +256,7 @@ impl Denoiser for Gaussian {
         let alpha = level.alpha();
         let gains: Vec<f64> = self.variances.iter().map(|&l| level.gain(l)).collect();
         let centered = self.mean.iter().all(|&m| m == 0.0);
-        par_blocks(x_t, out, |xb, mut o| {
+        par_blocks(x_t, out, |_, xb, mut o| {
             let w = xb.ncols();
             let mut c = if centered {
                 linalg::mul(self.basis.transpose(), xb)
@@ -287,7 +287,7 @@ impl Denoiser for Gaussian {
     ) -> Result<()> {
         check_batch(self.dim(), x_t, out.as_ref())?;
         let d = self.dim();
-        par_blocks(x_t, out, |xb, mut o| {
+        par_blocks(x_t, out, |_, xb, mut o| {
             o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut s = vec![0.0; d];

@@ -164,11 +164,11 @@ pub(crate) fn check_point(dim: usize, x_t: ColRef<'_, f64>) -> Result<()> {
 /// results are bit-identical for any number of threads.
 pub(crate) const BLOCK: usize = 256;
 
-/// Runs `f(x_block, out_block)` on fixed column blocks of `x_t` and `out` in
-/// parallel; each task writes its own disjoint block of `out` in place.
+/// Runs `f(first_column, x_block, out_block)` on fixed column blocks of `x_t`
+/// and `out` in parallel; each task writes its own disjoint block of `out` in place.
 pub(crate) fn par_blocks<F>(x_t: MatRef<'_, f64>, out: MatMut<'_, f64>, f: F) -> Result<()>
 where
-    F: Fn(MatRef<'_, f64>, MatMut<'_, f64>) -> Result<()> + Sync,
+    F: Fn(usize, MatRef<'_, f64>, MatMut<'_, f64>) -> Result<()> + Sync,
 {
     use rayon::prelude::*;
     let mut chunks: Vec<(usize, MatMut<'_, f64>)> = Vec::new();
@@ -183,7 +183,7 @@ where
     }
     chunks
         .into_par_iter()
-        .map(|(s, o)| f(x_t.subcols(s, o.ncols()), o))
+        .map(|(s, o)| f(s, x_t.subcols(s, o.ncols()), o))
         .collect::<Result<Vec<()>>>()
         .map(|_| ())
 }

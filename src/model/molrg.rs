@@ -419,7 +419,7 @@ impl Denoiser for Molrg {
             .iter()
             .map(|c| c.variances.iter().map(|&l| level.gain(l)).collect())
             .collect();
-        par_blocks(x_t, out, |xb, o| {
+        par_blocks(x_t, out, |_, xb, o| {
             let w = xb.ncols();
             // All projections at once: C = [U_1 … U_K]ᵀ X (one GEMM), then f64 logits.
             let mut coeffs = linalg::mul(self.stacked.transpose(), xb);
@@ -482,7 +482,7 @@ impl Denoiser for Molrg {
         let offsets = self.logit_offsets(level);
         let d = self.dim;
         let inv_b2 = 1.0 / (level.beta() * level.beta());
-        par_blocks(x_t, out, |xb, mut o| {
+        par_blocks(x_t, out, |_, xb, mut o| {
             o.fill(0.0);
             let mut x = vec![0.0; d];
             let mut res = vec![0.0; d];

@@ -1,10 +1,12 @@
 //! R04: the empirical posterior mean (the memorizing denoiser).
 //!
 //! Facets:
-//! - `formula_dd`: [`Empirical`]'s mean and score against the double-double
+//! - `formula_dd`: [`Empirical`]'s mean (batch path: GEMM distances, exact gaps for
+//!   the heaviest points, mean as one GEMM — its documented bound
+//!   $2\cdot$[`EMPIRICAL_BATCH_TOL`](crate::prec::EMPIRICAL_BATCH_TOL)$\max_i\|x^{(i)}-\hat x_0\|$ plus $8\gamma_{N+4}$ is added) and score against the double-double
 //!   softmax over all training points ([`oracle::empirical_at`]). The crate's
-//!   logit gaps are accurate to $\eta_i \approx 8\varepsilon\,\alpha\sum_l|x^\star_l - x^{(i)}_l|(|r_{il}| + |r^\star_l|)/2\beta^2$
-//!   (a few ulps of the terms of the gap formula) and the oracle's to
+//!   logit gaps are differences of double-length squared distances, accurate to
+//!   $\eta_i \approx 8d\varepsilon^2(D_i + D_\star)/2\beta^2 + 4\varepsilon(|\Delta_i|/2\beta^2 + 1)$, and the oracle's to
 //!   $\approx 8d\varepsilon^2\|x_t-\alpha x^\star\|^2/2\beta^2$; weights then move by
 //!   $\le 2\eta$ relative, and the mean by $\le 2\eta\sum_is_i\|x^{(i)} - \hat x_0\|$.
 //! - `jacobian_dd`: the analytic Jacobian $\frac{\alpha}{\beta^2}\sum_is_i(x^{(i)}-\hat x_0)(x^{(i)}-\hat x_0)^\top$
@@ -136,7 +138,7 @@ impl Instance {
         let model = Empirical::new(pts.as_ref())?;
         let level = NoiseLevel::new(self.alpha, self.beta)?;
         let xm = Mat::from_fn(d, 1, |i, _| x[i]);
-        let mean = model.posterior_mean(xm.as_ref(), level)?;
+        let (mean, bounds) = model.posterior_mean_with_bounds(xm.as_ref(), level)?;
         let score = model.score(xm.as_ref(), level)?;
         let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
         let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
@@ -157,15 +159,14 @@ impl Instance {
         let star = (0..n)
             .min_by(|&a, &b| dist2(a).total_cmp(&dist2(b)))
             .unwrap_or(0);
+        // Each gap is the difference of two double-length squared distances
+        // (error ≲ 2dε²(D_i + D*)), rounded once to f64 (error ε|Δ_i|); as a logit
+        // error: that over 2β². The prefilter keeps every point within rounding
+        // of the window, so nothing else enters.
         let eta_gap = |i: usize| -> f64 {
-            let s: f64 = (0..d)
-                .map(|l| {
-                    let ri = (x[l] - alpha * pts[(l, i)]).abs();
-                    let rs = (x[l] - alpha * pts[(l, star)]).abs();
-                    (pts[(l, star)] - pts[(l, i)]).abs() * (ri + rs)
-                })
-                .sum();
-            8.0 * EPS * alpha * s / (2.0 * b2) + 8.0 * EPS
+            let (di, ds) = (dist2(i), dist2(star));
+            8.0 * (d as f64) * EPS * EPS * (di + ds) / (2.0 * b2)
+                + 4.0 * EPS * ((di - ds).abs() / (2.0 * b2) + 1.0)
         };
         // Only points with non-negligible weight matter for the error.
         let eta = (0..n)
@@ -184,6 +185,15 @@ impl Instance {
         let rstar: f64 = dist2(star).sqrt();
         let s_scale = (rstar + alpha * spread) / b2 + f64::MIN_POSITIVE;
         let base = 8.0 * gamma(d + 4);
+        // The batch mean is Σ s_i x^(i) as one GEMM over the N points (γ_N), with
+        // the documented error of the GEMM-distance path on top.
+        let pmax_dist = (0..n)
+            .map(|i| {
+                let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
+                oracle::dist(&v, &rm)
+            })
+            .fold(0.0, f64::max);
+        let batch = 8.0 * gamma(n + 4) + bounds[0] * pmax_dist / m_scale;
         // Share of the score's scale carried by the weighted offsets (in [0, 1]).
         let frac_s = if spread == 0.0 {
             0.0
@@ -193,7 +203,7 @@ impl Instance {
         out.push(Measurement::new(
             "formula_dd",
             rel(oracle::dist(&mean, &rm), m_scale),
-            base + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale,
+            base + batch + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale,
         ));
         out.push(Measurement::new(
             "formula_dd",
