@@ -42,6 +42,10 @@ pub enum Action {
         /// Also write the JSON report here (atomically).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Only the cases whose id or family starts with one of these (comma separated,
+        /// e.g. `R03,r14-jacobian-molrg`). Default: every case.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
 }
 
@@ -69,9 +73,10 @@ pub fn run(action: Action) -> Result<ExitCode, CliError> {
             outputs,
             tier,
             report,
+            only,
         } => {
             let tier = Tier::parse(&tier).expect("clap restricts the values");
-            let r = golden::validate(&golden, &outputs, tier)?;
+            let r = golden::validate_only(&golden, &outputs, tier, &only)?;
             print!("{}", r.table());
             if let Some(path) = report {
                 let mut json = serde_json::to_vec_pretty(&r)?;

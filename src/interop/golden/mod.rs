@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 
 pub use export::{ExportSummary, export, export_to};
 pub use families::{Family, families};
-pub use validate::{CaseReport, CaseStatus, Report, validate};
+pub use validate::{CaseReport, CaseStatus, Report, validate, validate_only};
 
 /// The value of the manifest's `"format"` field.
 pub const FORMAT: &str = "diffusion-lowdim/golden";

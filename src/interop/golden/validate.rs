@@ -163,7 +163,30 @@ fn golden_array(golden: &Path, rel: &str, shape: Option<&[usize]>) -> Result<(Ar
 /// readable float64/float32 `.npy` file. Missing outputs, wrong shapes, NaN and
 /// errors beyond tolerance are not errors: they are failed cases in the [`Report`].
 pub fn validate(golden: &Path, outputs: &Path, tier: Tier) -> Result<Report> {
-    let manifest = read_manifest(golden)?;
+    validate_only(golden, outputs, tier, &[])
+}
+
+/// As [`validate`], restricted to the cases selected by `only`: a case is
+/// selected if its id or its family starts with one of the patterns (all cases
+/// if `only` is empty).
+///
+/// # Errors
+/// As [`validate`], and [`InteropError::InvalidGolden`] if `only` selects no case.
+pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String]) -> Result<Report> {
+    let mut manifest = read_manifest(golden)?;
+    if !only.is_empty() {
+        manifest.cases.retain(|c| {
+            only.iter()
+                .any(|p| c.id.starts_with(p.as_str()) || c.family.starts_with(p.as_str()))
+        });
+        if manifest.cases.is_empty() {
+            return Err(InteropError::InvalidGolden {
+                path: golden.join("manifest.json"),
+                problem: "--only selects no case",
+                detail: only.join(","),
+            });
+        }
+    }
     match std::fs::metadata(outputs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
