@@ -62,7 +62,11 @@ fn ulps(a: f64, b: f64) -> u64 {
 fn assert_ulps(name: &str, ours: &[f64], theirs: &[f64], max: u64) {
     assert_eq!(ours.len(), theirs.len(), "{name}: length");
     for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert!(ulps(*a, *b) <= max, "{name}[{i}]: {a:e} vs {b:e} ({} ulps)", ulps(*a, *b));
+        assert!(
+            ulps(*a, *b) <= max,
+            "{name}[{i}]: {a:e} vs {b:e} ({} ulps)",
+            ulps(*a, *b)
+        );
     }
 }
 
@@ -124,7 +128,11 @@ fn diffusers_timesteps_match_set_timesteps() {
             .into_iter()
             .map(|t| t as f64)
             .collect();
-        assert_bits(name, &ours, &fixture(&format!("diffusers_timesteps_{name}")));
+        assert_bits(
+            name,
+            &ours,
+            &fixture(&format!("diffusers_timesteps_{name}")),
+        );
     }
 }
 
@@ -150,12 +158,19 @@ fn k_diffusion_sigma_grids_match_in_float32_and_to_one_ulp_in_float64() {
                 assert_bits(&format!("{preset} n={n} f32"), &ours, &theirs);
             }
             assert_eq!(ours.len(), theirs.len());
-            let differ = ours.iter().zip(&theirs).filter(|(a, b)| ulps32(**a, **b) > 0).count();
+            let differ = ours
+                .iter()
+                .zip(&theirs)
+                .filter(|(a, b)| ulps32(**a, **b) > 0)
+                .count();
             assert!(
                 ours.iter().zip(&theirs).all(|(a, b)| ulps32(*a, *b) <= 1),
                 "{preset} n={n}: more than 1 float32 ulp apart"
             );
-            assert!(differ * 50 <= n + 1, "{preset} n={n}: {differ} entries differ");
+            assert!(
+                differ * 50 <= n + 1,
+                "{preset} n={n}: {differ} entries differ"
+            );
             if n <= 50 {
                 let o = TableOptions {
                     steps: Some(n),

@@ -173,7 +173,7 @@ pub const DIVERGENCES: &[Divergence] = &[
                       (float64); diffusers' EulerDiscreteScheduler scales the initial noise by \
                       init_noise_sigma = sqrt(sigma_max^2 + 1) for 'leading' spacing (sigma_max for \
                       'linspace'/'trailing'), where sigma_max comes from the training table \
-                      (about 157.4 for scaled_linear), not 80.",
+                      (about 14.6 for scaled_linear, 157.4 for linear), not 80.",
         advice: "compare flows from the same x_T at the same sigma_max; the ground-truth VE \
                  marginal at sigma has standard deviation sqrt(sigma^2 + Var x0).",
     },
