@@ -1,8 +1,8 @@
 //! The golden suite: reference cases for implementations in other languages.
 //!
-//! [`export`] writes a directory of cases — inputs, expected outputs and, per
+//! [`export()`] writes a directory of cases — inputs, expected outputs and, per
 //! point, a tolerance in two tiers (f64 and f32) derived from the problem's
-//! conditioning — with a `manifest.json` and a `README.md`. [`validate`]
+//! conditioning — with a `manifest.json` and a `README.md`. [`validate()`]
 //! compares a candidate's outputs with it, case by case.
 //!
 //! # Layout of a suite
@@ -19,7 +19,7 @@
 //!
 //! # The pass criterion
 //! A case's first axis indexes its *points*. Point `b` passes in tier `T` iff
-//! $\|o_b - e_b\|_2 \le \mathrm{tol}_T[b]\cdot\mathrm{scale}[b]$, with $o$ the candidate's
+//! $\|o_b - e_b\|_2 \le \mathrm{tol}_{T,b}\cdot\mathrm{scale}_b$, with $o$ the candidate's
 //! output and $e$ the expected one (the norm runs over the remaining axes:
 //! a vector, a Jacobian's Frobenius norm, or a scalar's absolute value). A case
 //! passes iff every point passes; NaN fails.
