@@ -353,3 +353,62 @@ fn readme(m: &Manifest) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(crate_value: f64) -> NewCase {
+        NewCase {
+            id: "c".into(),
+            family: "R01",
+            kind: "convert",
+            description: String::new(),
+            params: serde_json::json!({}),
+            model: None,
+            level: None,
+            inputs: vec![],
+            expected: Array::from_vec(vec![1.0]),
+            crate_value: Array::from_vec(vec![crate_value]),
+            points: vec![PointTolerance {
+                scale: 1.0,
+                f64: 1e-12,
+                f32: 1e-5,
+            }],
+            command: String::new(),
+        }
+    }
+
+    #[test]
+    fn export_refuses_a_crate_value_beyond_a_tenth_of_the_tolerance() {
+        let mut b = SuiteBuilder::new(1);
+        assert!(matches!(
+            b.add_case(case(1.0 + 2e-13)),
+            Err(InteropError::OracleDisagreement { .. })
+        ));
+        assert!(matches!(
+            b.add_case(case(f64::NAN)),
+            Err(InteropError::OracleDisagreement { .. })
+        ));
+        b.add_case(case(1.0 + 5e-14)).unwrap();
+        // Duplicate ids are refused.
+        assert!(matches!(
+            b.add_case(case(1.0)),
+            Err(InteropError::InvalidGolden { .. })
+        ));
+    }
+
+    #[test]
+    fn every_f64_tolerance_is_tight_enough_to_catch_a_1e_6_error() {
+        let (m, files) = build(DEFAULT_SEED).unwrap();
+        for c in &m.cases {
+            assert!(
+                c.tolerance.max_f64 < 1e-8,
+                "{}: {}",
+                c.id,
+                c.tolerance.max_f64
+            );
+            assert!(files.contains_key(&c.expected), "{}", c.id);
+        }
+    }
+}
