@@ -56,6 +56,7 @@
 
 pub mod error;
 pub mod figure;
+pub mod interop;
 pub mod jacobian;
 pub mod level;
 pub mod linalg;

@@ -1,7 +1,10 @@
 //! Command-line front end: parse, call the library, write. No mathematics here.
 
 mod check;
+mod eval;
+mod golden;
 mod output;
+mod presets;
 mod reproduce;
 
 use std::process::ExitCode;
@@ -26,6 +29,24 @@ enum Command {
         #[command(subcommand)]
         target: reproduce::Target,
     },
+    /// Ground truth on your inputs: posterior mean, score, Jacobian, conversions, schedule tables.
+    Eval {
+        /// What to evaluate.
+        #[command(subcommand)]
+        target: eval::Target,
+    },
+    /// Golden suite for other implementations: export it, validate a candidate against it.
+    Golden {
+        /// Export or validate.
+        #[command(subcommand)]
+        action: golden::Action,
+    },
+    /// Library schedule presets (diffusers, k-diffusion, EDM, score_sde) and their divergences.
+    Presets {
+        /// List, show, divergences.
+        #[command(subcommand)]
+        action: presets::Action,
+    },
 }
 
 /// Entry point: exit code 0 on success, 1 when a check fails, 2 on unusable input.
@@ -34,6 +55,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Reproduce { target } => reproduce::run(target),
+        Command::Eval { target } => eval::run(target),
+        Command::Golden { action } => golden::run(action),
+        Command::Presets { action } => presets::run(action),
     };
     match result {
         Ok(code) => code,

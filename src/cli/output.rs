@@ -21,6 +21,9 @@ pub enum CliError {
     /// Serialization failure.
     #[error("cannot serialize the report: {0}")]
     Json(#[from] serde_json::Error),
+    /// An error of the interoperability layer (files, formats, golden suites).
+    #[error(transparent)]
+    Interop(#[from] diffusion_lowdim::interop::InteropError),
     /// Bad command-line usage the parser cannot express.
     #[error("{0}")]
     Usage(String),

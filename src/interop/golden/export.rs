@@ -1,0 +1,414 @@
+//! `golden export`: build the suite in memory, check it, write it atomically.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::families::families;
+use super::tolerance::PointTolerance;
+use super::{
+    CaseEntry, DEFAULT_SEED, FORMAT, FamilyEntry, LevelEntry, Manifest, SCHEMA_VERSION,
+    ToleranceEntry,
+};
+use crate::interop::fsio::{DirContents, write_dir_atomic};
+use crate::interop::model_file::{Model, ModelSpec};
+use crate::interop::npy::{self, Array};
+use crate::interop::{InteropError, Result};
+use crate::level::NoiseLevel;
+use crate::rng::{SeededRng, stream};
+
+/// A case as a family builds it.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    /// Unique id (lower case, `-` separated).
+    pub id: String,
+    /// Family id.
+    pub family: &'static str,
+    /// Kind (`posterior_mean`, `score`, `jacobian`, `convert`, `schedule`).
+    pub kind: &'static str,
+    /// What the case exercises.
+    pub description: String,
+    /// Kind-specific parameters.
+    pub params: serde_json::Value,
+    /// Model path inside the suite (from [`SuiteBuilder::add_model`]).
+    pub model: Option<String>,
+    /// Noise level.
+    pub level: Option<NoiseLevel>,
+    /// Inputs by name.
+    pub inputs: Vec<(&'static str, Array)>,
+    /// The oracle's value rounded to f64.
+    pub expected: Array,
+    /// The crate's f64 value (checked against `expected`, not written).
+    pub crate_value: Array,
+    /// Per point: scale and tolerances.
+    pub points: Vec<PointTolerance>,
+    /// The CLI command computing the crate's value (paths relative to the suite).
+    pub command: String,
+}
+
+/// Collects models and cases; families add to it.
+#[derive(Debug)]
+pub struct SuiteBuilder {
+    seed: u64,
+    files: DirContents,
+    cases: Vec<CaseEntry>,
+    models: BTreeMap<String, String>,
+}
+
+/// `‖a_b − e_b‖₂` for every point `b` (first axis) of two equally shaped arrays.
+pub fn point_errors(a: &[f64], e: &[f64], points: usize) -> Vec<f64> {
+    let per = e.len().checked_div(points).unwrap_or(0);
+    (0..points)
+        .map(|b| {
+            let s: f64 = (0..per)
+                .map(|i| {
+                    let d = a[b * per + i] - e[b * per + i];
+                    d * d
+                })
+                .sum();
+            s.sqrt()
+        })
+        .collect()
+}
+
+impl SuiteBuilder {
+    /// An empty suite with master seed `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            files: DirContents::new(),
+            cases: Vec::new(),
+            models: BTreeMap::new(),
+        }
+    }
+
+    /// The random stream of a family: `stream(seed, "golden/<family>", 0)`.
+    pub fn rng(&self, family: &str) -> SeededRng {
+        stream(self.seed, &format!("golden/{family}"), 0)
+    }
+
+    /// Adds a model file under `models/<name>/` and returns its manifest path
+    /// (relative to the suite) and the validated model.
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidModel`] if the spec is not a valid model;
+    /// [`InteropError::InvalidGolden`] for a duplicate name.
+    pub fn add_model(
+        &mut self,
+        name: &str,
+        spec: &ModelSpec,
+        description: &str,
+    ) -> Result<(String, Model)> {
+        let path = format!("models/{name}/model.json");
+        if self.models.insert(name.to_string(), path.clone()).is_some() {
+            return Err(InteropError::InvalidGolden {
+                path: path.into(),
+                problem: "duplicate model name",
+                detail: name.to_string(),
+            });
+        }
+        let model = spec.build().map_err(|source| InteropError::InvalidModel {
+            path: path.clone().into(),
+            source,
+        })?;
+        self.files
+            .extend(spec.files(&format!("models/{name}/"), Some(description)));
+        Ok((path, model))
+    }
+
+    /// Adds a case after checking it (see the module docs of [`super`]).
+    ///
+    /// # Errors
+    /// [`InteropError::OracleDisagreement`] if the crate's f64 value is farther
+    /// from the oracle than a tenth of the f64 tolerance at some point;
+    /// [`InteropError::InvalidGolden`] for an inconsistent case (duplicate id,
+    /// shapes, non-finite or inverted tolerances).
+    pub fn add_case(&mut self, c: NewCase) -> Result<()> {
+        let bad = |problem: &'static str, detail: String| InteropError::InvalidGolden {
+            path: format!("cases/{}", c.id).into(),
+            problem,
+            detail,
+        };
+        if self.cases.iter().any(|e| e.id == c.id) {
+            return Err(bad("duplicate case id", c.id.clone()));
+        }
+        let shape = c.expected.shape().to_vec();
+        let points = shape.first().copied().unwrap_or(0);
+        if c.crate_value.shape() != shape.as_slice() || c.points.len() != points || points == 0 {
+            return Err(bad(
+                "shapes of expected, crate value and tolerances disagree",
+                format!(
+                    "{:?} vs {:?}, {} tolerances",
+                    shape,
+                    c.crate_value.shape(),
+                    c.points.len()
+                ),
+            ));
+        }
+        c.expected.ensure_finite(Path::new(&c.id))?;
+        for (b, p) in c.points.iter().enumerate() {
+            let ok = p.scale.is_finite()
+                && p.scale > 0.0
+                && p.f64.is_finite()
+                && p.f64 > 0.0
+                && p.f32.is_finite()
+                && p.f32 >= p.f64;
+            if !ok {
+                return Err(bad("invalid tolerance", format!("point {b}: {p:?}")));
+            }
+        }
+        let errs = point_errors(c.crate_value.data(), c.expected.data(), points);
+        for (e, p) in errs.iter().zip(&c.points) {
+            let rel = e / p.scale;
+            // Written so that a NaN error is refused too.
+            if rel.is_nan() || rel > p.f64 / 10.0 {
+                return Err(InteropError::OracleDisagreement {
+                    case: c.id.clone(),
+                    error: rel,
+                    tolerance: p.f64,
+                });
+            }
+        }
+        let dir = format!("cases/{}", c.id);
+        let mut inputs = BTreeMap::new();
+        for (name, a) in &c.inputs {
+            let rel = format!("{dir}/{name}.npy");
+            self.files.insert(rel.clone(), npy::encode(a));
+            inputs.insert((*name).to_string(), rel);
+        }
+        let put = |files: &mut DirContents, name: &str, a: Array| {
+            let rel = format!("{dir}/{name}.npy");
+            files.insert(rel.clone(), npy::encode(&a));
+            rel
+        };
+        let expected = put(&mut self.files, "expected", c.expected.clone());
+        let scale = put(
+            &mut self.files,
+            "scale",
+            Array::from_vec(c.points.iter().map(|p| p.scale).collect()),
+        );
+        let t64: Vec<f64> = c.points.iter().map(|p| p.f64).collect();
+        let t32: Vec<f64> = c.points.iter().map(|p| p.f32).collect();
+        let tolerance = ToleranceEntry {
+            max_f64: t64.iter().cloned().fold(0.0, f64::max),
+            max_f32: t32.iter().cloned().fold(0.0, f64::max),
+            f64: put(&mut self.files, "tol_f64", Array::from_vec(t64)),
+            f32: put(&mut self.files, "tol_f32", Array::from_vec(t32)),
+        };
+        self.cases.push(CaseEntry {
+            output: format!("{}.npy", c.id),
+            id: c.id,
+            family: c.family.to_string(),
+            kind: c.kind.to_string(),
+            description: c.description,
+            params: c.params,
+            model: c.model,
+            level: c.level.map(|l| LevelEntry {
+                alpha: l.alpha(),
+                beta: l.beta(),
+            }),
+            inputs,
+            expected,
+            shape,
+            scale,
+            tolerance,
+            command: c.command,
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Manifest, DirContents)> {
+        let fams = families()
+            .iter()
+            .map(|f| FamilyEntry {
+                id: f.id.to_string(),
+                title: f.title.to_string(),
+                cases: self.cases.iter().filter(|c| c.family == f.id).count(),
+            })
+            .collect();
+        let manifest = Manifest {
+            format: FORMAT.to_string(),
+            schema_version: SCHEMA_VERSION,
+            crate_name: env!("CARGO_PKG_NAME").to_string(),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: self.seed,
+            criterion: "point b (first axis) passes in tier T iff ||output[b] - expected[b]||_2 <= \
+                        tol_T[b] * scale[b]; a case passes iff all its points pass"
+                .to_string(),
+            conventions: vec![
+                "x_t = alpha * x_0 + beta * eps, eps ~ N(0, I_d)".into(),
+                "arrays are batch-first: points (B, d), bases (d, r), Jacobians (B, d, d) with \
+                 J[b, i, j] = d x0hat_i / d x_t_j"
+                    .into(),
+                "inputs and expected outputs are float64; candidates may write float64 or float32"
+                    .into(),
+                "f64 tier: eps = 2^-52; f32 tier: eps = 2^-23, inputs rounded to float32 by the candidate"
+                    .into(),
+                "expected values: double-double (~32 digit) oracles rounded to float64".into(),
+            ],
+            families: fams,
+            cases: self.cases,
+        };
+        let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| InteropError::Json {
+            path: "manifest.json".into(),
+            source: e,
+        })?;
+        json.push(b'\n');
+        self.files.insert("manifest.json".into(), json);
+        self.files
+            .insert("README.md".into(), readme(&manifest).into_bytes());
+        Ok((manifest, self.files))
+    }
+}
+
+/// Builds the whole suite in memory: its manifest and every file.
+///
+/// # Errors
+/// Any family's error (see [`SuiteBuilder::add_case`]).
+pub fn build(seed: u64) -> Result<(Manifest, DirContents)> {
+    let mut b = SuiteBuilder::new(seed);
+    for f in families() {
+        (f.build)(&mut b)?;
+    }
+    b.finish()
+}
+
+/// What [`export`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSummary {
+    /// Number of cases per family, in registry order.
+    pub families: Vec<(String, usize)>,
+    /// Number of files.
+    pub files: usize,
+    /// Total bytes.
+    pub bytes: usize,
+}
+
+/// Exports the default suite (seed [`DEFAULT_SEED`]) to `out`, atomically.
+///
+/// # Errors
+/// As [`export_to`].
+pub fn export(out: &Path, replace: bool) -> Result<ExportSummary> {
+    export_to(out, DEFAULT_SEED, replace)
+}
+
+/// Exports the suite with master seed `seed` to `out`: the directory is
+/// assembled under a temporary name next to `out` and renamed at the end.
+///
+/// # Errors
+/// [`build`]'s errors, [`InteropError::OutputExists`] (unless `replace`),
+/// [`InteropError::Write`]; nothing is left behind on error.
+pub fn export_to(out: &Path, seed: u64, replace: bool) -> Result<ExportSummary> {
+    let (manifest, files) = build(seed)?;
+    write_dir_atomic(out, &files, replace)?;
+    Ok(ExportSummary {
+        families: manifest
+            .families
+            .iter()
+            .map(|f| (f.id.clone(), f.cases))
+            .collect(),
+        files: files.len(),
+        bytes: files.values().map(Vec::len).sum(),
+    })
+}
+
+fn readme(m: &Manifest) -> String {
+    let mut s = format!(
+        "# diffusion-lowdim golden suite\n\n\
+         Exported by diffusion-lowdim {} (schema version {}, seed {}). {} cases.\n\n\
+         ## How to run a candidate\n\n\
+         1. Read `manifest.json`. For each case, load its inputs (`cases/<id>/*.npy`, float64,\n   \
+            batch-first `(B, d)`), its model file (`models/<name>/model.json`, see docs/model-format.md\n   \
+            of the crate) and its noise level `(alpha, beta)`, with `x_t = alpha x_0 + beta eps`.\n\
+         2. Compute the case's `kind` with your code (`posterior_mean`, `score`, `jacobian`\n   \
+            `(B, d, d)` with `J[b, i, j] = d x0hat_i / d x_j`, `convert` between prediction types,\n   \
+            `schedule` tables) and save it with `numpy.save(outputs / case[\"output\"], y)` in float64\n   \
+            (or float32 for the f32 tier).\n\
+         3. Run\n\n\
+         ```sh\n\
+         diffusion-lowdim golden validate --golden <this directory> --outputs <outputs> --tier f64 --report report.json\n\
+         ```\n\n\
+         Exit status 0: every case passed; 1: some case failed or is missing (listed by name); 2: unusable input.\n\n\
+         ## Pass criterion\n\n\
+         Point `b` (first axis) passes iff `||output[b] - expected[b]||_2 <= tol[b] * scale[b]`, with\n\
+         `scale = cases/<id>/scale.npy` and `tol = cases/<id>/tol_f64.npy` (or `tol_f32.npy`). Expected values\n\
+         are double-double oracles rounded to float64; tolerances are `8 eps_T kappa` with `kappa` the\n\
+         problem's condition number, so a backward-stable implementation in the tier's precision passes.\n\
+         Each case's `command` field shows the `diffusion-lowdim` command that computes it.\n\n\
+         ## Cases\n\n\
+         | family | cases |\n|---|---|\n",
+        m.crate_version,
+        m.schema_version,
+        m.seed,
+        m.cases.len()
+    );
+    for f in &m.families {
+        s.push_str(&format!("| {} — {} | {} |\n", f.id, f.title, f.cases));
+    }
+    s.push('\n');
+    for c in &m.cases {
+        s.push_str(&format!(
+            "- `{}` ({}, {}): {}\n",
+            c.id, c.family, c.kind, c.description
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(crate_value: f64) -> NewCase {
+        NewCase {
+            id: "c".into(),
+            family: "R01",
+            kind: "convert",
+            description: String::new(),
+            params: serde_json::json!({}),
+            model: None,
+            level: None,
+            inputs: vec![],
+            expected: Array::from_vec(vec![1.0]),
+            crate_value: Array::from_vec(vec![crate_value]),
+            points: vec![PointTolerance {
+                scale: 1.0,
+                f64: 1e-12,
+                f32: 1e-5,
+            }],
+            command: String::new(),
+        }
+    }
+
+    #[test]
+    fn export_refuses_a_crate_value_beyond_a_tenth_of_the_tolerance() {
+        let mut b = SuiteBuilder::new(1);
+        assert!(matches!(
+            b.add_case(case(1.0 + 2e-13)),
+            Err(InteropError::OracleDisagreement { .. })
+        ));
+        assert!(matches!(
+            b.add_case(case(f64::NAN)),
+            Err(InteropError::OracleDisagreement { .. })
+        ));
+        b.add_case(case(1.0 + 5e-14)).unwrap();
+        // Duplicate ids are refused.
+        assert!(matches!(
+            b.add_case(case(1.0)),
+            Err(InteropError::InvalidGolden { .. })
+        ));
+    }
+
+    #[test]
+    fn every_f64_tolerance_is_tight_enough_to_catch_a_1e_6_error() {
+        let (m, files) = build(DEFAULT_SEED).unwrap();
+        for c in &m.cases {
+            assert!(
+                c.tolerance.max_f64 < 1e-8,
+                "{}: {}",
+                c.id,
+                c.tolerance.max_f64
+            );
+            assert!(files.contains_key(&c.expected), "{}", c.id);
+        }
+    }
+}

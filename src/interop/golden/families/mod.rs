@@ -1,0 +1,128 @@
+//! The registry of golden-case families: one module per family.
+//!
+//! To add a family (e.g. the probability-flow maps R10 or PFD R11), write a
+//! module with a `build(&mut SuiteBuilder) -> Result<()>` that adds its models
+//! and cases, and add one line to [`FAMILIES`]. The exporter and the validator
+//! need no change: the validator only compares arrays.
+
+mod r01;
+mod r02;
+mod r03;
+mod r04;
+mod r14;
+mod schedules;
+
+use faer::Mat;
+
+use super::export::SuiteBuilder;
+use crate::interop::Result;
+use crate::interop::npy::Array;
+use crate::level::NoiseLevel;
+use crate::theorem::oracle::{self, Q};
+
+/// A family of golden cases.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    /// Family id (`R02`, …, `schedules`), as in the manifest.
+    pub id: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Adds the family's models and cases.
+    pub build: fn(&mut SuiteBuilder) -> Result<()>,
+}
+
+/// Every family, in export order.
+pub const FAMILIES: &[Family] = &[
+    Family {
+        id: "R01",
+        title: "Tweedie's formula: conversions among x0, eps, v and score predictions",
+        build: r01::build,
+    },
+    Family {
+        id: "R02",
+        title: "Gaussian posterior mean and score (low-rank, full covariance, PCA denoiser)",
+        build: r02::build,
+    },
+    Family {
+        id: "R03",
+        title: "MoLRG posterior mean and score (unequal pi, r, Lambda; near ties; saturated softmax; K-subspaces)",
+        build: r03::build,
+    },
+    Family {
+        id: "R04",
+        title: "Empirical posterior mean and score (memorization; near ties; small beta)",
+        build: r04::build,
+    },
+    Family {
+        id: "R14",
+        title: "Jacobians of the exact denoisers",
+        build: r14::build,
+    },
+    Family {
+        id: "schedules",
+        title: "Schedule tables: diffusers alphas_cumprod, EDM sigma grid, score_sde levels",
+        build: schedules::build,
+    },
+];
+
+/// Every registered family.
+pub fn families() -> &'static [Family] {
+    FAMILIES
+}
+
+/// Column `j` of a matrix.
+fn col(m: &Mat<f64>, j: usize) -> Vec<f64> {
+    (0..m.nrows()).map(|i| m[(i, j)]).collect()
+}
+
+/// Rounds a double-double vector to f64.
+fn qv(v: &[Q]) -> Vec<f64> {
+    v.iter().map(|&x| oracle::f(x)).collect()
+}
+
+/// Euclidean norm.
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// `‖a − b‖` for double-double vectors, rounded.
+fn dist_q(a: &[Q], b: &[Q]) -> f64 {
+    let mut s = Q::ZERO;
+    for (x, y) in a.iter().zip(b) {
+        let e = *x - *y;
+        s += e * e;
+    }
+    oracle::f(s.sqrt())
+}
+
+/// A `(B, d)` array from rows.
+fn rows(rows: &[Vec<f64>]) -> Array {
+    let b = rows.len();
+    let d = rows.first().map_or(0, Vec::len);
+    Array::new(vec![b, d], rows.concat()).expect("rows of equal length")
+}
+
+/// A `(B, d, d)` array from dense double-double matrices (row vectors), rounded.
+fn stack_q(ms: &[Vec<Vec<Q>>]) -> Array {
+    let b = ms.len();
+    let d = ms.first().map_or(0, Vec::len);
+    let data: Vec<f64> = ms
+        .iter()
+        .flat_map(|m| m.iter().flat_map(|r| r.iter().map(|&v| oracle::f(v))))
+        .collect();
+    Array::new(vec![b, d, d], data).expect("square matrices of equal size")
+}
+
+/// The `eval` command of a model case (paths relative to the suite directory).
+fn eval_command(sub: &str, model: &str, id: &str, level: NoiseLevel) -> String {
+    format!(
+        "diffusion-lowdim eval {sub} --model {model} --x cases/{id}/x.npy --alpha {} --beta {} --out {id}.npy",
+        level.alpha(),
+        level.beta()
+    )
+}
+
+/// A seed-determined matrix with standard normal entries.
+fn gaussian(rng: &mut crate::rng::SeededRng, m: usize, n: usize) -> Mat<f64> {
+    crate::rng::standard_normal(rng, m, n)
+}

@@ -1,0 +1,39 @@
+//! Interoperability: ground truth for implementations in other languages.
+//!
+//! Users of PyTorch / JAX check their code against this crate without writing
+//! Rust. This module holds everything they touch, as a library (the CLI's
+//! `eval`, `golden` and `presets` commands are thin shells over it):
+//!
+//! | file | job |
+//! |---|---|
+//! | [`npy`] | `.npy` arrays in and out (batch-first `(B, d)`, f64; f32 promoted), with typed errors naming the file |
+//! | [`model_file`] | the versioned model-file format: a JSON manifest plus `.npy` arrays (`docs/model-format.md`) |
+//! | [`eval`] | posterior mean, score, Jacobian and prediction-type conversions on a user's inputs |
+//! | [`presets`] | library schedule presets (diffusers, k-diffusion, NVlabs EDM, score_sde) and their documented divergences |
+//! | [`golden`] | the golden suite: export (cases with f64 and f32 tolerance tiers) and validation of a candidate's outputs |
+//! | [`fsio`] | atomic writes of files and whole directories |
+//!
+//! # Conventions
+//! Arrays on disk are **batch-first**, as in numpy and PyTorch: a batch of `B`
+//! points in $\mathbb R^d$ is a `(B, d)` array, a basis is `(d, r)`, a batch of
+//! Jacobians `(B, d, d)`. The crate's own matrices are `d × B` (columns are
+//! points); the transposition happens on input and output only. C and Fortran
+//! order are both read; outputs are always little-endian f64 in C order.
+//!
+//! # Errors
+//! Every failure is an [`InteropError`] naming the file and the problem; none
+//! leaves a partial output behind (see [`fsio`]).
+
+pub mod eval;
+pub mod fsio;
+pub mod golden;
+pub mod model_file;
+pub mod npy;
+pub mod presets;
+
+mod error;
+
+pub use error::InteropError;
+
+/// Convenience alias for results of this module.
+pub type Result<T, E = InteropError> = core::result::Result<T, E>;

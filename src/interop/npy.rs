@@ -1,0 +1,533 @@
+//! `.npy` arrays in and out, through the `npyz` crate (no hand-written parser).
+//!
+//! # Reading
+//! [`read`] accepts float64 and float32 arrays (either byte order, C or Fortran
+//! order); float32 is promoted to float64 exactly. Every other dtype, a
+//! malformed header, a data section shorter or longer than the header
+//! declares, is an [`InteropError`] naming the file. [`read_finite`] also
+//! refuses NaN and ±inf. The result is an [`Array`]: a shape and its entries
+//! in C order (last index fastest), whatever the file's order.
+//!
+//! # Writing
+//! [`encode`] produces the bytes of a little-endian float64 C-order `.npy` file
+//! (what `numpy.save` writes for a float64 array): deterministic, byte for byte.
+//!
+//! # Examples
+//! ```
+//! use diffusion_lowdim::interop::npy::{Array, decode, encode};
+//! let a = Array::new(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+//! let bytes = encode(&a);
+//! let b = decode("memory.npy".as_ref(), &bytes)?;
+//! assert_eq!(b.shape(), &[2, 3]);
+//! assert_eq!(b.data()[4], 5.0);
+//! // Batch-first (B, d) on disk ↔ d × B in the crate.
+//! let m = b.to_batch("memory.npy".as_ref(), "x", None)?;
+//! assert_eq!((m.nrows(), m.ncols()), (3, 2));
+//! assert_eq!(m[(1, 0)], 2.0);
+//! # Ok::<(), diffusion_lowdim::interop::InteropError>(())
+//! ```
+
+use std::io::Cursor;
+use std::path::Path;
+
+use faer::{Mat, MatRef};
+use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
+
+use super::{InteropError, Result};
+
+/// The floating-point type an array was stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoredPrecision {
+    /// float64 (`<f8` or `>f8`).
+    F64,
+    /// float32 (`<f4` or `>f4`), promoted to float64 on reading.
+    F32,
+}
+
+/// An n-dimensional f64 array: its shape and its entries in C order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Array {
+    shape: Vec<usize>,
+    data: Vec<f64>,
+    stored: StoredPrecision,
+}
+
+impl Array {
+    /// An array from a shape and its entries in C order (last index fastest).
+    ///
+    /// # Errors
+    /// [`crate::Error::DimensionMismatch`] (as [`InteropError::Lib`]) if the number of
+    /// entries is not the product of the shape.
+    pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(crate::Error::DimensionMismatch {
+                what: "number of entries vs product of the shape",
+                expected: n,
+                found: data.len(),
+            }
+            .into());
+        }
+        Ok(Self {
+            shape,
+            data,
+            stored: StoredPrecision::F64,
+        })
+    }
+
+    /// A batch-first `(B, d)` array from the crate's `d × B` matrix (columns are points).
+    pub fn from_batch(m: MatRef<'_, f64>) -> Self {
+        let (d, b) = (m.nrows(), m.ncols());
+        let mut data = Vec::with_capacity(d * b);
+        for j in 0..b {
+            for i in 0..d {
+                data.push(m[(i, j)]);
+            }
+        }
+        Self {
+            shape: vec![b, d],
+            data,
+            stored: StoredPrecision::F64,
+        }
+    }
+
+    /// A `(m, n)` array from an `m × n` matrix (e.g. a basis `(d, r)`).
+    pub fn from_matrix(m: MatRef<'_, f64>) -> Self {
+        let (r, c) = (m.nrows(), m.ncols());
+        let mut data = Vec::with_capacity(r * c);
+        for i in 0..r {
+            for j in 0..c {
+                data.push(m[(i, j)]);
+            }
+        }
+        Self {
+            shape: vec![r, c],
+            data,
+            stored: StoredPrecision::F64,
+        }
+    }
+
+    /// A 1-d array.
+    pub fn from_vec(v: Vec<f64>) -> Self {
+        Self {
+            shape: vec![v.len()],
+            data: v,
+            stored: StoredPrecision::F64,
+        }
+    }
+
+    /// A `(B, m, n)` stack of equally shaped matrices (e.g. Jacobians).
+    ///
+    /// # Errors
+    /// [`crate::Error::DimensionMismatch`] if the matrices differ in shape.
+    pub fn from_matrices(ms: &[Mat<f64>]) -> Result<Self> {
+        let (r, c) = ms.first().map_or((0, 0), |m| (m.nrows(), m.ncols()));
+        let mut data = Vec::with_capacity(ms.len() * r * c);
+        for m in ms {
+            crate::error::ensure_dim("rows of stacked matrices", r, m.nrows())?;
+            crate::error::ensure_dim("columns of stacked matrices", c, m.ncols())?;
+            for i in 0..r {
+                for j in 0..c {
+                    data.push(m[(i, j)]);
+                }
+            }
+        }
+        Ok(Self {
+            shape: vec![ms.len(), r, c],
+            data,
+            stored: StoredPrecision::F64,
+        })
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The entries in C order.
+    pub fn data(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// Mutable entries in C order.
+    pub fn data_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+
+    /// Consumes the array, returning its entries in C order.
+    pub fn into_data(self) -> Vec<f64> {
+        self.data
+    }
+
+    /// The precision the array was stored in (f64 for arrays built in memory).
+    pub fn stored(&self) -> StoredPrecision {
+        self.stored
+    }
+
+    /// The multi-index of flat C-order position `flat`.
+    pub fn unravel(&self, mut flat: usize) -> Vec<usize> {
+        let mut idx = vec![0; self.shape.len()];
+        for (k, &n) in self.shape.iter().enumerate().rev() {
+            if n > 0 {
+                idx[k] = flat % n;
+                flat /= n;
+            }
+        }
+        idx
+    }
+
+    /// Checks the number of dimensions.
+    ///
+    /// # Errors
+    /// [`InteropError::WrongRank`].
+    pub fn expect_rank(
+        &self,
+        path: &Path,
+        what: &'static str,
+        layout: &'static str,
+        rank: usize,
+    ) -> Result<()> {
+        if self.shape.len() == rank {
+            Ok(())
+        } else {
+            Err(InteropError::WrongRank {
+                path: path.to_path_buf(),
+                what,
+                layout,
+                expected: rank,
+                found: self.shape.clone(),
+            })
+        }
+    }
+
+    /// Checks the length of one axis.
+    ///
+    /// # Errors
+    /// [`InteropError::WrongShape`].
+    pub fn expect_axis(
+        &self,
+        path: &Path,
+        what: &'static str,
+        axis: usize,
+        expected: usize,
+        reason: &'static str,
+    ) -> Result<()> {
+        let found = self.shape.get(axis).copied().unwrap_or(0);
+        if found == expected {
+            Ok(())
+        } else {
+            Err(InteropError::WrongShape {
+                path: path.to_path_buf(),
+                what,
+                shape: self.shape.clone(),
+                axis,
+                expected,
+                found,
+                reason,
+            })
+        }
+    }
+
+    fn expect_nonempty(&self, path: &Path, what: &'static str) -> Result<()> {
+        if self.data.is_empty() {
+            Err(InteropError::EmptyArray {
+                path: path.to_path_buf(),
+                what,
+                shape: self.shape.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks that every entry is finite.
+    ///
+    /// # Errors
+    /// [`InteropError::NonFinite`] with the multi-index of the first bad entry.
+    pub fn ensure_finite(&self, path: &Path) -> Result<()> {
+        match self.data.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(k) => Err(InteropError::NonFinite {
+                path: path.to_path_buf(),
+                index: self.unravel(k),
+                value: self.data[k],
+            }),
+        }
+    }
+
+    /// A batch-first `(B, d)` array as the crate's `d × B` matrix.
+    ///
+    /// `dim`, when given, is the required `d`. A 1-d array of length `d` is
+    /// *not* accepted as one point: the layout must be explicit.
+    ///
+    /// # Errors
+    /// [`InteropError::WrongRank`], [`InteropError::WrongShape`], [`InteropError::EmptyArray`].
+    pub fn to_batch(
+        &self,
+        path: &Path,
+        what: &'static str,
+        dim: Option<usize>,
+    ) -> Result<Mat<f64>> {
+        self.expect_rank(path, what, "(B, d): one point per row", 2)?;
+        if let Some(d) = dim {
+            self.expect_axis(path, what, 1, d, "the model's dimension d")?;
+        }
+        self.expect_nonempty(path, what)?;
+        let (b, d) = (self.shape[0], self.shape[1]);
+        Ok(Mat::from_fn(d, b, |i, j| self.data[j * d + i]))
+    }
+
+    /// A 2-d array `(m, n)` as an `m × n` matrix.
+    ///
+    /// # Errors
+    /// [`InteropError::WrongRank`], [`InteropError::EmptyArray`].
+    pub fn to_matrix(
+        &self,
+        path: &Path,
+        what: &'static str,
+        layout: &'static str,
+    ) -> Result<Mat<f64>> {
+        self.expect_rank(path, what, layout, 2)?;
+        self.expect_nonempty(path, what)?;
+        let (r, c) = (self.shape[0], self.shape[1]);
+        Ok(Mat::from_fn(r, c, |i, j| self.data[i * c + j]))
+    }
+
+    /// A 1-d array as a vector.
+    ///
+    /// # Errors
+    /// [`InteropError::WrongRank`], [`InteropError::EmptyArray`].
+    pub fn to_vector(&self, path: &Path, what: &'static str) -> Result<Vec<f64>> {
+        self.expect_rank(path, what, "(n,)", 1)?;
+        self.expect_nonempty(path, what)?;
+        Ok(self.data.clone())
+    }
+}
+
+/// The dtype's numpy notation, for messages.
+fn dtype_name(dtype: &DType) -> String {
+    dtype.descr()
+}
+
+/// Whether `dtype` is a float of `bytes` bytes.
+fn is_float(dtype: &DType, bytes: u64) -> bool {
+    matches!(dtype, DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == bytes)
+}
+
+/// Reads a `.npy` file (float64 or float32; any byte order; C or Fortran order).
+///
+/// NaN and ±inf are returned as they are; use [`read_finite`] for inputs.
+///
+/// # Errors
+/// [`InteropError::Read`], [`InteropError::NpyHeader`], [`InteropError::NpyTruncated`],
+/// [`InteropError::NpyTrailingBytes`], [`InteropError::UnsupportedDtype`].
+pub fn read(path: &Path) -> Result<Array> {
+    let bytes = std::fs::read(path).map_err(|source| InteropError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode(path, &bytes)
+}
+
+/// Reads a `.npy` file and refuses NaN / ±inf entries.
+///
+/// # Errors
+/// As [`read`], and [`InteropError::NonFinite`].
+pub fn read_finite(path: &Path) -> Result<Array> {
+    let a = read(path)?;
+    a.ensure_finite(path)?;
+    Ok(a)
+}
+
+/// Decodes the bytes of a `.npy` file (`path` is only used in messages).
+///
+/// # Errors
+/// As [`read`] (but for [`InteropError::Read`]).
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
+    let header_err = |source| InteropError::NpyHeader {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut cursor = Cursor::new(bytes);
+    let header = NpyHeader::from_reader(&mut cursor).map_err(header_err)?;
+    let data_start = usize::try_from(cursor.position()).unwrap_or(bytes.len());
+    let data_bytes = &bytes[data_start.min(bytes.len())..];
+    let dtype = header.dtype();
+    let item = if is_float(&dtype, 8) {
+        8u64
+    } else if is_float(&dtype, 4) {
+        4u64
+    } else {
+        return Err(InteropError::UnsupportedDtype {
+            path: path.to_path_buf(),
+            dtype: dtype_name(&dtype),
+        });
+    };
+    let shape: Vec<u64> = header.shape().to_vec();
+    let n = shape
+        .iter()
+        .try_fold(1u64, |acc, &s| acc.checked_mul(s))
+        .and_then(|n| n.checked_mul(item));
+    let found = data_bytes.len() as u64;
+    let expected = match n {
+        Some(e) => e,
+        None => {
+            return Err(InteropError::NpyTruncated {
+                path: path.to_path_buf(),
+                shape,
+                dtype: dtype_name(&dtype),
+                expected: u64::MAX,
+                found,
+            });
+        }
+    };
+    if found < expected {
+        return Err(InteropError::NpyTruncated {
+            path: path.to_path_buf(),
+            shape,
+            dtype: dtype_name(&dtype),
+            expected,
+            found,
+        });
+    }
+    if found > expected {
+        return Err(InteropError::NpyTrailingBytes {
+            path: path.to_path_buf(),
+            shape,
+            extra: found - expected,
+        });
+    }
+    let order = header.order();
+    let file = NpyFile::with_header(header, data_bytes);
+    let (stored_data, stored) = if item == 8 {
+        (
+            file.into_vec::<f64>().map_err(header_err)?,
+            StoredPrecision::F64,
+        )
+    } else {
+        let v = file.into_vec::<f32>().map_err(header_err)?;
+        (v.into_iter().map(f64::from).collect(), StoredPrecision::F32)
+    };
+    let shape: Vec<usize> = shape
+        .iter()
+        .map(|&s| usize::try_from(s).unwrap_or(usize::MAX))
+        .collect();
+    let data = match order {
+        Order::C => stored_data,
+        Order::Fortran => fortran_to_c(&shape, &stored_data),
+    };
+    Ok(Array {
+        shape,
+        data,
+        stored,
+    })
+}
+
+/// Reorders Fortran-order (first index fastest) entries into C order.
+fn fortran_to_c(shape: &[usize], f: &[f64]) -> Vec<f64> {
+    let nd = shape.len();
+    if nd <= 1 {
+        return f.to_vec();
+    }
+    // Fortran strides.
+    let mut fstride = vec![1usize; nd];
+    for k in 1..nd {
+        fstride[k] = fstride[k - 1] * shape[k - 1];
+    }
+    let mut out = Vec::with_capacity(f.len());
+    let mut idx = vec![0usize; nd];
+    for _ in 0..f.len() {
+        let off: usize = idx.iter().zip(&fstride).map(|(i, s)| i * s).sum();
+        out.push(f[off]);
+        // Increment the C-order multi-index (last fastest).
+        for k in (0..nd).rev() {
+            idx[k] += 1;
+            if idx[k] < shape[k] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
+    out
+}
+
+/// The bytes of a little-endian float64 C-order `.npy` file holding `a`.
+pub fn encode(a: &Array) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + 8 * a.data.len());
+    let shape: Vec<u64> = a.shape.iter().map(|&s| s as u64).collect();
+    let mut w = npyz::WriteOptions::<f64>::new()
+        .dtype(DType::Plain("<f8".parse().expect("valid type string")))
+        .shape(&shape)
+        .writer(&mut out)
+        .begin_nd()
+        .expect("writing to memory cannot fail");
+    w.extend(a.data.iter().copied())
+        .expect("writing to memory cannot fail");
+    w.finish().expect("writing to memory cannot fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("t.npy")
+    }
+
+    #[test]
+    fn round_trip_preserves_bits() {
+        let a = Array::new(vec![2, 2], vec![0.1, -0.0, f64::MIN_POSITIVE, 1e300]).unwrap();
+        let b = decode(p(), &encode(&a)).unwrap();
+        assert_eq!(a.shape(), b.shape());
+        for (x, y) in a.data().iter().zip(b.data()) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+    }
+
+    #[test]
+    fn fortran_order_is_transposed_to_c() {
+        // shape (2, 3) in Fortran order: entries stored column by column.
+        let c = fortran_to_c(&[2, 3], &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(c, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let c3 = fortran_to_c(&[2, 2, 2], &[0.0, 4.0, 2.0, 6.0, 1.0, 5.0, 3.0, 7.0]);
+        assert_eq!(c3, (0..8).map(f64::from).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_refused() {
+        let a = Array::new(vec![3], vec![1.0, 2.0, 3.0]).unwrap();
+        let bytes = encode(&a);
+        assert!(matches!(
+            decode(p(), &bytes[..bytes.len() - 1]),
+            Err(InteropError::NpyTruncated {
+                expected: 24,
+                found: 23,
+                ..
+            })
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            decode(p(), &longer),
+            Err(InteropError::NpyTrailingBytes { extra: 1, .. })
+        ));
+        assert!(matches!(
+            decode(p(), &bytes[..20]),
+            Err(InteropError::NpyHeader { .. })
+        ));
+        assert!(matches!(
+            decode(p(), b"not a numpy file at all"),
+            Err(InteropError::NpyHeader { .. })
+        ));
+    }
+
+    #[test]
+    fn unravel_is_c_order() {
+        let a = Array::new(vec![2, 3, 4], vec![0.0; 24]).unwrap();
+        assert_eq!(a.unravel(0), vec![0, 0, 0]);
+        assert_eq!(a.unravel(5), vec![0, 1, 1]);
+        assert_eq!(a.unravel(23), vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""A real client of the golden suite, in numpy only (what a PyTorch/JAX user would write).
+
+It exports a golden suite with the diffusion-lowdim binary, computes every case
+with its own numpy code (model files read with json + numpy.load), and checks:
+
+1. the float64 run passes the f64 tier (exit 0);
+2. a float32 run (inputs, model arrays and levels rounded to float32, arithmetic in
+   float32, outputs saved as float32) passes the f32 tier (exit 0);
+3. a deliberately wrong output (one entry off by a relative 1e-6) fails (exit 1) and
+   the case is named;
+4. a missing output is reported by name (exit 1);
+5. `--only` restricts validation to one family.
+
+The flow-dependent part (a numpy Heun sampler on the golden noise bank and
+`measure`) comes with the probability-flow module.
+
+Usage: python3 tests/golden_client.py --bin target/release/diffusion-lowdim
+Prints "N passed, M failed" and exits non-zero on any failed check.
+"""
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+# ---------------------------------------------------------------- model files
+
+
+def load_array(manifest_dir, ref, dtype):
+    """An array field: a path relative to the manifest, or an inline list."""
+    if isinstance(ref, str):
+        return np.load(manifest_dir / ref).astype(dtype)
+    return np.asarray(ref, dtype=dtype)
+
+
+def load_model(path, dtype):
+    m = json.loads(path.read_text())
+    assert m["format"] == "diffusion-lowdim/model" and m["schema_version"] == 1, path
+    d = path.parent
+    kind = m["kind"]
+    if kind == "gaussian":
+        out = {"kind": "gaussian", "mean": load_array(d, m["mean"], dtype)}
+        if "covariance" in m:
+            out["cov"] = load_array(d, m["covariance"], dtype)
+        else:
+            u = load_array(d, m["basis"], dtype)
+            lam = load_array(d, m["variances"], dtype) if "variances" in m else np.ones(u.shape[1], dtype)
+            out["U"], out["lam"] = u, lam
+        return out
+    if kind == "pca":
+        u = load_array(d, m["basis"], dtype)
+        return {"kind": "gaussian", "mean": np.zeros(u.shape[0], dtype), "U": u, "lam": np.ones(u.shape[1], dtype)}
+    if kind in ("molrg", "k-subspaces"):
+        if kind == "molrg":
+            bases = [load_array(d, c["basis"], dtype) for c in m["components"]]
+            lams = [
+                load_array(d, c["variances"], dtype) if "variances" in c else np.ones(b.shape[1], dtype)
+                for c, b in zip(m["components"], bases)
+            ]
+            pi = load_array(d, m["weights"], dtype)
+        else:
+            bases = [load_array(d, b, dtype) for b in m["bases"]]
+            lams = [np.ones(b.shape[1], dtype) for b in bases]
+            pi = np.full(len(bases), 1.0 / len(bases), dtype)
+        return {"kind": "molrg", "pi": pi, "bases": bases, "lams": lams}
+    if kind == "empirical":
+        return {"kind": "empirical", "points": load_array(d, m["points"], dtype)}
+    raise ValueError(f"unknown kind {kind}")
+
+
+# ---------------------------------------------------------------- the formulas
+
+
+def softmax(logits):
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def gaussian(model, x, a, b, what):
+    mu = model["mean"]
+    y = x - a * mu
+    if "cov" in model:  # full covariance: solve with C = a² Σ + b² I
+        S = model["cov"]
+        C = a * a * S + b * b * np.eye(S.shape[0], dtype=S.dtype)
+        z = np.linalg.solve(C, y.T).T
+        if what == "posterior_mean":
+            return mu + a * z @ S.T
+        if what == "score":
+            return -z
+        J = a * np.linalg.solve(C, S).T  # a Σ C⁻¹ (Σ, C symmetric)
+        return np.broadcast_to(J, (x.shape[0],) + J.shape).copy()
+    U, lam = model["U"], model["lam"]
+    g = a * lam / (a * a * lam + b * b)
+    h = 1 / (a * a * lam + b * b)
+    c = y @ U
+    if what == "posterior_mean":
+        return mu + (c * g) @ U.T
+    if what == "score":
+        res = y - c @ U.T
+        if U.shape[1] == U.shape[0]:
+            res = np.zeros_like(res)
+        return -(c * h) @ U.T - res / (b * b)
+    J = (U * g) @ U.T
+    return np.broadcast_to(J, (x.shape[0],) + J.shape).copy()
+
+
+def molrg(model, x, a, b, what):
+    pi, bases, lams = model["pi"], model["bases"], model["lams"]
+    logits, means, scores = [], [], []
+    for p, U, lam in zip(pi, bases, lams):
+        c = x @ U
+        kappa = a * a * lam / (2 * b * b * (a * a * lam + b * b))
+        logits.append(np.log(p) - 0.5 * np.sum(np.log1p(a * a * lam / (b * b))) + (c * c) @ kappa)
+        g = a * lam / (a * a * lam + b * b)
+        means.append((c * g) @ U.T)
+        res = x - c @ U.T if U.shape[1] < U.shape[0] else np.zeros_like(x)
+        scores.append(-(c / (a * a * lam + b * b)) @ U.T - res / (b * b))
+    w = softmax(np.stack(logits, axis=1))  # (B, K)
+    M = np.stack(means, axis=1)  # (B, K, d)
+    m = np.einsum("bk,bkd->bd", w, M)
+    if what == "posterior_mean":
+        return m
+    if what == "score":
+        return np.einsum("bk,bkd->bd", w, np.stack(scores, axis=1))
+    J = np.zeros((x.shape[0], x.shape[1], x.shape[1]), x.dtype)
+    for k, (U, lam) in enumerate(zip(bases, lams)):
+        g = a * lam / (a * a * lam + b * b)
+        J += w[:, k, None, None] * ((U * g) @ U.T)[None]
+        dk = M[:, k] - m
+        J += (a / (b * b)) * w[:, k, None, None] * dk[:, :, None] * dk[:, None, :]
+    return J
+
+
+def empirical(model, x, a, b, what):
+    P = model["points"]  # (N, d)
+    r = x[:, None, :] - a * P[None, :, :]  # (B, N, d)
+    s = softmax(-np.sum(r * r, axis=2) / (2 * b * b))  # (B, N)
+    m = s @ P
+    if what == "posterior_mean":
+        return m
+    if what == "score":
+        return -np.einsum("bn,bnd->bd", s, r) / (b * b)
+    V = P[None, :, :] - m[:, None, :]
+    return (a / (b * b)) * np.einsum("bn,bni,bnj->bij", s, V, V)
+
+
+def convert(frm, to, v, x, a, b):
+    if frm == "x0":
+        x0, eps = v, (x - a * v) / b
+    elif frm == "eps":
+        x0, eps = (x - b * v) / a, v
+    elif frm == "score":
+        eps = -b * v
+        x0 = (x - b * eps) / a
+    else:  # v
+        h2 = a * a + b * b
+        x0, eps = (a * x - b * v) / h2, (b * x + a * v) / h2
+    return {"x0": x0, "eps": eps, "score": -eps / b, "v": a * eps - b * x0}[to]
+
+
+def schedule(params, inputs, dtype):
+    preset, col = params["preset"], params["column"]
+    if preset.startswith("diffusers-"):
+        n = 1000
+        if preset == "diffusers-linear":
+            betas = np.linspace(1e-4, 0.02, n)
+        elif preset == "diffusers-scaled-linear":
+            betas = np.linspace(0.00085**0.5, 0.012**0.5, n) ** 2
+        else:
+            f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+            betas = np.array([min(1 - f((i + 1) / n) / f(i / n), 0.999) for i in range(n)])
+        betas = betas.astype(dtype)
+        return np.cumprod(dtype(1) - betas)
+    if preset == "edm":
+        n, rho = 18, dtype(7)
+        lo, hi = dtype(0.002) ** (1 / rho), dtype(80) ** (1 / rho)
+        i = np.arange(n, dtype=dtype)
+        return (hi + i / dtype(n - 1) * (lo - hi)) ** rho
+    t = inputs["t"].astype(dtype)
+    if preset == "score-sde-vp":
+        L = -0.25 * t * t * dtype(20 - 0.1) - 0.5 * t * dtype(0.1)
+        return np.exp(L) if col == "alpha" else np.sqrt(1 - np.exp(2 * L))
+    if preset == "score-sde-ve":
+        return dtype(0.01) * (dtype(50) / dtype(0.01)) ** t
+    raise ValueError(preset)
+
+
+def compute(golden, case, dtype):
+    inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
+    kind = case["kind"]
+    if kind == "schedule":
+        return schedule(case["params"], inputs, dtype)
+    a, b = dtype(case["level"]["alpha"]), dtype(case["level"]["beta"])
+    if kind == "convert":
+        return convert(case["params"]["from"], case["params"]["to"], inputs["value"], inputs["x"], a, b)
+    model = load_model(golden / case["model"], dtype)
+    f = {"gaussian": gaussian, "molrg": molrg, "empirical": empirical}[model["kind"]]
+    return f(model, inputs["x"], a, b, kind)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="path to the diffusion-lowdim binary")
+    args = ap.parse_args()
+    exe = str(Path(args.bin).resolve())
+    results = []
+
+    def check(name, ok, detail=""):
+        results.append(ok)
+        print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""))
+
+    def validate(outputs, tier, *extra):
+        return subprocess.run(
+            [exe, "golden", "validate", "--golden", str(golden), "--outputs", str(outputs), "--tier", tier, *extra],
+            capture_output=True,
+            text=True,
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        golden = tmp / "golden"
+        r = subprocess.run([exe, "golden", "export", "--out", str(golden)], capture_output=True, text=True)
+        check("golden export", r.returncode == 0, r.stderr)
+        manifest = json.loads((golden / "manifest.json").read_text())
+        cases = manifest["cases"]
+
+        for dtype, tier in [(np.float64, "f64"), (np.float32, "f32")]:
+            out = tmp / f"out-{tier}"
+            out.mkdir()
+            for case in cases:
+                y = np.asarray(compute(golden, case, dtype))
+                assert y.dtype == dtype, (case["id"], y.dtype)
+                assert list(y.shape) == case["shape"], (case["id"], y.shape)
+                np.save(out / case["output"], y)
+            r = validate(out, tier, "--report", str(tmp / f"report-{tier}.json"))
+            check(f"{tier} run ({len(cases)} cases) passes the {tier} tier", r.returncode == 0, r.stdout[-3000:])
+            report = json.loads((tmp / f"report-{tier}.json").read_text())
+            worst = max(c["ratio"] for c in report["results"])
+            print(f"     worst error/tolerance ratio in the {tier} tier: {worst:.3e}")
+
+        # The f32 outputs are not good enough for the f64 tier.
+        r = validate(tmp / "out-f32", "f64")
+        check("f32 run fails the f64 tier", r.returncode == 1, r.stdout[-500:])
+
+        # A deliberately wrong output: one entry off by a relative 1e-6.
+        wrong = tmp / "out-wrong"
+        shutil.copytree(tmp / "out-f64", wrong)
+        victim = next(c for c in cases if c["family"] == "R03")
+        y = np.load(wrong / victim["output"])
+        k = np.argmax(np.abs(y))
+        y.flat[k] *= 1 + 1e-6
+        np.save(wrong / victim["output"], y)
+        r = validate(wrong, "f64")
+        failing = [line for line in r.stdout.splitlines() if "FAIL" in line]
+        check(
+            "a 1e-6 perturbation fails with exit 1 and names the case",
+            r.returncode == 1 and len(failing) == 1 and victim["id"] in failing[0],
+            r.stdout[-1000:],
+        )
+
+        # A missing output is reported by name.
+        gone = cases[-1]["output"]
+        (wrong / gone).unlink()
+        r = validate(wrong, "f64")
+        check(
+            "a missing output is reported by name",
+            r.returncode == 1 and f"missing outputs: {cases[-1]['id']}" in r.stdout,
+            r.stdout[-500:],
+        )
+
+        # --only: one family.
+        r = validate(tmp / "out-f64", "f64", "--only", "R04")
+        n04 = sum(1 for c in cases if c["family"] == "R04")
+        check("--only R04 validates that family alone", r.returncode == 0 and f"{n04} of {n04} cases passed" in r.stdout, r.stdout)
+
+    passed = sum(results)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
