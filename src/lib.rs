@@ -51,6 +51,7 @@
 
 pub mod error;
 pub mod figure;
+pub mod flow;
 pub mod jacobian;
 pub mod level;
 pub mod linalg;
