@@ -55,6 +55,7 @@ pub mod flow;
 pub mod jacobian;
 pub mod level;
 pub mod linalg;
+pub mod metric;
 pub mod model;
 pub mod prec;
 pub mod rng;

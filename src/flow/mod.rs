@@ -44,7 +44,7 @@ mod sampler;
 mod solver;
 
 pub use exact::GaussianFlow;
-pub use grid::{GridEnd, TimeGrid};
+pub use grid::{EDM_RHO, EDM_SIGMA_MAX, EDM_SIGMA_MIN, GridEnd, TimeGrid};
 pub use sampler::Sampler;
 pub use solver::{
     Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, Rk4, SolveInfo, Solution, Solver,
