@@ -20,13 +20,20 @@
 //! # Ok::<(), diffusion_lowdim::Error>(())
 //! ```
 
+pub mod flow;
 pub mod instance;
 pub mod oracle;
 pub mod r01;
 pub mod r02;
 pub mod r03;
 pub mod r04;
+pub mod r10;
+pub mod r11;
+pub mod r12;
+pub mod r13;
 pub mod r14;
+pub mod r15;
+pub mod r16;
 
 use std::time::Instant;
 
@@ -110,6 +117,7 @@ pub fn registry() -> &'static [Theorem] {
     static ALL: std::sync::OnceLock<Vec<Theorem>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
         let mut all: Vec<Theorem> = FOUNDATION.to_vec();
+        all.extend_from_slice(&flow::FLOW);
         all.sort_by_key(|t| t.id);
         all
     })
