@@ -56,8 +56,8 @@ fn print_table(report: &CheckReport) {
         report.version, report.seed, report.cases
     );
     println!(
-        "{:<4} {:<52} {:>9} {:>8} {:>11} {:>11} {:>8}  {}",
-        "id", "title", "instances", "failures", "worst err", "tolerance", "time", "status"
+        "{:<4} {:<52} {:>9} {:>8} {:>11} {:>11} {:>8}  status",
+        "id", "title", "instances", "failures", "worst err", "tolerance", "time"
     );
     for r in &report.results {
         println!(

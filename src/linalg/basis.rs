@@ -21,8 +21,8 @@ pub fn orthonormality_deviation(u: MatRef<'_, f64>) -> f64 {
     for a in 0..r {
         for b in a..r {
             let mut acc = Acc::new(if a == b { -1.0 } else { 0.0 });
-            for i in 0..d {
-                acc.add_prod(cols[a][i], cols[b][i]);
+            for (x, y) in cols[a].iter().zip(&cols[b]) {
+                acc.add_prod(*x, *y);
             }
             worst = worst.max(acc.value().abs());
         }
@@ -55,7 +55,7 @@ pub fn check_orthonormal(what: &'static str, component: usize, u: MatRef<'_, f64
     }
     ensure_finite(what, u)?;
     let deviation = orthonormality_deviation(u);
-    if !(deviation <= prec::ORTHONORMALITY_TOL) {
+    if deviation > prec::ORTHONORMALITY_TOL || deviation.is_nan() {
         return Err(Error::NotOrthonormal {
             what,
             component,

@@ -98,6 +98,7 @@ pub fn dot2(x: &[f64], y: &[f64]) -> Acc {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exactness is what these tests claim
 mod tests {
     use super::*;
 

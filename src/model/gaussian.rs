@@ -19,8 +19,8 @@ use crate::rng::{SeededRng, standard_normal};
 /// $p_t = \mathcal N(\alpha\mu, \alpha^2\Sigma + \beta^2 I)$ and, with $y = x_t - \alpha\mu$,
 /// $$\mathbb E[x_0\mid x_t] = \mu + \alpha\Sigma(\alpha^2\Sigma+\beta^2I)^{-1}y
 ///   = \mu + U\operatorname{diag}\!\Big(\frac{\alpha\lambda_i}{\alpha^2\lambda_i+\beta^2}\Big)U^\top y \qquad\text{(R02)}$$
-/// $$\nabla\log p_t(x_t) = -U\operatorname{diag}\!\Big(\frac{1}{\alpha^2\lambda_i+\beta^2}\Big)U^\top y
-///   - \frac{(I-UU^\top)y}{\beta^2}.$$
+/// $$\nabla\log p_t(x_t) = -U\operatorname{diag}\!\Big(\frac{1}{\alpha^2\lambda_i+\beta^2}\Big)U^\top y -
+///   \frac{(I-UU^\top)y}{\beta^2}.$$
 /// The residual $(I-UU^\top)y$ is computed with compensated dot products, so the
 /// score keeps full relative accuracy at small $\beta$ (where $y$ lies almost in
 /// $\operatorname{span}U$ and plain evaluation loses $\log_{10}(\alpha/\beta)$ digits).

@@ -29,8 +29,8 @@ struct Component {
 /// $\pi_k \ge 0$, $\sum_k\pi_k = 1$. With $c_k = U_k^\top x_t$, $g(\lambda) = \frac{\alpha\lambda}{\alpha^2\lambda+\beta^2}$,
 /// $\kappa(\lambda) = \frac{\alpha^2\lambda}{2\beta^2(\alpha^2\lambda+\beta^2)}$:
 /// $$\mathbb E[x_0\mid x_t] = \sum_k w_k\,U_k\operatorname{diag}(g(\lambda_{kj}))\,c_k,\quad
-///   w = \operatorname{softmax}_k\Big(\log\pi_k - \tfrac12\sum_j\log\!\big(1+\tfrac{\alpha^2\lambda_{kj}}{\beta^2}\big)
-///   + \sum_j \kappa(\lambda_{kj})\,c_{kj}^2\Big). \qquad\text{(R03)}$$
+///   w = \operatorname{softmax}_k\Big(\log\pi_k - \tfrac12\sum_j\log\!\big(1+\tfrac{\alpha^2\lambda_{kj}}{\beta^2}\big) +
+///   \sum_j \kappa(\lambda_{kj})\,c_{kj}^2\Big). \qquad\text{(R03)}$$
 /// With $\Lambda_k = I$ this is SPEC R03:
 /// $\frac{\alpha}{\alpha^2+\beta^2}\sum_k w_kU_kU_k^\top x_t$,
 /// $w = \operatorname{softmax}(\log\pi_k - \frac{r_k}{2}\log(1+\alpha^2/\beta^2) + \varphi_t\|U_k^\top x_t\|^2)$,

@@ -28,7 +28,7 @@ pub enum BasisKind {
 fn exact_orthogonal(rng: &mut SeededRng, d: usize) -> Mat<f64> {
     // Sylvester Hadamard of order 16 and 4, normalized by 1/4 and 1/2.
     let had = |n: usize, i: usize, j: usize| -> f64 {
-        let sign = if (i & j).count_ones() % 2 == 0 {
+        let sign = if (i & j).count_ones().is_multiple_of(2) {
             1.0
         } else {
             -1.0
@@ -207,7 +207,7 @@ pub fn random_model(
 /// A random point near the model's typical set at this level: `α x0 + β ε`
 /// for an exact sample `x0`.
 pub fn typical_point(seed: u64, model: &AnyModel, level: NoiseLevel) -> Vec<f64> {
-    let mut rng = seeded(seed ^ 0x5eed_0f_7001);
+    let mut rng = seeded(seed ^ 0x005e_ed0f_7001);
     let x0 = model.as_exact().sample_x0(&mut rng, 1);
     let x = noisy(&mut rng, &x0, level);
     (0..x.nrows()).map(|i| x[(i, 0)]).collect()

@@ -305,7 +305,7 @@ fn summarize(t: &Theorem, outcomes: Vec<Result<CaseResult>>, seconds: f64) -> Re
                 for m in &case.measurements {
                     // A failure always ranks above every pass (NaN errors or
                     // tolerances included).
-                    let ratio = if !m.passed() && !(m.ratio() > 1.0) {
+                    let ratio = if !m.passed() && (m.ratio() <= 1.0 || m.ratio().is_nan()) {
                         f64::INFINITY
                     } else {
                         m.ratio()

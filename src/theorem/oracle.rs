@@ -93,15 +93,15 @@ fn cholesky(A: &[Vec<Q>]) -> Vec<Vec<Q>> {
     let mut L = vec![zeros(n); n];
     for j in 0..n {
         let mut s = A[j][j];
-        for k in 0..j {
-            s -= L[j][k] * L[j][k];
+        for v in &L[j][..j] {
+            s -= *v * *v;
         }
         let ljj = s.sqrt();
         L[j][j] = ljj;
         for i in (j + 1)..n {
             let mut t = A[i][j];
-            for k in 0..j {
-                t -= L[i][k] * L[j][k];
+            for (a, b) in L[i][..j].iter().zip(&L[j][..j]) {
+                t -= *a * *b;
             }
             L[i][j] = t / ljj;
         }

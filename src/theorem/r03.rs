@@ -107,6 +107,7 @@ impl Instance {
     ///
     /// # Errors
     /// Construction errors (inconsistent sizes).
+    #[allow(clippy::type_complexity)] // (model, bases, variances, weights), read by the facets
     pub fn model(&self) -> Result<(Molrg, Vec<Mat<f64>>, Vec<Vec<f64>>, Vec<f64>)> {
         let mut rng = seeded(self.seed);
         let k = self.ranks.len();
@@ -189,7 +190,7 @@ impl Instance {
                 let scale = (level.alpha() + level.beta()).max(1e-300);
                 let mut ca2 = scale * scale;
                 let mut cb2 = (ka * ca2 + off(a) - off(b)) / kb;
-                if !(cb2 > 0.0) || !cb2.is_finite() {
+                if cb2 <= 0.0 || !cb2.is_finite() {
                     cb2 = scale * scale;
                     ca2 = (kb * cb2 + off(b) - off(a)) / ka;
                 }
