@@ -158,7 +158,10 @@ pub fn svg(rows: &[MemorizationRow], study: &MemorizationStudy) -> Result<String
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
                 chart
-                    .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, color.filled())))
+                    .draw_series(
+                        pts.iter()
+                            .map(|p| Circle::new((p.0, p.1), 3, color.filled())),
+                    )
                     .map_err(plot_error)?;
                 chart
                     .draw_series(

@@ -14,8 +14,8 @@ use crate::schedule::Schedule;
 /// # Definition
 /// With $C_t = \alpha_t^2\Sigma + \beta_t^2I$ (the covariance of $p_t$) and $y = x_T - \alpha_T\mu$,
 /// $$x_s = \alpha_s\mu + C_s^{1/2}C_T^{-1/2}y
-///   = \alpha_s\mu + V\operatorname{diag}\!\Big(\sqrt{\tfrac{\alpha_s^2\lambda_i+\beta_s^2}{\alpha_T^2\lambda_i+\beta_T^2}}\Big)V^\top y
-///   + \frac{\beta_s}{\beta_T}(I - VV^\top)y \qquad\text{(R10)}.$$
+///   = \alpha_s\mu + V\operatorname{diag}\!\Big(\sqrt{\tfrac{\alpha_s^2\lambda_i+\beta_s^2}{\alpha_T^2\lambda_i+\beta_T^2}}\Big)V^\top y +
+///   \frac{\beta_s}{\beta_T}(I - VV^\top)y \qquad\text{(R10)}.$$
 /// The target may be the clean end $(\alpha_s, \beta_s) = (1, 0)$, where the map is
 /// $\mu + V\operatorname{diag}(\sqrt{\lambda_i/(\alpha_T^2\lambda_i+\beta_T^2)})V^\top y$ (in VE:
 /// $\sqrt{\lambda_i/(\lambda_i+T^2)}$). It is linear in $x_T$, transports $p_T$ to $p_s$, and
@@ -52,7 +52,12 @@ impl GaussianFlow {
     ///
     /// # Errors
     /// See [`GaussianFlow`].
-    pub fn between(model: &Gaussian, from: NoiseLevel, to_alpha: f64, to_beta: f64) -> Result<Self> {
+    pub fn between(
+        model: &Gaussian,
+        from: NoiseLevel,
+        to_alpha: f64,
+        to_beta: f64,
+    ) -> Result<Self> {
         for (name, v) in [("to_alpha", to_alpha), ("to_beta", to_beta)] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::InvalidParameter {
@@ -138,12 +143,18 @@ impl FlowMap for GaussianFlow {
 
     fn map(&self, x_start: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let d = self.model.dim();
-        ensure_dim("rows of the starting points vs model dimension", d, x_start.nrows())?;
+        ensure_dim(
+            "rows of the starting points vs model dimension",
+            d,
+            x_start.nrows(),
+        )?;
         ensure_finite("starting points", x_start)?;
         let mu = self.model.mean();
         let v = self.model.basis();
         let (alpha_from, g) = (self.from.alpha(), self.complement);
-        let y = Mat::from_fn(d, x_start.ncols(), |i, j| (-alpha_from).mul_add(mu[i], x_start[(i, j)]));
+        let y = Mat::from_fn(d, x_start.ncols(), |i, j| {
+            (-alpha_from).mul_add(mu[i], x_start[(i, j)])
+        });
         let mut c = linalg::mul(v.transpose(), y.as_ref());
         for j in 0..c.ncols() {
             for k in 0..c.nrows() {

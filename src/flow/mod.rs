@@ -3,8 +3,8 @@
 //! # Definition
 //! For the forward process $x_t = \alpha_t x_0 + \beta_t\varepsilon$ the
 //! probability-flow ODE, written with the denoiser $D(x, t) = \mathbb E[x_0\mid x_t = x]$, is
-//! $$\frac{\mathrm dx}{\mathrm dt} = \frac{\beta'_t}{\beta_t}\,x
-//!   - \Big(\frac{\beta'_t}{\beta_t} - \frac{\alpha'_t}{\alpha_t}\Big)\alpha_t\,D(x, t)
+//! $$\frac{\mathrm dx}{\mathrm dt} = \frac{\beta'_t}{\beta_t}\,x -
+//!   \Big(\frac{\beta'_t}{\beta_t} - \frac{\alpha'_t}{\alpha_t}\Big)\alpha_t\,D(x, t)
 //!   = \frac{\beta'_t}{\beta_t}\big(x - \alpha_t D(x,t)\big) + \alpha'_t\,D(x, t).$$
 //! The crate evaluates the right-hand form, which never divides by $\alpha_t$, so
 //! schedules whose signal scale vanishes at the noisy end (rectified flow and the
@@ -47,7 +47,7 @@ pub use exact::GaussianFlow;
 pub use grid::{EDM_RHO, EDM_SIGMA_MAX, EDM_SIGMA_MIN, GridEnd, TimeGrid};
 pub use sampler::Sampler;
 pub use solver::{
-    Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, Rk4, SolveInfo, Solution, Solver,
+    Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, Rk4, Solution, SolveInfo, Solver,
 };
 
 use faer::{Mat, MatRef};
@@ -190,7 +190,11 @@ impl<'a> ProbabilityFlow<'a> {
     /// # Errors
     /// [`Error::DimensionMismatch`](crate::Error::DimensionMismatch), [`Error::NonFinite`](crate::Error::NonFinite).
     pub fn check_start(&self, x: MatRef<'_, f64>) -> Result<()> {
-        ensure_dim("rows of the starting points vs model dimension", self.dim(), x.nrows())?;
+        ensure_dim(
+            "rows of the starting points vs model dimension",
+            self.dim(),
+            x.nrows(),
+        )?;
         ensure_finite("starting points", x)
     }
 }

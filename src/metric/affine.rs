@@ -152,7 +152,11 @@ impl NormalEquations {
             (false, true) => a * m[j],
             (false, false) => 1.0,
         });
-        let cross = Mat::from_fn(d, d + 1, |i, j| if j < d { a * s[(i, j)] / nf } else { m[i] });
+        let cross = Mat::from_fn(
+            d,
+            d + 1,
+            |i, j| if j < d { a * s[(i, j)] / nf } else { m[i] },
+        );
         Ok(Self { gram, cross })
     }
 
@@ -164,7 +168,11 @@ impl NormalEquations {
         let d = self.cross.nrows();
         ensure_dim("rows of W vs the normal equations", d, affine.w.nrows())?;
         ensure_dim("columns of W vs the normal equations", d, affine.w.ncols())?;
-        let theta = Mat::from_fn(d, d + 1, |i, j| if j < d { affine.w[(i, j)] } else { affine.b[i] });
+        let theta = Mat::from_fn(
+            d,
+            d + 1,
+            |i, j| if j < d { affine.w[(i, j)] } else { affine.b[i] },
+        );
         let mut r = linalg::mul(theta.as_ref(), self.gram.as_ref());
         for j in 0..=d {
             for i in 0..d {
@@ -219,7 +227,7 @@ pub fn fit_affine(x_t: MatRef<'_, f64>, x0: MatRef<'_, f64>) -> Result<AffineFit
     let q = qr.compute_thin_Q();
     let r = qr.thin_R().to_owned();
     for k in 0..p {
-        if !(r[(k, k)].abs() > 0.0) {
+        if r[(k, k)] == 0.0 || r[(k, k)].is_nan() {
             return Err(Error::NoConvergence {
                 what: "least squares (rank-deficient design)",
             });
@@ -288,7 +296,9 @@ pub fn sample_pairs(
     let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..train.ncols())).collect();
     let x0 = Mat::from_fn(d, n, |i, j| train[(i, idx[j])]);
     let e = standard_normal(rng, d, n);
-    let xt = Mat::from_fn(d, n, |i, j| level.alpha() * x0[(i, j)] + level.beta() * e[(i, j)]);
+    let xt = Mat::from_fn(d, n, |i, j| {
+        level.alpha() * x0[(i, j)] + level.beta() * e[(i, j)]
+    });
     Ok((xt, x0))
 }
 
@@ -313,7 +323,11 @@ pub fn per_dim_rmse(
     x_t: MatRef<'_, f64>,
     level: NoiseLevel,
 ) -> Result<f64> {
-    ensure_dim("dimension of the second denoiser vs the first", a.dim(), b.dim())?;
+    ensure_dim(
+        "dimension of the second denoiser vs the first",
+        a.dim(),
+        b.dim(),
+    )?;
     if x_t.ncols() == 0 {
         return Err(Error::Empty {
             what: "x_t",
@@ -419,7 +433,10 @@ pub fn compare_at_edm_levels(
             let level = NoiseLevel::ve(sigma)?;
             let e = standard_normal(rng, d, n);
             let xt = Mat::from_fn(d, n, |i, j| clean[(i, j)] + sigma * e[(i, j)]);
-            let (x1, x2) = (xt.as_ref().subcols(0, half), xt.as_ref().subcols(half, half));
+            let (x1, x2) = (
+                xt.as_ref().subcols(0, half),
+                xt.as_ref().subcols(half, half),
+            );
             Ok(LevelComparison {
                 sigma,
                 rmse: per_dim_rmse(first, second, xt.as_ref(), level)?,

@@ -20,8 +20,8 @@ use crate::prec::gamma;
 /// $\sum_j(F_j - \bar F) = 0$. In floating point $\bar F$ is rounded to $G$, and the identity
 /// holds for the stored $F_j, G$ up to $2\langle\bar F - G, G - F_\star\rangle_M$ and the rounding
 /// of the squared norms; [`BiasVariance::residual_bound`] bounds both:
-/// $\gamma_{kM+m+4}(\overline{E^2_{\mathrm{gen}}} + E^2_{\mathrm{bias}} + E_{\mathrm{var}})
-///  + 2\gamma_m A\,E_{\mathrm{bias}}$ with $A = \|\frac1m\sum_j|F_j|\|_M$ (derivation:
+/// $\gamma_{kM+m+4}(\overline{E^2_{\mathrm{gen}}} + E^2_{\mathrm{bias}} + E_{\mathrm{var}}) +
+/// 2\gamma_m A\,E_{\mathrm{bias}}$ with $A = \|\frac1m\sum_j|F_j|\|_M$ (derivation:
 /// `proofs/R12-bias-variance.md`).
 ///
 /// # Errors
@@ -76,12 +76,18 @@ impl BiasVariance {
         }
         for f in learned {
             ensure_dim("feature rows of a learned model vs the truth", k, f.nrows())?;
-            ensure_dim("feature columns of a learned model vs the truth", n, f.ncols())?;
+            ensure_dim(
+                "feature columns of a learned model vs the truth",
+                n,
+                f.ncols(),
+            )?;
         }
         let m = learned.len();
         let mf = m as f64;
         let nf = n as f64;
-        let mean = Mat::from_fn(k, n, |i, j| learned.iter().map(|f| f[(i, j)]).sum::<f64>() / mf);
+        let mean = Mat::from_fn(k, n, |i, j| {
+            learned.iter().map(|f| f[(i, j)]).sum::<f64>() / mf
+        });
         let sq = |a: &Mat<f64>, b: &Mat<f64>| -> f64 {
             let mut s = 0.0;
             for j in 0..n {
@@ -126,7 +132,11 @@ impl BiasVariance {
         let fl = learned
             .iter()
             .map(|f| {
-                ensure_dim("dimension of a learned model vs the truth", truth.dim(), f.dim())?;
+                ensure_dim(
+                    "dimension of a learned model vs the truth",
+                    truth.dim(),
+                    f.dim(),
+                )?;
                 pfd.features(*f, noises)
             })
             .collect::<Result<Vec<_>>>()?;

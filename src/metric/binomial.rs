@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 /// $[\,B^{-1}_{k,\,n-k+1}(a/2),\ B^{-1}_{k+1,\,n-k}(1-a/2)\,]$, $B^{-1}_{\alpha,\beta}$ the
 /// inverse CDF of the Beta distribution (statrs, refined by Newton steps on statrs'
 /// regularized incomplete Beta function; the upper end is computed as
-/// $1 - B^{-1}_{n-k,\,k+1}(a/2)$, in the lower tail), with lower end 0 for $k = 0$ and upper
-/// end 1 for $k = n$. Equivalently the lower end $p_\ell$ solves
+/// $1 - B^{-1}_{n-k,\,k+1}(a/2)$, and refined directly in $p$ when it is below $1/2$, where
+/// that subtraction would cancel), with lower end 0 for $k = 0$ and upper end 1 for $k = n$. Equivalently the lower end $p_\ell$ solves
 /// $\mathbb P_{p_\ell}(X \ge k) = a/2$ and the upper end $p_u$ solves
 /// $\mathbb P_{p_u}(X \le k) = a/2$, $X \sim \mathrm{Bin}(n, p)$; its coverage is at least
 /// $1 - a$ for every $p$ (`proofs/R13-reproducibility-generalization.md`).
@@ -90,11 +90,17 @@ pub fn clopper_pearson(successes: usize, trials: usize, confidence: f64) -> Resu
         lower_tail_root(k, n - k + 1.0, 0.5 * a)
     };
     // The upper end p solves P_p(X ≤ k) = a/2, i.e. I_{1−p}(n − k, k + 1) = a/2: solve for
-    // q = 1 − p in the lower tail of Beta(n − k, k + 1) (no cancellation), then p = 1 − q.
+    // q = 1 − p (a small tail target), then p = 1 − q. When p < 1/2 that subtraction
+    // cancels (q ≈ 1), so p is refined directly on I_p(k + 1, n − k) = 1 − a/2.
     let hi = if successes == trials {
         1.0
     } else {
-        1.0 - lower_tail_root(n - k, k + 1.0, 0.5 * a)
+        let p = 1.0 - lower_tail_root(n - k, k + 1.0, 0.5 * a);
+        if p < 0.5 {
+            newton(k + 1.0, n - k, 1.0 - 0.5 * a, p)
+        } else {
+            p
+        }
     };
     Ok((lo, hi))
 }
@@ -104,8 +110,13 @@ pub fn clopper_pearson(successes: usize, trials: usize, confidence: f64) -> Resu
 /// `beta_reg` and the Beta density, stopping when a step is below $2\varepsilon x$ (AS 109
 /// alone leaves tail residuals of a few hundred ulps).
 fn lower_tail_root(a: f64, b: f64, t: f64) -> f64 {
+    let x = Beta::new(a, b).expect("both shapes are ≥ 1").inverse_cdf(t);
+    newton(a, b, t, x)
+}
+
+/// Up to four Newton steps on $I_x(a, b) = t$ from `x` (see [`lower_tail_root`]).
+fn newton(a: f64, b: f64, t: f64, mut x: f64) -> f64 {
     let dist = Beta::new(a, b).expect("both shapes are ≥ 1");
-    let mut x = dist.inverse_cdf(t);
     for _ in 0..4 {
         let density = dist.pdf(x);
         if !(x > 0.0 && x < 1.0 && density > 0.0 && density.is_finite()) {
@@ -131,14 +142,10 @@ fn lower_tail_root(a: f64, b: f64, t: f64) -> f64 {
 /// assert!((binomial_upper_tail(1, 3, 0.5) - 0.875).abs() < 1e-15);
 /// ```
 pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
-    if k == 0 {
+    if k == 0 || (k <= n && p >= 1.0) {
         1.0
-    } else if k > n {
+    } else if k > n || p <= 0.0 {
         0.0
-    } else if p <= 0.0 {
-        0.0
-    } else if p >= 1.0 {
-        1.0
     } else {
         beta_reg(k as f64, (n - k + 1) as f64, p)
     }
@@ -153,9 +160,7 @@ pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
 /// assert!((binomial_lower_tail(0, 3, 0.5) - 0.125).abs() < 1e-15);
 /// ```
 pub fn binomial_lower_tail(k: usize, n: usize, p: f64) -> f64 {
-    if k >= n {
-        1.0
-    } else if p <= 0.0 {
+    if k >= n || p <= 0.0 {
         1.0
     } else if p >= 1.0 {
         0.0

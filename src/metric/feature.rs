@@ -79,7 +79,11 @@ impl LinearFeatures {
 
 impl FeatureMap for LinearFeatures {
     fn features(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        ensure_dim("rows of the samples vs columns of W", self.w.ncols(), x.nrows())?;
+        ensure_dim(
+            "rows of the samples vs columns of W",
+            self.w.ncols(),
+            x.nrows(),
+        )?;
         Ok(linalg::mul(self.w.as_ref(), x))
     }
 }

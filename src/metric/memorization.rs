@@ -107,14 +107,24 @@ impl MemorizationStudy {
             }
         };
         count("r", self.r, self.r >= 1, "at least 1")?;
-        count("components", self.components, self.components >= 1, "at least 1")?;
+        count(
+            "components",
+            self.components,
+            self.components >= 1,
+            "at least 1",
+        )?;
         count(
             "d",
             self.d,
             self.d >= self.components * self.r,
             "at least components × r (orthogonal subspaces)",
         )?;
-        count("ratios", self.ratios.len(), !self.ratios.is_empty(), "at least 1")?;
+        count(
+            "ratios",
+            self.ratios.len(),
+            !self.ratios.is_empty(),
+            "at least 1",
+        )?;
         count("samples", self.samples, self.samples >= 2, "at least 2")?;
         count("steps", self.steps, self.steps >= 1, "at least 1")?;
         if let Some(&v) = self.ratios.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
@@ -161,16 +171,18 @@ impl MemorizationStudy {
                     .collect()
             };
             let (parts1, parts2) = (draw(), draw());
-            let stack = |parts: &[Mat<f64>]| {
-                Mat::from_fn(d, k * n, |i, j| parts[j / n][(i, j % n)])
-            };
+            let stack =
+                |parts: &[Mat<f64>]| Mat::from_fn(d, k * n, |i, j| parts[j / n][(i, j % n)]);
             let (train1, train2) = (stack(&parts1), stack(&parts2));
             let low = |parts: &[Mat<f64>]| {
                 let p: Vec<_> = parts.iter().map(|m| m.as_ref()).collect();
                 subspaces_denoiser(&p, r)
             };
             let (low1, low2) = (low(&parts1)?, low(&parts2)?);
-            let (emp1, emp2) = (Empirical::new(train1.as_ref())?, Empirical::new(train2.as_ref())?);
+            let (emp1, emp2) = (
+                Empirical::new(train1.as_ref())?,
+                Empirical::new(train2.as_ref())?,
+            );
             let noises = pfd.noises(d, &mut stream(seed, "memorization/noise", index as u64));
             let sample = |m: &dyn Denoiser| -> Result<Mat<f64>> {
                 Sampler::new(&Ve, m, &Heun, grid.clone()).map(noises.as_ref())

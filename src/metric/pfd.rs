@@ -252,7 +252,11 @@ impl<'h> Pfd<'h> {
     /// # Errors
     /// See [`Pfd`].
     pub fn features(&self, flow: &dyn FlowMap, noises: MatRef<'_, f64>) -> Result<Mat<f64>> {
-        ensure_dim("rows of the noises vs flow dimension", flow.dim(), noises.nrows())?;
+        ensure_dim(
+            "rows of the noises vs flow dimension",
+            flow.dim(),
+            noises.nrows(),
+        )?;
         ensure_finite("noises", noises)?;
         self.feature.features(flow.map(noises)?.as_ref())
     }

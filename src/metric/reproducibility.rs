@@ -32,7 +32,12 @@ pub fn cosine_similarity(a: &[f64], b: &[f64]) -> f64 {
 /// Columns scaled to unit norm (zero columns stay zero).
 fn normalized(f: &Mat<f64>) -> Mat<f64> {
     let norms: Vec<f64> = (0..f.ncols())
-        .map(|j| (0..f.nrows()).map(|i| f[(i, j)] * f[(i, j)]).sum::<f64>().sqrt())
+        .map(|j| {
+            (0..f.nrows())
+                .map(|i| f[(i, j)] * f[(i, j)])
+                .sum::<f64>()
+                .sqrt()
+        })
         .collect();
     Mat::from_fn(f.nrows(), f.ncols(), |i, j| {
         if norms[j] == 0.0 {
@@ -159,8 +164,16 @@ impl<'h> Scores<'h> {
     /// # Errors
     /// See [`Scores`].
     pub fn paired_similarities(&self, a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<Vec<f64>> {
-        ensure_dim("rows of the second batch vs the first", a.nrows(), b.nrows())?;
-        ensure_dim("columns of the second batch vs the first", a.ncols(), b.ncols())?;
+        ensure_dim(
+            "rows of the second batch vs the first",
+            a.nrows(),
+            b.nrows(),
+        )?;
+        ensure_dim(
+            "columns of the second batch vs the first",
+            a.ncols(),
+            b.ncols(),
+        )?;
         let fa = self.unit_features("samples", a)?;
         let fb = self.unit_features("samples", b)?;
         Ok((0..fa.ncols())
@@ -183,7 +196,11 @@ impl<'h> Scores<'h> {
         samples: MatRef<'_, f64>,
         training: MatRef<'_, f64>,
     ) -> Result<Vec<f64>> {
-        ensure_dim("rows of the training set vs the samples", samples.nrows(), training.nrows())?;
+        ensure_dim(
+            "rows of the training set vs the samples",
+            samples.nrows(),
+            training.nrows(),
+        )?;
         let fs = self.unit_features("samples", samples)?;
         let ft = self.unit_features("training set", training)?;
         let cos = linalg::mul(fs.transpose(), ft.as_ref());
@@ -217,7 +234,10 @@ impl<'h> Scores<'h> {
         training: MatRef<'_, f64>,
     ) -> Result<Proportion> {
         let s = self.nearest_similarities(samples, training)?;
-        let novel = s.iter().filter(|&&c| !(c > self.threshold)).count();
+        let novel = s
+            .iter()
+            .filter(|&&c| c <= self.threshold || c.is_nan())
+            .count();
         Proportion::new(novel, s.len(), self.confidence)
     }
 }

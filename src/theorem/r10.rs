@@ -231,7 +231,8 @@ impl Instance {
             let (mut err, mut scale) = (0.0f64, 0.0f64);
             for (x, &t) in states.iter().zip(grid.times()) {
                 let l = s.level(t)?;
-                let exact = GaussianFlow::between(&g, l0, l.alpha(), l.beta())?.map(x_start.as_ref())?;
+                let exact =
+                    GaussianFlow::between(&g, l0, l.alpha(), l.beta())?.map(x_start.as_ref())?;
                 err = err.max(frobenius_distance(x.as_ref(), exact.as_ref()));
                 scale = scale.max(frobenius_norm(exact.as_ref()));
             }
@@ -261,13 +262,15 @@ impl Instance {
         let info = &sol.info;
         let l0 = s.level(grid.start())?;
         let ln = s.level(grid.last())?;
-        let exact_end = GaussianFlow::between(g, l0, ln.alpha(), ln.beta())?.map(x_start.as_ref())?;
+        let exact_end =
+            GaussianFlow::between(g, l0, ln.alpha(), ln.beta())?.map(x_start.as_ref())?;
         // Exact states at the mesh points and the propagation norms A_k.
         let mut states = Vec::with_capacity(info.mesh.len());
         let mut amp = Vec::with_capacity(info.mesh.len());
         for &t in &info.mesh {
             let lt = s.level(t)?;
-            states.push(GaussianFlow::between(g, l0, lt.alpha(), lt.beta())?.map(x_start.as_ref())?);
+            states
+                .push(GaussianFlow::between(g, l0, lt.alpha(), lt.beta())?.map(x_start.as_ref())?);
             let f = GaussianFlow::between(g, lt, ln.alpha(), ln.beta())?;
             let a = f
                 .factors()
@@ -279,7 +282,12 @@ impl Instance {
         let mut worst = 0.0f64;
         for j in 0..x_start.ncols() {
             let inf = |m: &Mat<f64>| (0..m.nrows()).fold(0.0f64, |a, i| a.max(m[(i, j)].abs()));
-            let two = |m: &Mat<f64>| (0..m.nrows()).map(|i| m[(i, j)] * m[(i, j)]).sum::<f64>().sqrt();
+            let two = |m: &Mat<f64>| {
+                (0..m.nrows())
+                    .map(|i| m[(i, j)] * m[(i, j)])
+                    .sum::<f64>()
+                    .sqrt()
+            };
             let mut bound = 0.0;
             let mut xmax = 0.0f64;
             for k in 1..states.len() {
@@ -365,7 +373,8 @@ impl Instance {
         out.push(Measurement::new(
             "exact_transport",
             frobenius_distance(lhs.as_ref(), cn.as_ref()),
-            8.0 * gamma(3 * self.d) * (na * na * frobenius_norm(c0.as_ref()) + frobenius_norm(cn.as_ref())),
+            8.0 * gamma(3 * self.d)
+                * (na * na * frobenius_norm(c0.as_ref()) + frobenius_norm(cn.as_ref())),
         ));
         Ok(out)
     }

@@ -43,9 +43,7 @@ use super::{CaseResult, Measurement};
 use crate::error::Result;
 use crate::flow::{FlowMap, GaussianFlow, Heun, Sampler, TimeGrid};
 use crate::level::NoiseLevel;
-use crate::metric::{
-    LinearFeatures, Pfd, binomial_lower_tail, pfd_gaussians, pfd_subspaces,
-};
+use crate::metric::{LinearFeatures, Pfd, binomial_lower_tail, pfd_gaussians, pfd_subspaces};
 use crate::model::Gaussian;
 use crate::prec::gamma;
 use crate::rng::{SeededRng, seeded, standard_normal};
@@ -135,7 +133,11 @@ impl Instance {
             Some(h) => base.with_feature(h),
             None => base.with_feature(&crate::metric::Identity),
         };
-        let k = if self.features > 0 { self.features } else { self.d };
+        let k = if self.features > 0 {
+            self.features
+        } else {
+            self.d
+        };
         let round = gamma(k * SAMPLES + 4);
         let noises = pfd.noises(self.d, &mut rng);
         let est = |a: &dyn FlowMap, b: &dyn FlowMap| pfd.estimate_on(a, b, noises.as_ref());
@@ -226,4 +228,3 @@ pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
         measurements,
     })
 }
-

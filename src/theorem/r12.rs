@@ -97,7 +97,10 @@ impl Instance {
                 bases
                     .iter()
                     .map(|u| {
-                        linalg::mul(u.as_ref(), standard_normal(&mut rng, r, self.points).as_ref())
+                        linalg::mul(
+                            u.as_ref(),
+                            standard_normal(&mut rng, r, self.points).as_ref(),
+                        )
                     })
                     .collect()
             })
@@ -205,8 +208,16 @@ impl Instance {
         out.push(Measurement::holds(
             "components_dd",
             ok(bv.mean_gen_sq, gen_dd, f64::MIN_POSITIVE)
-                && ok(bv.bias_sq, bias_dd, delta * (2.0 * bias_dd.sqrt() + delta) + f64::MIN_POSITIVE)
-                && ok(bv.variance, var_dd, delta * (2.0 * var_dd.sqrt() + delta) + f64::MIN_POSITIVE),
+                && ok(
+                    bv.bias_sq,
+                    bias_dd,
+                    delta * (2.0 * bias_dd.sqrt() + delta) + f64::MIN_POSITIVE,
+                )
+                && ok(
+                    bv.variance,
+                    var_dd,
+                    delta * (2.0 * var_dd.sqrt() + delta) + f64::MIN_POSITIVE,
+                ),
         ));
         for (j, fm) in learned.iter().enumerate() {
             let e = pfd.estimate_on(*fm, truth_flow.as_ref(), noises.as_ref())?;

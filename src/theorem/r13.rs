@@ -190,7 +190,11 @@ fn pmf(k: usize, n: usize, p: f64) -> (f64, f64) {
         -ln_gamma(kf + 1.0),
         -ln_gamma(nf - kf + 1.0),
         if k == 0 { 0.0 } else { kf * p.ln() },
-        if k == n { 0.0 } else { (nf - kf) * (-p).ln_1p() },
+        if k == n {
+            0.0
+        } else {
+            (nf - kf) * (-p).ln_1p()
+        },
     ];
     let log = terms.iter().sum::<f64>();
     (log.exp(), terms.iter().map(|t| t.abs()).sum::<f64>() + 1.0)

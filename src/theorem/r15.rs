@@ -38,8 +38,8 @@ use crate::error::{Error, Result};
 use crate::level::NoiseLevel;
 use crate::linalg::{self, frobenius_norm};
 use crate::metric::{
-    NormalEquations, empirical_gaussian, fit_affine, linearity_score, optimal_affine,
-    per_dim_rmse, sample_pairs,
+    NormalEquations, empirical_gaussian, fit_affine, linearity_score, optimal_affine, per_dim_rmse,
+    sample_pairs,
 };
 use crate::model::{Empirical, ExactModel, Gaussian, Molrg};
 use crate::prec::gamma;
@@ -119,7 +119,9 @@ impl Instance {
                 let scale: Vec<f64> = (0..d).map(|_| log_uniform(&mut rng, -1.0, 1.0)).collect();
                 let mean: Vec<f64> = (0..d).map(|_| 2.0 * rng.random::<f64>() - 1.0).collect();
                 let z = standard_normal(&mut rng, d, self.n);
-                Ok(Mat::from_fn(d, self.n, |i, j| mean[i] + scale[i] * z[(i, j)]))
+                Ok(Mat::from_fn(d, self.n, |i, j| {
+                    mean[i] + scale[i] * z[(i, j)]
+                }))
             }
             DataKind::Molrg => {
                 let r = (d / 2).max(1);
@@ -132,7 +134,10 @@ impl Instance {
 
     /// Whether the least-squares facet applies (moderate level, full-rank data, N ≥ d + 2).
     pub fn least_squares_applies(&self) -> bool {
-        self.data == DataKind::Gaussian && self.n >= self.d + 2 && self.alpha >= 0.3 && self.beta >= 0.1
+        self.data == DataKind::Gaussian
+            && self.n >= self.d + 2
+            && self.alpha >= 0.3
+            && self.beta >= 0.1
     }
 
     /// Runs the facets.
@@ -198,7 +203,8 @@ impl Instance {
             let mut zmax = 0.0f64;
             for i in 0..d {
                 for j in 0..d {
-                    let z = (fit.affine.w[(i, j)] - affine.w[(i, j)]).abs() / fit.w_std_error[(i, j)];
+                    let z =
+                        (fit.affine.w[(i, j)] - affine.w[(i, j)]).abs() / fit.w_std_error[(i, j)];
                     zmax = zmax.max(z);
                 }
                 zmax = zmax.max((fit.affine.b[i] - affine.b[i]).abs() / fit.b_std_error[i]);
@@ -276,10 +282,10 @@ fn dense_affine_gain(sigma: &[Vec<Q>], alpha: f64, beta: f64) -> Result<Vec<Vec<
     // In-place Cholesky C = LLᵀ (lower).
     for j in 0..d {
         let mut s = c[j][j];
-        for k in 0..j {
-            s -= c[j][k] * c[j][k];
+        for v in &c[j][..j] {
+            s -= *v * *v;
         }
-        if !(s.0 > 0.0) {
+        if s.0 <= 0.0 || s.0.is_nan() {
             return Err(Error::NoConvergence {
                 what: "double-double Cholesky",
             });
@@ -288,8 +294,8 @@ fn dense_affine_gain(sigma: &[Vec<Q>], alpha: f64, beta: f64) -> Result<Vec<Vec<
         c[j][j] = l;
         for i in j + 1..d {
             let mut t = c[i][j];
-            for k in 0..j {
-                t -= c[i][k] * c[j][k];
+            for (a, b) in c[i][..j].iter().zip(&c[j][..j]) {
+                t -= *a * *b;
             }
             c[i][j] = t / l;
         }
@@ -328,4 +334,3 @@ pub fn run_case(rng: &mut SeededRng) -> Result<CaseResult> {
         measurements,
     })
 }
-

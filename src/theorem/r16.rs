@@ -87,15 +87,23 @@ impl Instance {
         let level = NoiseLevel::new(self.alpha, self.beta)?;
         let g = level.shrinkage();
         let x0 = model.sample_x0(&mut rng, 1);
-        let x: Vec<f64> = (0..d).map(|i| self.alpha * x0[(i, 0)] + self.beta * rng.random::<f64>()).collect();
+        let x: Vec<f64> = (0..d)
+            .map(|i| self.alpha * x0[(i, 0)] + self.beta * rng.random::<f64>())
+            .collect();
         let h = shallow_diffuse_h(r, d)?;
         let exact = sphere_projection_tail(r, d, h)?;
-        let mut out = vec![Measurement::new(
-            "theorem_exact",
-            exact,
-            1.0 / r as f64,
-        )];
-        let test = perturbation_test(&model, &x, level, self.lambda, g, r, SAMPLES, 0.95, &mut rng)?;
+        let mut out = vec![Measurement::new("theorem_exact", exact, 1.0 / r as f64)];
+        let test = perturbation_test(
+            &model,
+            &x,
+            level,
+            self.lambda,
+            g,
+            r,
+            SAMPLES,
+            0.95,
+            &mut rng,
+        )?;
         let tail = binomial_upper_tail(test.violations.successes, SAMPLES, 1.0 / r as f64);
         out.push(Measurement::new(
             "binomial_bound",

@@ -31,7 +31,11 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     components: usize,
     /// Ratios N/r, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75,1,1.5,2,3,4")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.25,0.5,0.75,1,1.5,2,3,4"
+    )]
     ratios: Vec<f64>,
     /// Heun steps on the EDM grid.
     #[arg(long, default_value_t = 18)]
@@ -49,7 +53,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     // Refuse bad input before touching the file system.
     study.validate()?;
-    let bar = ProgressBar::with_draw_target(Some(study.work() as u64), ProgressDrawTarget::stderr());
+    let bar =
+        ProgressBar::with_draw_target(Some(study.work() as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ratios ({elapsed})")
             .expect("static template")
@@ -75,8 +80,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for r in &rows {
         println!(
             "{:>6} {:>5} {:<11} {:>6.3} {:>6.3} {:>8.4} {:>8.4}",
-            r.ratio, r.points_per_component, r.denoiser, r.rp.estimate, r.gl.estimate,
-            r.e_gen.estimate, r.e_mem.estimate
+            r.ratio,
+            r.points_per_component,
+            r.denoiser,
+            r.rp.estimate,
+            r.gl.estimate,
+            r.e_gen.estimate,
+            r.e_mem.estimate
         );
     }
     eprintln!("wrote {} and {}", csv_path.display(), svg_path.display());

@@ -217,7 +217,8 @@ impl Solver for DormandPrince {
             ..SolveInfo::default()
         };
         observer(0, t0, x.as_ref());
-        if t0 == t_end {
+        if grid.times().len() == 1 {
+            // Only a clean-end step: nothing to integrate.
             return finish(flow, grid, x, info);
         }
         let span = t0 - t_end;
@@ -238,23 +239,24 @@ impl Solver for DormandPrince {
             if taken >= self.max_steps {
                 return Err(fail("step limit reached", t, taken));
             }
-            if !(habs > 16.0 * f64::EPSILON * t.abs().max(span)) {
+            if habs.is_nan() || habs <= 16.0 * f64::EPSILON * t.abs().max(span) {
                 return Err(fail("step size underflow", t, taken));
             }
             let last = t - habs <= t_end;
             let h = if last { t_end - t } else { -habs };
-            let stage = |c: f64| if last && c == 1.0 { t_end } else { t + c * h };
-            let k2 = flow.velocity(stage(C[1]), combine(&x, &[(h * A2[0], &k1)]).as_ref())?;
+            // Stages 6 and 7 sit at the step's end: exactly t_end on the last step.
+            let stage = |i: usize| if last && i >= 5 { t_end } else { t + C[i] * h };
+            let k2 = flow.velocity(stage(1), combine(&x, &[(h * A2[0], &k1)]).as_ref())?;
             let k3 = flow.velocity(
-                stage(C[2]),
+                stage(2),
                 combine(&x, &[(h * A3[0], &k1), (h * A3[1], &k2)]).as_ref(),
             )?;
             let k4 = flow.velocity(
-                stage(C[3]),
+                stage(3),
                 combine(&x, &[(h * A4[0], &k1), (h * A4[1], &k2), (h * A4[2], &k3)]).as_ref(),
             )?;
             let k5 = flow.velocity(
-                stage(C[4]),
+                stage(4),
                 combine(
                     &x,
                     &[
@@ -267,7 +269,7 @@ impl Solver for DormandPrince {
                 .as_ref(),
             )?;
             let k6 = flow.velocity(
-                stage(C[5]),
+                stage(5),
                 combine(
                     &x,
                     &[
@@ -290,7 +292,7 @@ impl Solver for DormandPrince {
                     (h * B[5], &k6),
                 ],
             );
-            let k7 = flow.velocity(stage(C[6]), x_new.as_ref())?;
+            let k7 = flow.velocity(stage(6), x_new.as_ref())?;
             info.evaluations += 6;
             let zero = Mat::<f64>::zeros(x.nrows(), x.ncols());
             let e = combine(

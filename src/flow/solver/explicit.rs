@@ -176,7 +176,12 @@ impl Solver for Rk4 {
             let k4 = flow.velocity(s, combine(x, &[(h, &k3)]).as_ref())?;
             Ok(combine(
                 x,
-                &[(h / 6.0, &k1), (h / 3.0, &k2), (h / 3.0, &k3), (h / 6.0, &k4)],
+                &[
+                    (h / 6.0, &k1),
+                    (h / 3.0, &k2),
+                    (h / 3.0, &k3),
+                    (h / 6.0, &k4),
+                ],
             ))
         })
     }
