@@ -3,7 +3,7 @@
 //! A schedule turns a time into a [`NoiseLevel`]; models never see time.
 //! Every schedule gives the derivatives analytically (never by finite
 //! differences) and rejects times outside its domain with
-//! [`Error::TimeOutOfDomain`](crate::Error::TimeOutOfDomain).
+//! [`Error::TimeOutOfDomain`].
 //!
 //! | schedule | $\alpha_t$ | $\beta_t$ | domain |
 //! |---|---|---|---|
