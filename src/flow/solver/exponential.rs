@@ -104,7 +104,8 @@ impl Solver for Ddim {
 /// let x_t = faer::mat![[15.0]];
 /// let s = DpmSolverPP2M.solve(&ProbabilityFlow::new(&Ve, &g), &grid, x_t.as_ref())?;
 /// let exact = GaussianFlow::between(&g, NoiseLevel::ve(20.0)?, 1.0, 0.05)?.map(x_t.as_ref())?;
-/// assert!((s.x[(0, 0)] - exact[(0, 0)]).abs() < 1e-3);
+/// assert!((s.x[(0, 0)] - exact[(0, 0)]).abs() < 2e-3); // one evaluation per step: 40 in all
+/// assert_eq!(s.info.evaluations, 40);
 /// # Ok::<(), diffusion_lowdim::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
