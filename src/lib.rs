@@ -16,7 +16,13 @@
 //! | R02 | Gaussian posterior mean | [`Gaussian`] |
 //! | R03 | MoLRG posterior mean (general $\pi_k$, $r_k$, $\Lambda_k$) | [`Molrg`] |
 //! | R04 | Empirical posterior mean (memorization) | [`Empirical`] |
+//! | R10 | PF ODE solvers (Euler, Heun, RK4, DDIM, DPM-Solver++(2M), Dormand–Prince) and the exact Gaussian flow | [`flow`] |
+//! | R11 | Probability flow distance, $E_{\mathrm{gen}}$, $E_{\mathrm{mem}}$, Gaussian closed forms | [`metric::Pfd`] |
+//! | R12 | Bias–variance: $\mathbb E_D[E_{\mathrm{gen}}^2] = E_{\mathrm{bias}}^2 + E_{\mathrm{var}}$ | [`metric::BiasVariance`] |
+//! | R13 | RP and GL scores with Clopper–Pearson intervals | [`metric::Scores`] |
 //! | R14 | Jacobian structure: rank, steering, null-space invariance | [`jacobian`] |
+//! | R15 | Best affine denoiser = Gaussian denoiser with empirical moments | [`metric::optimal_affine`] |
+//! | R16 | Shallow Diffuse Thm 1: null-space perturbation bound | [`metric::perturbation_test`] |
 //!
 //! Conventions (SPEC §0): $x_t = \alpha_t x_0 + \beta_t\varepsilon$,
 //! $\varepsilon\sim\mathcal N(0, I_d)$; a batch of points is a `d × B` matrix

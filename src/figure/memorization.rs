@@ -12,8 +12,9 @@ use crate::metric::{LOW_RANK, MEMORIZING, MemorizationRow, MemorizationStudy};
 pub const CSV_HEADER: &str = "ratio,points_per_component,denoiser,rp,rp_lo,rp_hi,gl,gl_lo,gl_hi,\
 e_gen,e_gen_se,e_gen_lo,e_gen_hi,e_mem,e_mem_se,e_mem_lo,e_mem_hi";
 
-/// The rows as CSV text (header first; numbers in Rust's shortest round-trip form, so the
-/// text is identical wherever the computation is).
+/// The rows as CSV text (header first; numbers in Rust's shortest round-trip form, with an
+/// exponent for very small or large values, so the text is identical wherever the
+/// computation is).
 ///
 /// # Examples
 /// ```
@@ -27,7 +28,7 @@ pub fn csv(rows: &[MemorizationRow]) -> String {
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:?},{},{},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?}",
             r.ratio,
             r.points_per_component,
             r.denoiser,

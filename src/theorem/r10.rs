@@ -7,16 +7,23 @@
 //! shares no code with the solvers.
 //!
 //! Facets:
-//! - `order_<solver>`: the measured order $\hat p = \log_2(e_n/e_{2n})$, $e_n$ the
-//!   relative Frobenius error at the grid's last time after $n$ steps, is within
-//!   $0.25$ of the solver's order $p$ (1 for Euler and DDIM, 2 for Heun and
-//!   DPM-Solver++(2M), 4 for RK4). The grids double exactly ($n$ and $2n$
-//!   intervals of the same uniform, log-uniform or Karras parametrization), so
-//!   $e_n = Ch^p(1 + O(h))$ and $\hat p = p + O(h)$. $n$ is fixed per solver
-//!   (128 for orders 1–2, 64 for RK4), chosen once so that $e_{2n}$ stays at
-//!   least $10^3$ times above the rounding level $n\varepsilon$ and the $O(h)$
-//!   term is small on the drawn schedules; the asymptotic statement itself is
-//!   proved in `proofs/R10-probability-flow.md`.
+//! - `order_<solver>`: the measured order $\hat p = \log_2(e_{n/2}/e_n)$ is within $0.25$ of
+//!   the solver's order $p$ (1 for Euler and DDIM, 2 for Heun and DPM-Solver++(2M), 4
+//!   for RK4). $e_n$ is the global error of the textbook definition: the largest, over
+//!   the solver's mesh, of $\|x_k - x(t_k)\|_F$, relative to the largest exact state.
+//!   (The error at the last time alone can have a leading coefficient that nearly
+//!   vanishes for a particular end time; the maximum over the mesh cannot, and the
+//!   order statement holds for it.) The grids refine exactly ($n/2$ and $n$ intervals of
+//!   the same uniform, log-uniform or Karras parametrization), so $e_n = Ch^p(1 + O(h))$
+//!   and $\hat p = p + O(h)$; [`measured_order`] uses the finest pair with
+//!   $n \le n_{\max} = 1024$ whose error is above $10^4\varepsilon$ (below it the ratio would
+//!   measure rounding). Exponential integrators in $\lambda = \log(\alpha/\beta)$ starting
+//!   at $\alpha = 0$ are excluded: their first step has infinite length in $\lambda$, the
+//!   next ones stay $O(1)$ long however fine the grid in $t$ is, and the global error is
+//!   $O(h^2\log(1/h))$ — the measured "order" creeps up (1.65 at $n = 128$, 1.8 at
+//!   $n = 2048$), so no $\pm0.25$ window holds at any affordable $n$. They are checked
+//!   from pure noise for convergence in `tests/r10_probability_flow.rs`, and the
+//!   $t$-space solvers cover the $\alpha = 0$ start here.
 //! - `dopri_tolerance`: adaptive Dormand–Prince at $\mathrm{rtol} \in [10^{-10}, 10^{-6}]$,
 //!   $\mathrm{atol} = 10^{-3}\mathrm{rtol}$. For a linear ODE the global error is exactly
 //!   $e_N = \sum_k \Phi(t_N, t_k)\ell_k$ (local errors $\ell_k$ propagated by the exact

@@ -11,7 +11,7 @@
 //!   oracle's rounding, $8\varepsilon$ times the magnitudes of the log-pmf terms, relative.
 //! - `clopper_pearson_coverage`: the exact coverage $\sum_k\mathrm{pmf}(k)\,\mathbf 1\{p \in \mathrm{CI}(k)\}$ at a
 //!   random $p$ and $n \le 200$ is at least $1 - a$ (less the oracle's rounding): the
-//!   theorem that makes the interval exact (`proofs/R13-…`).
+//!   theorem that makes the interval exact (`proofs/R13-reproducibility-generalization.md`).
 //! - `rp_lowrank_one`: two low-rank denoisers (per-component PCA) fitted on disjoint
 //!   noise-free MoLRG training sets with $N \ge r$ points per component produce, from the
 //!   same $M = 64$ noises through Heun (12 EDM steps), samples with cosine above
