@@ -79,6 +79,10 @@ pub fn svg(rows: &[MemorizationRow], study: &MemorizationStudy) -> Result<String
         });
     }
     let xs: Vec<f64> = rows.iter().map(|r| r.ratio).collect();
+    // Ticks at the study's own ratios (a log axis alone labels only 1, 2, 3, …).
+    let mut ticks = xs.clone();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
     let xmin = xs.iter().cloned().fold(f64::INFINITY, f64::min) / 1.25;
     let xmax = xs.iter().cloned().fold(0.0, f64::max) * 1.25;
     let mut out = String::new();
@@ -125,7 +129,10 @@ pub fn svg(rows: &[MemorizationRow], study: &MemorizationStudy) -> Result<String
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(48)
-                .build_cartesian_2d((xmin..xmax).log_scale(), 0.0..ymax)
+                .build_cartesian_2d(
+                    (xmin..xmax).log_scale().with_key_points(ticks.clone()),
+                    0.0..ymax,
+                )
                 .map_err(plot_error)?;
             chart
                 .configure_mesh()
