@@ -216,7 +216,7 @@ pub enum Error {
     StepFailure {
         /// The solver (e.g. `"dormand-prince"`).
         solver: &'static str,
-        /// Why it stopped (step limit reached, step size underflow, non-finite state).
+        /// Why it stopped (step limit reached, step size underflow).
         reason: &'static str,
         /// The time reached.
         t: f64,
