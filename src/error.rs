@@ -214,6 +214,23 @@ pub enum Error {
         /// Which figure.
         figure: &'static str,
     },
+
+    // flow
+    /// An adaptive ODE solver could not reach the end of its interval.
+    #[error(
+        "{solver} stopped at t = {t} after {steps} steps: {reason} (loosen rtol/atol, \
+         raise max_steps, or end the interval further from a singular point)"
+    )]
+    StepFailure {
+        /// The solver (e.g. `"dormand-prince"`).
+        solver: &'static str,
+        /// Why it stopped (step limit reached, step size underflow).
+        reason: &'static str,
+        /// The time reached.
+        t: f64,
+        /// Steps taken (accepted and rejected).
+        steps: usize,
+    },
 }
 
 /// Returns an error if any entry of `m` is not finite.

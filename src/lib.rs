@@ -21,7 +21,13 @@
 //! | R07 | PCA failure for $N < r$: error $\sqrt{2\min\{r-N,d-r\}}$ (Theorem 2(ii)) | [`reduction::bounds`] |
 //! | R08 | K > 1 DAE loss = subspace clustering; K-subspaces (Theorem 3) | [`reduction::ksubspaces`] |
 //! | R09 | Sample complexity $N_k \ge r$ and the phase transition (Theorem 4) | [`reduction::phase`] |
+//! | R10 | PF ODE solvers (Euler, Heun, RK4, DDIM, DPM-Solver++(2M), Dormand–Prince) and the exact Gaussian flow | [`flow`] |
+//! | R11 | Probability flow distance, $E_{\mathrm{gen}}$, $E_{\mathrm{mem}}$, Gaussian closed forms | [`metric::Pfd`] |
+//! | R12 | Bias–variance: $\mathbb E_D[E_{\mathrm{gen}}^2] = E_{\mathrm{bias}}^2 + E_{\mathrm{var}}$ | [`metric::BiasVariance`] |
+//! | R13 | RP and GL scores with Clopper–Pearson intervals | [`metric::Scores`] |
 //! | R14 | Jacobian structure: rank, steering, null-space invariance | [`jacobian`] |
+//! | R15 | Best affine denoiser = Gaussian denoiser with empirical moments | [`metric::optimal_affine`] |
+//! | R16 | Shallow Diffuse Thm 1: null-space perturbation bound | [`metric::perturbation_test`] |
 //!
 //! Conventions (SPEC §0): $x_t = \alpha_t x_0 + \beta_t\varepsilon$,
 //! $\varepsilon\sim\mathcal N(0, I_d)$; a batch of points is a `d × B` matrix
@@ -56,15 +62,18 @@
 
 pub mod error;
 pub mod figure;
+pub mod flow;
 pub mod interop;
 pub mod jacobian;
 pub mod level;
 pub mod linalg;
+pub mod metric;
 pub mod model;
 pub mod prec;
 pub mod reduction;
 pub mod rng;
 pub mod schedule;
+pub mod stats;
 pub mod theorem;
 pub mod tweedie;
 

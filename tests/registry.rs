@@ -91,9 +91,11 @@ fn every_proof_names_a_registered_id() {
 #[test]
 fn proofs_list_existing_tests_and_facets_and_every_test_is_listed() {
     let tests = test_functions();
+    // Some facets appear only on some instances (one solver per R10 instance, ...):
+    // 64 cases cover every facet at seed 0.
     let report = run(&CheckConfig {
         seed: 0,
-        cases: 8,
+        cases: 64,
         only: None,
     })
     .unwrap();

@@ -7,7 +7,7 @@
 #![allow(non_snake_case)]
 
 use faer::{Mat, MatRef};
-use statrs::distribution::{Beta, ChiSquared, ContinuousCDF};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::pca::check_data;
 use crate::error::{Error, Result, ensure_dim};
@@ -96,61 +96,8 @@ pub fn small_ball_scale(n: usize, r: usize) -> f64 {
     k / ((n as f64).sqrt() + (r as f64 - 1.0).max(0.0).sqrt())
 }
 
-/// The exact (Clopper–Pearson) two-sided confidence interval for a binomial proportion.
-///
-/// # Definition
-/// For $s$ successes in $n$ trials and level $1-a$: lower $= B^{-1}(a/2; s, n-s+1)$
-/// ($0$ if $s = 0$), upper $= B^{-1}(1-a/2; s+1, n-s)$ ($1$ if $s = n$), with $B^{-1}$ the
-/// Beta quantile.
-///
-/// # Errors
-/// [`Error::InvalidCount`] if $n = 0$ or $s > n$; [`Error::InvalidParameter`] unless
-/// $0 < $ `confidence` $< 1$.
-///
-/// # Examples
-/// ```
-/// use diffusion_lowdim::reduction::bounds::clopper_pearson;
-/// let (lo, hi) = clopper_pearson(0, 10, 0.95)?;
-/// assert_eq!(lo, 0.0);
-/// assert!((hi - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-9);   // closed form at s = 0
-/// # Ok::<(), diffusion_lowdim::Error>(())
-/// ```
-pub fn clopper_pearson(successes: usize, trials: usize, confidence: f64) -> Result<(f64, f64)> {
-    if trials == 0 || successes > trials {
-        return Err(Error::InvalidCount {
-            name: "binomial successes/trials",
-            value: successes,
-            requirement: "trials ≥ 1 and successes ≤ trials",
-        });
-    }
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(Error::InvalidParameter {
-            name: "confidence",
-            value: confidence,
-            requirement: "strictly between 0 and 1",
-        });
-    }
-    let a = 1.0 - confidence;
-    let (s, n) = (successes as f64, trials as f64);
-    let beta = |p: f64, q: f64| {
-        Beta::new(p, q).map_err(|_| Error::InvalidParameter {
-            name: "Beta shape",
-            value: p.min(q),
-            requirement: "> 0",
-        })
-    };
-    let lo = if successes == 0 {
-        0.0
-    } else {
-        beta(s, n - s + 1.0)?.inverse_cdf(a / 2.0)
-    };
-    let hi = if successes == trials {
-        1.0
-    } else {
-        beta(s + 1.0, n - s)?.inverse_cdf(1.0 - a / 2.0)
-    };
-    Ok((lo, hi))
-}
+/// The exact (Clopper–Pearson) interval, shared with the probability-flow metrics.
+pub use crate::stats::clopper_pearson;
 
 /// The optimal PCA basis of the failure side with the largest error (R07).
 ///

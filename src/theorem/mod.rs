@@ -20,6 +20,7 @@
 //! # Ok::<(), diffusion_lowdim::Error>(())
 //! ```
 
+pub mod flow;
 pub mod instance;
 pub mod oracle;
 pub mod r01;
@@ -31,7 +32,13 @@ pub mod r06;
 pub mod r07;
 pub mod r08;
 pub mod r09;
+pub mod r10;
+pub mod r11;
+pub mod r12;
+pub mod r13;
 pub mod r14;
+pub mod r15;
+pub mod r16;
 pub mod reductions;
 
 use std::time::Instant;
@@ -130,6 +137,7 @@ pub fn registry() -> &'static [Theorem] {
     ALL.get_or_init(|| {
         let mut all: Vec<Theorem> = FOUNDATION.to_vec();
         all.extend_from_slice(&reductions::REDUCTIONS);
+        all.extend_from_slice(&flow::FLOW);
         all.sort_by_key(|t| t.id);
         all
     })

@@ -1,0 +1,349 @@
+//! R10: probability-flow ODE solvers against the exact Gaussian flow.
+
+mod common;
+
+use diffusion_lowdim::flow::{
+    Ddim, DormandPrince, DpmSolverPP2M, Euler, FlowMap, GaussianFlow, GridEnd, Heun,
+    ProbabilityFlow, Rk4, Solver, TimeGrid,
+};
+use diffusion_lowdim::linalg::frobenius_distance;
+use diffusion_lowdim::schedule::{RectifiedFlow, Schedule, Ve, VpCosine, VpLinear};
+use diffusion_lowdim::theorem::flow::{ScheduleKind, random_gaussian};
+use diffusion_lowdim::theorem::r10::{GridKind, Instance, SolverKind};
+use diffusion_lowdim::{Error, ExactModel, Gaussian, NoiseLevel, rng};
+use faer::Mat;
+use proptest::prelude::*;
+
+prop_compose! {
+    /// A readable R10 instance; ranges as in `Instance::sample` (the order is only
+    /// asserted where the module docs say it is observable).
+    fn instance()(
+        d in 1usize..=6,
+        r_frac in 0.0..1.0f64,
+        schedule in prop::sample::select(ScheduleKind::ALL.to_vec()),
+        grid in prop::sample::select(vec![GridKind::Karras, GridKind::Uniform, GridKind::LogUniform]),
+        solver in prop::sample::select(vec![SolverKind::Euler, SolverKind::Heun, SolverKind::Rk4, SolverKind::Ddim, SolverKind::DpmSolverPP2M]),
+        u_max in 0.0..1.0f64,
+        u_min in 0.0..1.0f64,
+        pure in any::<bool>(),
+        log_rtol in -10.0..-6.0f64,
+        seed in any::<u64>(),
+    ) -> Instance {
+        let (lo_max, hi_max, lo_min, hi_min) = match grid {
+            GridKind::Karras => (0.0, 1.9, -2.7, -1.0),
+            GridKind::Uniform => (0.0, 1.0, -1.3, -0.3),
+            GridKind::LogUniform => (0.0, 1.3, -2.0, -0.3),
+        };
+        Instance {
+            d,
+            r: 1 + ((d - 1) as f64 * r_frac).round() as usize,
+            schedule,
+            grid,
+            solver,
+            sigma_max: 10f64.powf(lo_max + (hi_max - lo_max) * u_max),
+            sigma_min: 10f64.powf(lo_min + (hi_min - lo_min) * u_min),
+            pure_noise_start: pure && grid != GridKind::Karras && schedule.has_pure_noise_end()
+                && solver != SolverKind::DpmSolverPP2M,
+            steps: 1024,
+            rtol: 10f64.powf(log_rtol),
+            seed,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(common::config(48))]
+    #[test]
+    fn r10_check_on_random_instances(inst in instance()) {
+        common::check_all(&inst.check().map_err(|e| TestCaseError::fail(e.to_string()))?)?;
+    }
+}
+
+fn ve_gaussian(seed: u64, d: usize) -> (Gaussian, Mat<f64>) {
+    let mut g = rng::seeded(seed);
+    let model = random_gaussian(&mut g, d, d).unwrap();
+    let x = rng::standard_normal(&mut g, d, 8) * faer::Scale(80.0);
+    (model, x)
+}
+
+fn rel_error(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    frobenius_distance(a.as_ref(), b.as_ref()) / b.norm_l2()
+}
+
+/// "Heun with 50 EDM steps reproduces the exact Gaussian flow to the accuracy its order
+/// predicts": the error at σ_min is second order (halving the step divides it by 4 within
+/// ±0.25 in the exponent), and the Richardson estimate (4/3)‖x₅₀ − x₁₀₀‖ built from the
+/// solver alone predicts the true error within 25 %.
+#[test]
+fn r10_heun_50_edm_steps_matches_exact_flow() {
+    let (g, x) = ve_gaussian(10, 8);
+    let flow = ProbabilityFlow::new(&Ve, &g);
+    let solve = |n: usize, end: GridEnd| {
+        let grid = TimeGrid::edm(&Ve, n + 1).unwrap().with_end(end).unwrap();
+        (Heun.solve(&flow, &grid, x.as_ref()).unwrap().x, grid)
+    };
+    let (x50, grid) = solve(50, GridEnd::Last);
+    let (x100, _) = solve(100, GridEnd::Last);
+    let exact = GaussianFlow::on_grid(&g, &Ve, &grid)
+        .unwrap()
+        .map(x.as_ref())
+        .unwrap();
+    let (e50, e100) = (rel_error(&x50, &exact), rel_error(&x100, &exact));
+    let richardson = frobenius_distance(x50.as_ref(), x100.as_ref()) / exact.norm_l2() * 4.0 / 3.0;
+    println!(
+        "Heun EDM to sigma_min: e(50) = {e50:.3e}, e(100) = {e100:.3e}, order {:.3}, Richardson estimate {richardson:.3e}",
+        (e50 / e100).log2()
+    );
+    assert!(((e50 / e100).log2() - 2.0).abs() <= 0.25);
+    assert!((richardson - e50).abs() <= 0.25 * e50);
+    // To the clean data (EDM's Euler last step): the extra first-order step adds the
+    // bias of D(x, σ_min) against √(λ/(λ+σ²)) per direction, ≈ σ_min²/(2λ) relative.
+    let (x50c, gridc) = solve(50, GridEnd::Clean);
+    let exact_c = GaussianFlow::on_grid(&g, &Ve, &gridc)
+        .unwrap()
+        .map(x.as_ref())
+        .unwrap();
+    let lmin = g.variances().iter().cloned().fold(f64::INFINITY, f64::min);
+    let e_clean = rel_error(&x50c, &exact_c);
+    println!(
+        "Heun EDM 50 steps to sigma = 0: relative error {e_clean:.3e} (last-step bias bound {:.3e})",
+        0.002f64.powi(2) / (2.0 * lmin)
+    );
+    assert!(e_clean <= e50 + 0.002f64.powi(2) / (2.0 * lmin));
+}
+
+/// "Adaptive Dormand–Prince at rtol = 1e-10 matches it to ~1e-9."
+#[test]
+fn r10_dopri_rtol_1e10_matches_exact_flow() {
+    let (g, x) = ve_gaussian(11, 8);
+    let grid = TimeGrid::edm(&Ve, 2)
+        .unwrap()
+        .with_end(GridEnd::Last)
+        .unwrap();
+    let sol = DormandPrince::new(1e-10, 1e-12)
+        .unwrap()
+        .solve(&ProbabilityFlow::new(&Ve, &g), &grid, x.as_ref())
+        .unwrap();
+    let exact = GaussianFlow::on_grid(&g, &Ve, &grid)
+        .unwrap()
+        .map(x.as_ref())
+        .unwrap();
+    let err = rel_error(&sol.x, &exact);
+    let abs = (0..x.ncols())
+        .map(|j| {
+            (0..x.nrows())
+                .map(|i| (sol.x[(i, j)] - exact[(i, j)]).abs())
+                .fold(0.0, f64::max)
+        })
+        .fold(0.0, f64::max);
+    println!(
+        "Dormand-Prince rtol 1e-10: relative error {err:.3e}, max abs error {abs:.3e}, {} steps, {} rejections, {} evaluations",
+        sol.info.steps, sol.info.rejections, sol.info.evaluations
+    );
+    assert!(err <= 1e-9);
+}
+
+/// Schedules whose signal vanishes at t = 1 (α = 0 exactly for rectified flow): every
+/// solver starts there without dividing by α and converges to the exact flow.
+#[test]
+fn r10_pure_noise_start_converges() {
+    let mut g = rng::seeded(12);
+    let model = random_gaussian(&mut g, 3, 2).unwrap();
+    let schedules: [&dyn Schedule; 2] = [&RectifiedFlow, &VpCosine::nichol_dhariwal()];
+    let solvers: [&dyn Solver; 5] = [&Euler, &Heun, &Rk4, &Ddim, &DpmSolverPP2M];
+    for s in schedules {
+        let x = rng::standard_normal(&mut g, 3, 4);
+        let grid = TimeGrid::uniform(400, 1.0, 0.05).unwrap();
+        let exact = GaussianFlow::on_grid(&model, s, &grid)
+            .unwrap()
+            .map(x.as_ref())
+            .unwrap();
+        for solver in solvers {
+            let got = solver
+                .solve(&ProbabilityFlow::new(s, &model), &grid, x.as_ref())
+                .unwrap()
+                .x;
+            let e = rel_error(&got, &exact);
+            assert!(e < 5e-3, "{} on {}: {e:e}", solver.name(), s.name());
+        }
+    }
+}
+
+/// Extreme noise ranges: Karras grids over σ ∈ [1e-5, 1e4] in VE and σ ∈ [1e-5, 150] in
+/// VP-linear (whose σ_t tops out at ≈ 152 at t = 1); Heun keeps its order.
+#[test]
+fn r10_extreme_sigma_range_keeps_order() {
+    let mut g = rng::seeded(13);
+    let model = random_gaussian(&mut g, 4, 4).unwrap();
+    for (s, sigma_max) in [(&Ve as &dyn Schedule, 1e4), (&VpLinear::score_sde(), 150.0)] {
+        let x = rng::standard_normal(&mut g, 4, 4)
+            * faer::Scale(s.level(s.time_at_sigma(sigma_max).unwrap()).unwrap().beta());
+        let run = |n: usize| {
+            let grid = TimeGrid::karras(s, n + 1, 1e-5, sigma_max, 7.0)
+                .unwrap()
+                .with_end(GridEnd::Last)
+                .unwrap();
+            let exact = GaussianFlow::on_grid(&model, s, &grid)
+                .unwrap()
+                .map(x.as_ref())
+                .unwrap();
+            let got = Heun
+                .solve(&ProbabilityFlow::new(s, &model), &grid, x.as_ref())
+                .unwrap()
+                .x;
+            rel_error(&got, &exact)
+        };
+        let (e1, e2) = (run(512), run(1024));
+        let p = (e1 / e2).log2();
+        println!(
+            "{}: Heun over sigma in [1e-5, {sigma_max}]: e(512) = {e1:.3e}, e(1024) = {e2:.3e}, order {p:.3}",
+            s.name()
+        );
+        assert!((p - 2.0).abs() <= 0.25, "{}: order {p}", s.name());
+    }
+}
+
+/// The clean end returns the denoiser's output at the last noise level, bit for bit,
+/// for every solver.
+#[test]
+fn r10_clean_end_is_the_denoiser_at_the_last_level() {
+    let (g, x) = ve_gaussian(14, 5);
+    let flow = ProbabilityFlow::new(&Ve, &g);
+    let clean = TimeGrid::edm(&Ve, 12).unwrap();
+    let last = clean.clone().with_end(GridEnd::Last).unwrap();
+    let dp = DormandPrince::new(1e-8, 1e-10).unwrap();
+    let solvers: [&dyn Solver; 6] = [&Euler, &Heun, &Rk4, &Ddim, &DpmSolverPP2M, &dp];
+    for s in solvers {
+        let a = s.solve(&flow, &clean, x.as_ref()).unwrap();
+        let b = s.solve(&flow, &last, x.as_ref()).unwrap();
+        let d = flow.denoise(last.last(), b.x.as_ref()).unwrap();
+        assert_eq!(a.x, d, "{}", s.name());
+        assert_eq!(a.info.steps, b.info.steps + 1);
+        assert_eq!(a.info.evaluations, b.info.evaluations + 1);
+    }
+}
+
+/// Same bits for one thread and two.
+#[test]
+fn r10_deterministic_for_any_thread_count() {
+    let (g, x) = ve_gaussian(15, 6);
+    let x = Mat::from_fn(6, 300, |i, j| x[(i, j % 8)] * (1.0 + j as f64 * 1e-3));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let grid = TimeGrid::edm(&Ve, 18).unwrap();
+            let flow = ProbabilityFlow::new(&Ve, &g);
+            let dp = DormandPrince::new(1e-9, 1e-11).unwrap();
+            (
+                Heun.solve(&flow, &grid, x.as_ref()).unwrap().x,
+                dp.solve(&flow, &grid, x.as_ref()).unwrap().x,
+            )
+        })
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a.0, b.0);
+    assert_eq!(a.1, b.1);
+}
+
+#[test]
+fn r10_hostile_inputs_give_typed_errors() {
+    let g = Gaussian::new(
+        &[0.0, 0.0],
+        faer::mat![[1.0, 0.0], [0.0, 1.0]].as_ref(),
+        &[1.0, 2.0],
+    )
+    .unwrap();
+    let flow = ProbabilityFlow::new(&Ve, &g);
+    let grid = TimeGrid::edm(&Ve, 4).unwrap();
+    let x = faer::mat![[1.0], [2.0]];
+    // Zero steps.
+    assert!(matches!(
+        TimeGrid::edm(&Ve, 0),
+        Err(Error::InvalidCount { .. })
+    ));
+    assert!(matches!(
+        TimeGrid::uniform(0, 1.0, 0.5),
+        Err(Error::InvalidCount { .. })
+    ));
+    // T ≤ 0 (σ_max) and bad grids.
+    assert!(matches!(
+        TimeGrid::karras(&Ve, 4, 0.002, -1.0, 7.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        TimeGrid::new(vec![1.0, 2.0], GridEnd::Last),
+        Err(Error::InvalidParameter { .. })
+    ));
+    // β = 0 inside the grid, times outside the domain.
+    let zero = TimeGrid::new(vec![1.0, 0.0], GridEnd::Last).unwrap();
+    assert!(matches!(
+        Heun.solve(&flow, &zero, x.as_ref()),
+        Err(Error::InvalidNoiseLevel { .. })
+    ));
+    let outside = TimeGrid::new(vec![1.5, 0.5], GridEnd::Last).unwrap();
+    let vp = ProbabilityFlow::new(&RectifiedFlow, &g);
+    assert!(matches!(
+        Euler.solve(&vp, &outside, x.as_ref()),
+        Err(Error::TimeOutOfDomain { .. })
+    ));
+    // Non-finite noise and mismatched dimensions.
+    let nan = faer::mat![[f64::NAN], [0.0]];
+    let solvers: [&dyn Solver; 5] = [&Euler, &Heun, &Rk4, &Ddim, &DpmSolverPP2M];
+    for s in solvers {
+        assert!(matches!(
+            s.solve(&flow, &grid, nan.as_ref()),
+            Err(Error::NonFinite { .. })
+        ));
+        assert!(matches!(
+            s.solve(&flow, &grid, faer::mat![[1.0]].as_ref()),
+            Err(Error::DimensionMismatch { .. })
+        ));
+    }
+    // rtol ≤ 0, negative atol, step limits.
+    assert!(matches!(
+        DormandPrince::new(0.0, 1e-9),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        DormandPrince::new(-1e-6, 1e-9),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        DormandPrince::new(1e-6, -1.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let tiny = DormandPrince::new(1e-12, 0.0)
+        .unwrap()
+        .with_max_steps(3)
+        .unwrap();
+    assert!(matches!(
+        tiny.solve(&flow, &grid, x.as_ref()),
+        Err(Error::StepFailure { .. })
+    ));
+    // Exact-flow targets.
+    assert!(matches!(
+        GaussianFlow::between(&g, NoiseLevel::ve(1.0).unwrap(), 0.0, 0.0),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
+
+/// The velocity never divides by α: at α = 0 (rectified flow, t = 1) it equals
+/// β'/β·x + α'·μ exactly (D is the prior mean there).
+#[test]
+fn r10_velocity_at_alpha_zero() {
+    let g = Gaussian::new(
+        &[0.5, -1.0],
+        faer::mat![[1.0, 0.0], [0.0, 1.0]].as_ref(),
+        &[2.0, 3.0],
+    )
+    .unwrap();
+    let v = ProbabilityFlow::new(&RectifiedFlow, &g)
+        .velocity(1.0, faer::mat![[1.0], [2.0]].as_ref())
+        .unwrap();
+    // α = 0, β = 1, α' = −1, β' = 1: v = x − μ.
+    assert_eq!(v, faer::mat![[0.5], [3.0]]);
+    let _ = g.sample_x0(&mut rng::seeded(0), 1);
+}
