@@ -6,8 +6,8 @@ use std::path::Path;
 use super::families::families;
 use super::tolerance::PointTolerance;
 use super::{
-    CaseEntry, DEFAULT_SEED, FORMAT, FamilyEntry, LevelEntry, Manifest, SCHEMA_VERSION,
-    ToleranceEntry,
+    CaseEntry, DEFAULT_SEED, FORMAT, FamilyEntry, LevelEntry, Manifest, MeasureEntry,
+    SCHEMA_VERSION, ToleranceEntry,
 };
 use crate::interop::fsio::{DirContents, write_dir_atomic};
 use crate::interop::model_file::{Model, ModelSpec};
@@ -45,13 +45,23 @@ pub struct NewCase {
     pub command: String,
 }
 
+/// How [`SuiteBuilder::add_case_with`] treats a case beyond [`NewCase`].
+#[derive(Debug, Clone, Default)]
+pub struct CaseOptions {
+    /// Inputs already in the suite (added with [`SuiteBuilder::add_array`] or
+    /// [`SuiteBuilder::add_model`]), by input name and relative path: shared by
+    /// several cases instead of copied into each case's directory.
+    pub shared_inputs: Vec<(&'static str, String)>,
+}
+
 /// Collects models and cases; families add to it.
 #[derive(Debug)]
 pub struct SuiteBuilder {
     seed: u64,
     files: DirContents,
     cases: Vec<CaseEntry>,
-    models: BTreeMap<String, String>,
+    models: BTreeMap<String, (String, Model)>,
+    measure: Option<MeasureEntry>,
 }
 
 /// `‖a_b − e_b‖₂` for every point `b` (first axis) of two equally shaped arrays.
@@ -78,7 +88,72 @@ impl SuiteBuilder {
             files: DirContents::new(),
             cases: Vec::new(),
             models: BTreeMap::new(),
+            measure: None,
         }
+    }
+
+    /// A model added earlier by [`SuiteBuilder::add_model`]: its manifest path and the model.
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if no model of that name was added (families
+    /// that reuse another family's model must be registered after it).
+    pub fn model(&self, name: &str) -> Result<(String, Model)> {
+        self.models
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InteropError::InvalidGolden {
+                path: format!("models/{name}/model.json").into(),
+                problem: "no model of that name was added before this family",
+                detail: name.to_string(),
+            })
+    }
+
+    /// Adds an array at `rel` (a relative path ending in `.npy`, outside `cases/`) and
+    /// returns the path, for inputs shared by several cases (see [`CaseOptions`]).
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if the path is taken or not a `.npy` path.
+    pub fn add_array(&mut self, rel: &str, a: &Array) -> Result<String> {
+        if !rel.ends_with(".npy") || rel.starts_with("cases/") || self.files.contains_key(rel) {
+            return Err(InteropError::InvalidGolden {
+                path: rel.into(),
+                problem: "an extra array needs a new .npy path outside cases/",
+                detail: rel.to_string(),
+            });
+        }
+        a.ensure_finite(Path::new(rel))?;
+        self.files.insert(rel.to_string(), npy::encode(a));
+        Ok(rel.to_string())
+    }
+
+    /// Records the reference of `measure` (the manifest's `measure` field).
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if it was set already or names a file or case
+    /// that is not in the suite.
+    pub fn set_measure(&mut self, m: MeasureEntry) -> Result<()> {
+        let bad = |problem: &'static str, detail: String| InteropError::InvalidGolden {
+            path: "manifest.json".into(),
+            problem,
+            detail,
+        };
+        if self.measure.is_some() {
+            return Err(bad("the measure reference is set twice", String::new()));
+        }
+        let mut files = vec![&m.reference_model, &m.noises, &m.reference_flow];
+        let mut cases = vec![&m.reference_case];
+        for t in &m.training_sets {
+            files.extend([&t.points, &t.model, &t.flow]);
+            cases.push(&t.case);
+        }
+        if let Some(f) = files.into_iter().find(|f| !self.files.contains_key(f.as_str())) {
+            return Err(bad("the measure reference names a missing file", f.clone()));
+        }
+        if let Some(c) = cases.into_iter().find(|c| !self.cases.iter().any(|e| &e.id == *c)) {
+            return Err(bad("the measure reference names a missing case", c.clone()));
+        }
+        self.measure = Some(m);
+        Ok(())
     }
 
     /// The random stream of a family: `stream(seed, "golden/<family>", 0)`.
@@ -99,7 +174,7 @@ impl SuiteBuilder {
         description: &str,
     ) -> Result<(String, Model)> {
         let path = format!("models/{name}/model.json");
-        if self.models.insert(name.to_string(), path.clone()).is_some() {
+        if self.models.contains_key(name) {
             return Err(InteropError::InvalidGolden {
                 path: path.into(),
                 problem: "duplicate model name",
@@ -110,6 +185,8 @@ impl SuiteBuilder {
             path: path.clone().into(),
             source,
         })?;
+        self.models
+            .insert(name.to_string(), (path.clone(), model.clone()));
         self.files
             .extend(spec.files(&format!("models/{name}/"), Some(description)));
         Ok((path, model))
@@ -123,6 +200,15 @@ impl SuiteBuilder {
     /// [`InteropError::InvalidGolden`] for an inconsistent case (duplicate id,
     /// shapes, non-finite or inverted tolerances).
     pub fn add_case(&mut self, c: NewCase) -> Result<()> {
+        self.add_case_with(c, CaseOptions::default())
+    }
+
+    /// [`SuiteBuilder::add_case`] with options (shared inputs).
+    ///
+    /// # Errors
+    /// As [`SuiteBuilder::add_case`], and [`InteropError::InvalidGolden`] for a shared
+    /// input that is not in the suite or has the name of one of the case's own inputs.
+    pub fn add_case_with(&mut self, c: NewCase, options: CaseOptions) -> Result<()> {
         let bad = |problem: &'static str, detail: String| InteropError::InvalidGolden {
             path: format!("cases/{}", c.id).into(),
             problem,
@@ -170,6 +256,12 @@ impl SuiteBuilder {
         }
         let dir = format!("cases/{}", c.id);
         let mut inputs = BTreeMap::new();
+        for (name, rel) in &options.shared_inputs {
+            if !self.files.contains_key(rel) || c.inputs.iter().any(|(n, _)| n == name) {
+                return Err(bad("invalid shared input", format!("{name}: {rel}")));
+            }
+            inputs.insert((*name).to_string(), rel.clone());
+        }
         for (name, a) in &c.inputs {
             let rel = format!("{dir}/{name}.npy");
             self.files.insert(rel.clone(), npy::encode(a));
@@ -247,6 +339,7 @@ impl SuiteBuilder {
             ],
             families: fams,
             cases: self.cases,
+            measure: self.measure,
         };
         let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| InteropError::Json {
             path: "manifest.json".into(),
