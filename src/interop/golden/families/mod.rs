@@ -6,6 +6,7 @@
 //! need no change: the validator only compares arrays.
 
 mod flows;
+mod measure;
 mod r01;
 mod r02;
 mod r03;
@@ -70,6 +71,11 @@ pub const FAMILIES: &[Family] = &[
         id: "R10-steps",
         title: "One sampler step with the exact denoiser: Euler, Heun (EDM), DDIM (diffusers)",
         build: steps::build,
+    },
+    Family {
+        id: "measure",
+        title: "Teacher-student reference of `measure`: reference MoLRG, noise bank, flow outputs of p* and of each training set's p_emp",
+        build: measure::build,
     },
     Family {
         id: "schedules",
