@@ -25,9 +25,7 @@ use rayon::prelude::*;
 use super::Result;
 use super::model_file::{LoadedModel, Model};
 use super::npy::Array;
-use crate::flow::{
-    FlowMap, GaussianFlow, GridEnd, ProbabilityFlow, SolveInfo, Solver, TimeGrid,
-};
+use crate::flow::{FlowMap, GaussianFlow, GridEnd, ProbabilityFlow, SolveInfo, Solver, TimeGrid};
 use crate::level::NoiseLevel;
 use crate::metric::{FeatureMap, LinearFeatures, Pfd, PfdEstimate};
 use crate::model::{Denoiser, ExactModel, Gaussian};
@@ -466,6 +464,15 @@ pub struct FlowOutput {
 /// [`super::InteropError::Unsupported`] naming the model file for `exact` with a
 /// non-Gaussian model; the schedule's, grid's and solver's errors.
 pub fn flow_matrix(model: &LoadedModel, x: MatRef<'_, f64>, spec: &FlowSpec) -> Result<FlowOutput> {
+    check_solver(model, spec)?;
+    flow_of(&model.model, x, spec)
+}
+
+/// As [`flow_matrix`], for a model without a file.
+///
+/// # Errors
+/// As [`flow_matrix`]; `exact` with a non-Gaussian model is [`crate::Error::Unknown`].
+pub fn flow_of(model: &Model, x: MatRef<'_, f64>, spec: &FlowSpec) -> Result<FlowOutput> {
     let f = ModelFlow::new(model, spec)?;
     Ok(f.run(x)?)
 }
@@ -542,12 +549,19 @@ struct ModelFlow<'a> {
 }
 
 impl<'a> ModelFlow<'a> {
-    fn new(model: &'a LoadedModel, spec: &FlowSpec) -> Result<Self> {
-        check_solver(model, spec)?;
+    fn new(model: &'a Model, spec: &FlowSpec) -> Result<Self> {
+        if spec.solver == SolverSpec::Exact && !matches!(model, Model::Gaussian(_)) {
+            return Err(crate::Error::Unknown {
+                kind: "solver for a non-Gaussian model",
+                name: "exact".into(),
+                known: "euler, heun, rk4, ddim, dpm-solver++2m, dopri5".into(),
+            }
+            .into());
+        }
         let schedule = spec.schedule()?;
         let grid = spec.grid.build(schedule.as_ref())?;
         Ok(Self {
-            model: &model.model,
+            model,
             schedule,
             grid,
             solver: spec.solver.solver()?,
@@ -568,7 +582,7 @@ impl<'a> ModelFlow<'a> {
                 x: exact_gaussian_flow(g, self.schedule.as_ref(), &self.grid, x)?,
                 info: SolveInfo::default(),
             }),
-            (None, _) => unreachable!("check_solver refuses exact for non-Gaussian models"),
+            (None, _) => unreachable!("ModelFlow::new refuses exact for non-Gaussian models"),
         }
     }
 }
@@ -618,7 +632,12 @@ pub fn pfd(
         p.model.dim(),
         q.model.dim(),
     )?;
-    let (fp, fq) = (ModelFlow::new(p, spec)?, ModelFlow::new(q, spec)?);
+    check_solver(p, spec)?;
+    check_solver(q, spec)?;
+    let (fp, fq) = (
+        ModelFlow::new(&p.model, spec)?,
+        ModelFlow::new(&q.model, spec)?,
+    );
     let d = p.model.dim();
     let (x, scale) = match noises {
         Noises::Given(x) => (x.clone(), spec.noise_scale()?),

@@ -171,7 +171,12 @@ pub struct MeasureReport {
 }
 
 /// Reads a golden array of shape `(rows, d)` (finite), as `d × rows`.
-fn golden_batch(golden: &Path, rel: &str, what: &'static str, d: Option<usize>) -> Result<Mat<f64>> {
+fn golden_batch(
+    golden: &Path,
+    rel: &str,
+    what: &'static str,
+    d: Option<usize>,
+) -> Result<Mat<f64>> {
     let path = golden.join(rel);
     let a = npy::read_finite(&path)?;
     a.to_batch(&path, what, d)
@@ -316,7 +321,11 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
         Some((report, points, flow)) => (
             Some(report),
             Some(pfd(&flow)?),
-            Some(scores.generalization(samples.as_ref(), points.as_ref())?.into()),
+            Some(
+                scores
+                    .generalization(samples.as_ref(), points.as_ref())?
+                    .into(),
+            ),
         ),
     };
     Ok(MeasureReport {
@@ -355,7 +364,9 @@ impl MeasureReport {
     /// A plain-text table of the four metrics with their intervals.
     pub fn table(&self) -> String {
         let features = match (&self.features.file, self.features.shape) {
-            (Some(p), Some((k, d))) => format!("features h(x) = W x, W {k} x {d} from {}", p.display()),
+            (Some(p), Some((k, d))) => {
+                format!("features h(x) = W x, W {k} x {d} from {}", p.display())
+            }
             _ => "identity features".to_string(),
         };
         let conf = 100.0 * self.e_gen.confidence;

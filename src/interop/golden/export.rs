@@ -146,10 +146,16 @@ impl SuiteBuilder {
             files.extend([&t.points, &t.model, &t.flow]);
             cases.push(&t.case);
         }
-        if let Some(f) = files.into_iter().find(|f| !self.files.contains_key(f.as_str())) {
+        if let Some(f) = files
+            .into_iter()
+            .find(|f| !self.files.contains_key(f.as_str()))
+        {
             return Err(bad("the measure reference names a missing file", f.clone()));
         }
-        if let Some(c) = cases.into_iter().find(|c| !self.cases.iter().any(|e| &e.id == *c)) {
+        if let Some(c) = cases
+            .into_iter()
+            .find(|c| !self.cases.iter().any(|e| &e.id == *c))
+        {
             return Err(bad("the measure reference names a missing case", c.clone()));
         }
         self.measure = Some(m);

@@ -10,8 +10,7 @@
 //! discretization* (`params.solver` with `params.steps` on the grid): the
 //! tolerance allows for its discretization error, so a candidate that runs that
 //! solver (or a more accurate one) passes. Per point $b$, with $e_b$ the expected output,
-//! $$\mathrm{tol}_{T,b}\,\|e_b\| = \epsilon_{\mathrm{ref},b} + 2\,\epsilon_{\mathrm{disc},b}
-//!   + 8\big(\gamma_T(d + r + 4) + \sqrt{sn}\,\varepsilon_T\big)(\|x_{t_n,b}\| + \|e_b\|) + \tau_{T,b},$$
+//! $$\mathrm{tol}_{T,b}\,\|e_b\| = \epsilon_{\mathrm{ref},b} + 2\,\epsilon_{\mathrm{disc},b} + 8\big(\gamma_T(d + r + 4) + \sqrt{sn}\,\varepsilon_T\big)(\|x_{t_n,b}\| + \|e_b\|) + \tau_{T,b},$$
 //! where $\epsilon_{\mathrm{ref},b}$ is the reference's estimated error (0 beyond rounding for
 //! the exact Gaussian flow), $\epsilon_{\mathrm{disc},b} = \|c_b - e_b\|$ the measured error of the
 //! candidate discretization $c$ (the crate's solver with the stated steps), the third term
@@ -25,7 +24,7 @@
 
 use faer::{Mat, MatMut, MatRef};
 
-use super::{SuiteBuilder, col, mean_at, model_terms, norm, qv, rows};
+use super::{SuiteBuilder, col, mean_at, model_terms, norm, qv};
 use crate::interop::Result;
 use crate::interop::eval::{FlowSpec, GridSpec, SolverSpec};
 use crate::interop::golden::Tier;
@@ -137,7 +136,12 @@ pub(super) fn flow_command(
 }
 
 /// The `params` of a flow case: schedule, grid and candidate, flat.
-fn params(spec: &FlowSpec, reference: &serde_json::Value, disc: f64, ref_err: f64) -> serde_json::Value {
+fn params(
+    spec: &FlowSpec,
+    reference: &serde_json::Value,
+    disc: f64,
+    ref_err: f64,
+) -> serde_json::Value {
     let mut p = serde_json::json!({
         "schedule": spec.schedule,
         "solver": spec.solver.name(),
@@ -165,7 +169,10 @@ fn params(spec: &FlowSpec, reference: &serde_json::Value, disc: f64, ref_err: f6
             o.insert("rho".into(), rho.into());
         }
         GridSpec::Times {
-            t_start, t_end, log, ..
+            t_start,
+            t_end,
+            log,
+            ..
         } => {
             o.insert(
                 "grid".into(),
@@ -260,7 +267,12 @@ pub(super) fn from_rows(cols: &[Vec<f64>], d: usize) -> Mat<f64> {
 /// The exact Gaussian flow from level `from` to `to` in double-double (R10):
 /// $\alpha_s\mu + V\operatorname{diag}(f)V^\top y + \frac{\beta_s}{\beta_T}(I - VV^\top)y$, $y = x - \alpha_T\mu$,
 /// $f_i = \sqrt{(\alpha_s^2\lambda_i + \beta_s^2)/(\alpha_T^2\lambda_i + \beta_T^2)}$; every column, rounded.
-pub(super) fn gaussian_flow_q(g: &Gaussian, x: &Mat<f64>, from: NoiseLevel, to: NoiseLevel) -> Mat<f64> {
+pub(super) fn gaussian_flow_q(
+    g: &Gaussian,
+    x: &Mat<f64>,
+    from: NoiseLevel,
+    to: NoiseLevel,
+) -> Mat<f64> {
     let (d, r) = (g.dim(), g.rank());
     let (at, bt, as_, bs) = (q(from.alpha()), q(from.beta()), q(to.alpha()), q(to.beta()));
     let v = g.basis();
@@ -311,13 +323,6 @@ pub(super) fn col_dists(a: &Mat<f64>, b: &Mat<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// The rows of a `d × B` matrix as a `(B, d)` array.
-#[allow(dead_code)]
-pub(super) fn batch(m: &Mat<f64>) -> Array {
-    let cols: Vec<Vec<f64>> = (0..m.ncols()).map(|j| col(m, j)).collect();
-    rows(&cols)
-}
-
 /// An orthogonal MoLRG $\sum_k\pi_k\mathcal N(0, \lambda_kU_kU_k^\top)$ ($U_k^\top U_j = 0$,
 /// isotropic variances) in the coordinates $a_k = \|U_k^\top x\|$: its PF ODE is exactly
 /// the PF ODE of this $K$-dimensional denoiser.
@@ -357,7 +362,8 @@ impl Denoiser for RadialMolrg {
             for i in 0..k {
                 let l = self.lambdas[i];
                 let v = al * al * l + be * be;
-                logits[i] = self.log_pi[i] - 0.5 * self.ranks[i] * (al * al * l / (be * be)).ln_1p()
+                logits[i] = self.log_pi[i]
+                    - 0.5 * self.ranks[i] * (al * al * l / (be * be)).ln_1p()
                     + al * al * l / (2.0 * be * be * v) * a[(i, j)] * a[(i, j)];
             }
             let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -415,4 +421,98 @@ pub(super) fn unradial(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{
+        DormandPrince, FlowMap, GaussianFlow, GridEnd, ProbabilityFlow, Rk4, Solver, TimeGrid,
+    };
+    use crate::linalg::random_orthonormal;
+    use crate::model::Molrg;
+    use crate::rng::{seeded, standard_normal};
+    use crate::schedule::Ve;
+
+    fn max_rel(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+        col_dists(a, b)
+            .iter()
+            .enumerate()
+            .map(|(j, e)| e / b.col(j).norm_l2())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn radial_reduction_matches_the_exact_gaussian_flow_and_its_error_estimate_holds() {
+        // One component: the MoLRG is N(0, 2 U Uᵀ), whose flow is known exactly.
+        let mut rng = seeded(5);
+        let u = random_orthonormal(&mut rng, 6, 3).unwrap();
+        let g = Gaussian::new(&[0.0; 6], u.as_ref(), &[2.0; 3]).unwrap();
+        let x = standard_normal(&mut rng, 6, 8) * faer::Scale(80.0);
+        let reduced = RadialMolrg {
+            log_pi: vec![0.0],
+            ranks: vec![3.0],
+            lambdas: vec![2.0],
+        };
+        let bases = vec![u.clone()];
+        let a0 = radial(&bases, &x);
+        let ends = TimeGrid::new(vec![80.0, 0.002], GridEnd::Last).unwrap();
+        let pf = ProbabilityFlow::new(&Ve, &reduced);
+        let solve = |rtol: f64| {
+            let a = DormandPrince::new(rtol, rtol * 1e-2)
+                .unwrap()
+                .solve(&pf, &ends, a0.as_ref())
+                .unwrap()
+                .x;
+            unradial(&bases, &x, &a0, &a, 0.002 / 80.0)
+        };
+        let (tight, loose) = (solve(1e-13), solve(1e-11));
+        let exact = GaussianFlow::between(&g, NoiseLevel::ve(80.0).unwrap(), 1.0, 0.002)
+            .unwrap()
+            .map(x.as_ref())
+            .unwrap();
+        let (err, estimate) = (col_dists(&tight, &exact), col_dists(&loose, &tight));
+        for j in 0..x.ncols() {
+            assert!(
+                err[j] <= estimate[j] + 1e-13,
+                "{j}: {} > {}",
+                err[j],
+                estimate[j]
+            );
+        }
+        assert!(max_rel(&tight, &exact) < 1e-11);
+    }
+
+    #[test]
+    fn radial_reduction_commutes_with_a_runge_kutta_solver() {
+        let mut rng = seeded(6);
+        let q = random_orthonormal(&mut rng, 8, 6).unwrap();
+        let bases: Vec<Mat<f64>> = (0..2)
+            .map(|k| q.as_ref().subcols(3 * k, 3).to_owned())
+            .collect();
+        let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+        let full = Molrg::new(&[0.3, 0.7], &refs).unwrap();
+        let reduced = RadialMolrg {
+            log_pi: vec![0.3f64.ln(), 0.7f64.ln()],
+            ranks: vec![3.0, 3.0],
+            lambdas: vec![1.0, 1.0],
+        };
+        let x = standard_normal(&mut rng, 8, 6) * faer::Scale(10.0);
+        let grid = TimeGrid::uniform(64, 10.0, 0.05).unwrap();
+        let y_full = Rk4
+            .solve(&ProbabilityFlow::new(&Ve, &full), &grid, x.as_ref())
+            .unwrap()
+            .x;
+        let a0 = radial(&bases, &x);
+        let a = Rk4
+            .solve(&ProbabilityFlow::new(&Ve, &reduced), &grid, a0.as_ref())
+            .unwrap()
+            .x;
+        let y_red = unradial(&bases, &x, &a0, &a, 0.05 / 10.0);
+        assert!(
+            max_rel(&y_red, &y_full) < 1e-12,
+            "{}",
+            max_rel(&y_red, &y_full)
+        );
+    }
 }

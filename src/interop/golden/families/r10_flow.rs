@@ -32,10 +32,7 @@ fn gaussian_case(
     };
     let schedule = spec.schedule()?;
     let grid = spec.grid.build(schedule.as_ref())?;
-    let (from, last) = (
-        schedule.level(grid.start())?,
-        schedule.level(grid.last())?,
-    );
+    let (from, last) = (schedule.level(grid.start())?, schedule.level(grid.last())?);
     let end_state = gaussian_flow_q(g, x, from, last);
     let expected = if grid.end() == GridEnd::Clean {
         clean_end_q(&model, &end_state, last)

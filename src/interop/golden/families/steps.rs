@@ -105,10 +105,9 @@ fn step_point(
                 .zip(v1.iter().zip(&v2))
                 .map(|(&a, (&b, &c))| a + q(0.5 * h) * (b + c))
                 .collect();
-            let jac = model.exact().jacobian(
-                faer::ColRef::from_slice(&xt64),
-                ls,
-            )?;
+            let jac = model
+                .exact()
+                .jacobian(faer::ColRef::from_slice(&xt64), ls)?;
             let nj = jac.norm_l2();
             let (nxt, nd2) = (norm(&xt64), qnorm(&d2));
             let (m1, m2) = (magnitude(ct, nx, nd1), magnitude(cs, nxt, nd2));
@@ -185,8 +184,12 @@ fn add_step(
     let crate_value = flow_of(&model, x.as_ref(), &spec)?.x;
     let x_rel = format!("cases/{id}/x.npy");
     let formula = match solver {
-        SolverSpec::Euler => "x + h v(t, x), v(t, x) = (dbeta_t/beta_t)(x - alpha_t D(x, t)) + dalpha_t D(x, t), h = s - t",
-        SolverSpec::Heun => "xe = x + h v(t, x); x + (h/2)(v(t, x) + v(s, xe)), v as for Euler, h = s - t",
+        SolverSpec::Euler => {
+            "x + h v(t, x), v(t, x) = (dbeta_t/beta_t)(x - alpha_t D(x, t)) + dalpha_t D(x, t), h = s - t"
+        }
+        SolverSpec::Heun => {
+            "xe = x + h v(t, x); x + (h/2)(v(t, x) + v(s, xe)), v as for Euler, h = s - t"
+        }
         _ => "(beta_s/beta_t) x + (alpha_s - alpha_t beta_s/beta_t) D(x, t)",
     };
     s.add_case(NewCase {
@@ -222,7 +225,10 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
     let models = [
         ("gaussian-lowrank", "a rank-4 Gaussian in R^12"),
         ("molrg-paper", "the paper's MoLRG (K = 3, r = 3, d = 16)"),
-        ("empirical", "the empirical distribution of 20 points in R^8"),
+        (
+            "empirical",
+            "the empirical distribution of 20 points in R^8",
+        ),
     ];
     for (name, what) in models {
         let (_, model) = s.model(name)?;
@@ -234,14 +240,41 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
         // diffusers DDIM on the DDPM linear table: timestep 300 -> 280.
         let ddpm = crate::interop::eval::crate_schedule("ddpm-linear").expect("a crate schedule");
         let x = typical(&mut rng, model.exact(), ddpm.level(300.0)?, nb);
-        add_step(s, name, what, SolverSpec::Ddim, "ddpm-linear", 300.0, 280.0, &x)?;
+        add_step(
+            s,
+            name,
+            what,
+            SolverSpec::Ddim,
+            "ddpm-linear",
+            300.0,
+            280.0,
+            &x,
+        )?;
     }
     // VP (score_sde linear): the alpha' terms.
     let (_, model) = s.model("gaussian-lowrank")?;
     let vp = crate::interop::eval::crate_schedule("vp-linear").expect("a crate schedule");
     let x = typical(&mut rng, model.exact(), vp.level(0.5)?, nb);
     let what = models[0].1;
-    add_step(s, "gaussian-lowrank", what, SolverSpec::Euler, "vp-linear", 0.5, 0.45, &x)?;
-    add_step(s, "gaussian-lowrank", what, SolverSpec::Heun, "vp-linear", 0.5, 0.45, &x)?;
+    add_step(
+        s,
+        "gaussian-lowrank",
+        what,
+        SolverSpec::Euler,
+        "vp-linear",
+        0.5,
+        0.45,
+        &x,
+    )?;
+    add_step(
+        s,
+        "gaussian-lowrank",
+        what,
+        SolverSpec::Heun,
+        "vp-linear",
+        0.5,
+        0.45,
+        &x,
+    )?;
     Ok(())
 }
