@@ -341,7 +341,18 @@ impl SuiteBuilder {
                     .into(),
                 "f64 tier: eps = 2^-52; f32 tier: eps = 2^-23, inputs rounded to float32 by the candidate"
                     .into(),
-                "expected values: double-double (~32 digit) oracles rounded to float64".into(),
+                "expected values: double-double (~32 digit) oracles rounded to float64; flow cases of \
+                 non-Gaussian models: the crate's Dormand-Prince, its estimated error \
+                 (params.reference) added to the tolerance"
+                    .into(),
+                "kind flow: rows of x are starting points x_t0; expected = the PF-ODE solution at \
+                 t_n, then D(x_tn, t_n) if params.end = clean (EDM's Euler last step); params give \
+                 the schedule, the grid and the candidate discretization (solver, steps) whose \
+                 error the tolerance allows for, twice over"
+                    .into(),
+                "kind sampler_step: one Euler, Heun or DDIM step from t to s with the exact \
+                 denoiser; params give the schedule's (alpha, beta, dalpha, dbeta) at t and s"
+                    .into(),
             ],
             families: fams,
             cases: self.cases,
@@ -415,13 +426,14 @@ fn readme(m: &Manifest) -> String {
         "# diffusion-lowdim golden suite\n\n\
          Exported by diffusion-lowdim {} (schema version {}, seed {}). {} cases.\n\n\
          ## How to run a candidate\n\n\
-         1. Read `manifest.json`. For each case, load its inputs (`cases/<id>/*.npy`, float64,\n   \
-            batch-first `(B, d)`), its model file (`models/<name>/model.json`, see docs/model-format.md\n   \
+         1. Read `manifest.json`. For each case, load its inputs (the paths in its `inputs`, e.g.\n   \
+            `cases/<id>/x.npy`; float64, batch-first `(B, d)`), its model file (`models/<name>/model.json`, see docs/model-format.md\n   \
             of the crate) and its noise level `(alpha, beta)`, with `x_t = alpha x_0 + beta eps`.\n\
          2. Compute the case's `kind` with your code (`posterior_mean`, `score`, `jacobian`\n   \
             `(B, d, d)` with `J[b, i, j] = d x0hat_i / d x_j`, `convert` between prediction types,\n   \
-            `schedule` tables) and save it with `numpy.save(outputs / case[\"output\"], y)` in float64\n   \
-            (or float32 for the f32 tier).\n\
+            `schedule` tables, `flow` maps with your sampler at the case's `params` (schedule, grid,\n   \
+            solver, steps), one `sampler_step`) and save it with\n   \
+            `numpy.save(outputs / case[\"output\"], y)` in float64 (or float32 for the f32 tier).\n\
          3. Run\n\n\
          ```sh\n\
          diffusion-lowdim golden validate --golden <this directory> --outputs <outputs> --tier f64 --report report.json\n\
@@ -432,7 +444,17 @@ fn readme(m: &Manifest) -> String {
          `scale = cases/<id>/scale.npy` and `tol = cases/<id>/tol_f64.npy` (or `tol_f32.npy`). Expected values\n\
          are double-double oracles rounded to float64; tolerances are `8 eps_T kappa` with `kappa` the\n\
          problem's condition number, so a backward-stable implementation in the tier's precision passes.\n\
-         Each case's `command` field shows the `diffusion-lowdim` command that computes it.\n\n\
+         Each case's `command` field shows the `diffusion-lowdim` command that computes it. Flow\n\
+         cases add to the tolerance the reference's estimated error and twice the measured error of\n\
+         the candidate discretization in `params` (a solver at least that accurate passes).\n\n\
+         ## Measure a trained network (teacher-student)\n\n\
+         The manifest's `measure` field names a reference MoLRG, a bank of noises `x_T`\n\
+         (`measure/noises.npy`, VE, T = 80), training sets and the flow outputs of the reference and\n\
+         of each training set's empirical distribution on the bank. Run your sampler from the rows of\n\
+         the bank, save the samples (M, d) in the same order, then\n\n\
+         ```sh\n\
+         diffusion-lowdim measure --samples samples.npy --golden <this directory> --n 16 --report measure.json\n\
+         ```\n\n\
          ## Cases\n\n\
          | family | cases |\n|---|---|\n",
         m.crate_version,
