@@ -10,10 +10,15 @@ with its own numpy code (model files read with json + numpy.load), and checks:
 3. a deliberately wrong output (one entry off by a relative 1e-6) fails (exit 1) and
    the case is named;
 4. a missing output is reported by name (exit 1);
-5. `--only` restricts validation to one family.
-
-The flow-dependent part (a numpy Heun sampler on the golden noise bank and
-`measure`) comes with the probability-flow module.
+5. `--only` restricts validation to one family;
+6. flow cases (kind `flow`) are computed with the client's own numpy solvers (Euler,
+   Heun, RK4, with the candidate discretization each case states) and sampler-step
+   cases (kind `sampler_step`) with the exact one-step formulas: both pass their tiers;
+7. the teacher-student check: the client's own numpy Heun sampler (EDM grid, Euler last
+   step) with the exact reference denoiser (the MoLRG posterior mean written in numpy)
+   runs on the golden noise bank; the client states its discretisation error (Richardson
+   extrapolation from n, 2n and 4n steps) and `measure` reports E_gen consistent with 0
+   within it, while the memorizing (empirical) denoiser's samples give GL near 0.
 
 Usage: python3 tests/golden_client.py --bin target/release/diffusion-lowdim
 Prints "N passed, M failed" and exits non-zero on any failed check.
@@ -194,17 +199,200 @@ def schedule(params, inputs, dtype):
     raise ValueError(preset)
 
 
+def posterior_mean(model, x, a, b):
+    f = {"gaussian": gaussian, "molrg": molrg, "empirical": empirical}[model["kind"]]
+    return f(model, x, a, b, "posterior_mean")
+
+
+def coefficients(schedule, t, dtype):
+    """(alpha, beta, dalpha/dt, dbeta/dt) of the crate schedules used by flow cases."""
+    t = dtype(t)
+    if schedule == "ve":
+        return dtype(1), t, dtype(0), dtype(1)
+    if schedule == "rectified-flow":
+        return dtype(1) - t, t, dtype(-1), dtype(1)
+    if schedule == "vp-linear":  # score_sde VPSDE(beta_min = 0.1, beta_max = 20)
+        b0, b1 = dtype(0.1), dtype(20)
+        L = -dtype(0.25) * t * t * (b1 - b0) - dtype(0.5) * t * b0
+        dL = -dtype(0.5) * t * (b1 - b0) - dtype(0.5) * b0
+        a = np.exp(L)
+        b = np.sqrt(-np.expm1(2 * L))
+        return a, b, a * dL, -a * a * dL / b
+    raise ValueError(schedule)
+
+
+def grid(p, dtype):
+    """The times of a flow case's grid (the candidate's steps)."""
+    n = p["steps"]
+    if p["grid"] == "karras":  # EDM: sigma levels, VE times t = sigma
+        smax, smin, rho = dtype(p["sigma_max"]), dtype(p["sigma_min"]), dtype(p["rho"])
+        if n == 1:
+            return np.array([smax], dtype)
+        i = np.arange(n, dtype=dtype)
+        return (smax ** (1 / rho) + i / dtype(n - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
+    if p["grid"] == "uniform":
+        return np.linspace(p["t_start"], p["t_end"], n + 1).astype(dtype)
+    return np.exp(np.linspace(math.log(p["t_start"]), math.log(p["t_end"]), n + 1)).astype(dtype)
+
+
+def flow(model, p, x, dtype):
+    """The client's own PF-ODE solvers: Euler, Heun, RK4 in the schedule's time."""
+    sched = p["schedule"]
+
+    def v(t, y):
+        a, b, da, db = coefficients(sched, t, dtype)
+        D = posterior_mean(model, y, a, b)
+        return (db / b) * (y - a * D) + da * D
+
+    ts = grid(p, dtype)
+    for t, s in zip(ts[:-1], ts[1:]):
+        h = s - t
+        if p["solver"] == "euler":
+            x = x + h * v(t, x)
+        elif p["solver"] == "heun":
+            k1 = v(t, x)
+            k2 = v(s, x + h * k1)
+            x = x + (h / 2) * (k1 + k2)
+        elif p["solver"] == "rk4":
+            k1 = v(t, x)
+            k2 = v(t + h / 2, x + (h / 2) * k1)
+            k3 = v(t + h / 2, x + (h / 2) * k2)
+            k4 = v(s, x + h * k3)
+            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+        else:
+            raise ValueError(p["solver"])
+    if p["end"] == "clean":  # EDM's Euler last step to sigma = 0: D(x, t_n)
+        a, b, _, _ = coefficients(sched, ts[-1], dtype)
+        x = posterior_mean(model, x, a, b)
+    return x
+
+
+def sampler_step(model, p, x, dtype):
+    """One Euler / Heun / DDIM step with the coefficients the case gives."""
+    ct = [dtype(p["at_t"][k]) for k in ("alpha", "beta", "dalpha", "dbeta")]
+    cs = [dtype(p["at_s"][k]) for k in ("alpha", "beta", "dalpha", "dbeta")]
+
+    def v(c, y):
+        a, b, da, db = c
+        D = posterior_mean(model, y, a, b)
+        return (db / b) * (y - a * D) + da * D
+
+    h = dtype(p["s"]) - dtype(p["t"])
+    if p["solver"] == "euler":
+        return x + h * v(ct, x)
+    if p["solver"] == "heun":
+        k1 = v(ct, x)
+        return x + (h / 2) * (k1 + v(cs, x + h * k1))
+    (at, bt, _, _), (as_, bs, _, _) = ct, cs
+    D = posterior_mean(model, x, at, bt)
+    return (bs / bt) * x + (as_ - at * bs / bt) * D
+
+
 def compute(golden, case, dtype):
     inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
     kind = case["kind"]
     if kind == "schedule":
         return schedule(case["params"], inputs, dtype)
+    if kind in ("flow", "sampler_step"):
+        model = load_model(golden / case["model"], dtype)
+        f = flow if kind == "flow" else sampler_step
+        return f(model, case["params"], inputs["x"], dtype)
     a, b = dtype(case["level"]["alpha"]), dtype(case["level"]["beta"])
     if kind == "convert":
         return convert(case["params"]["from"], case["params"]["to"], inputs["value"], inputs["x"], a, b)
     model = load_model(golden / case["model"], dtype)
     f = {"gaussian": gaussian, "molrg": molrg, "empirical": empirical}[model["kind"]]
     return f(model, inputs["x"], a, b, kind)
+
+
+# ---------------------------------------------------------------- teacher-student
+
+
+def heun_edm(model, x, n, fl):
+    """The client's own sampler: EDM's Heun on n Karras levels, Euler last step to sigma = 0."""
+    smax, smin, rho = fl["sigma_max"], fl["sigma_min"], fl["rho"]
+    i = np.arange(n)
+    sig = (smax ** (1 / rho) + i / (n - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
+    sig = np.append(sig, 0.0)
+    for s, s2 in zip(sig[:-1], sig[1:]):
+        d1 = (x - posterior_mean(model, x, 1.0, s)) / s
+        xn = x + (s2 - s) * d1
+        if s2 > 0:
+            d2 = (xn - posterior_mean(model, xn, 1.0, s2)) / s2
+            xn = x + (s2 - s) * (d1 + d2) / 2
+        x = xn
+    return x
+
+
+def rms(a):
+    return float(np.sqrt(np.mean(np.sum(a * a, axis=1))))
+
+
+def teacher_student(exe, golden, manifest, tmp, check):
+    ms = manifest["measure"]
+    fl = ms["flow"]
+    assert fl["schedule"] == "ve" and fl["grid"] == "karras" and fl["end"] == "clean", fl
+    bank = np.load(golden / ms["noises"])
+    truth = load_model(golden / ms["reference_model"], np.float64)
+    n = 18  # EDM's default
+    xs = [heun_edm(truth, bank, k, fl) for k in (n, 2 * n, 4 * n)]
+    d1, d2 = rms(xs[0] - xs[1]), rms(xs[1] - xs[2])
+    order = math.log2(d1 / d2)
+    stated = d1 / (1 - 2.0**-order)  # Richardson: the error of the n-step samples
+    print(
+        f"     client's numpy Heun ({n} EDM levels, exact MoLRG denoiser) on the {len(bank)}-noise bank: "
+        f"stated discretisation error {stated:.3e} (RMS; Richardson from {n}/{2 * n}/{4 * n} levels, "
+        f"observed order {order:.2f})"
+    )
+
+    def measure(samples, *extra):
+        path = tmp / "samples.npy"
+        np.save(path, samples)
+        rep = tmp / "measure.json"
+        r = subprocess.run(
+            [exe, "measure", "--samples", str(path), "--golden", str(golden), "--report", str(rep), *extra],
+            capture_output=True,
+            text=True,
+        )
+        print("\n".join("     | " + line for line in r.stdout.splitlines()[1:6]))
+        return r, (json.loads(rep.read_text()) if r.returncode == 0 else None)
+
+    small = ms["training_sets"][1]
+    r, rep = measure(xs[0], "--n", str(small["n"]))
+    ok = rep is not None
+    eg = rep["e_gen"] if ok else {"estimate": math.nan, "interval": [math.nan, math.nan]}
+    print(f"     measure: E_gen = {eg['estimate']:.3e}, 95% interval [{eg['interval'][0]:.3e}, {eg['interval'][1]:.3e}]")
+    check(
+        "measure: E_gen of the client's exact-denoiser Heun samples is consistent with 0 within the stated "
+        "discretisation error (interval low end <= stated, estimate <= 1.5 x stated)",
+        ok and eg["interval"][0] <= stated and eg["estimate"] <= 1.5 * stated,
+        r.stderr + r.stdout,
+    )
+    check(
+        "measure: the exact-denoiser samples reproduce the reference (RP >= 0.9) and are not memorized (GL > 0.5)",
+        ok and rep["rp"]["estimate"] >= 0.9 and rep["gl"]["estimate"] > 0.5,
+        r.stdout,
+    )
+
+    # The memorizing denoiser: the empirical distribution of a golden training set.
+    emp = load_model(golden / small["model"], np.float64)
+    xm = heun_edm(emp, bank, n, fl)
+    r, rep = measure(xm, "--n", str(small["n"]))
+    ok = rep is not None
+    gl = rep["gl"] if ok else {"estimate": math.nan, "interval": [math.nan, math.nan], "successes": -1}
+    print(f"     measure: GL of the memorizing denoiser's samples = {gl['estimate']:.3f}, 95% interval [{gl['interval'][0]:.3f}, {gl['interval'][1]:.3f}]")
+    check(
+        "measure: the memorizing (empirical) denoiser's samples give GL near 0 (estimate <= 0.05)",
+        ok and gl["estimate"] <= 0.05,
+        r.stderr + r.stdout,
+    )
+    # Its own training set given as a file: the same GL (E_mem computed by the crate).
+    r2, rep2 = measure(xm, "--train", str(golden / small["points"]))
+    check(
+        "measure --train (the same set as a file) gives the same GL and E_mem",
+        rep2 is not None and ok and rep2["gl"] == rep["gl"] and abs(rep2["e_mem"]["estimate"] - rep["e_mem"]["estimate"]) <= 1e-9 * (1 + rep["e_mem"]["estimate"]),
+        r2.stderr + r2.stdout,
+    )
 
 
 # ---------------------------------------------------------------- the checks
@@ -284,6 +472,19 @@ def main():
         r = validate(tmp / "out-f64", "f64", "--only", "R04")
         n04 = sum(1 for c in cases if c["family"] == "R04")
         check("--only R04 validates that family alone", r.returncode == 0 and f"{n04} of {n04} cases passed" in r.stdout, r.stdout)
+
+        # Flow and sampler-step cases alone (the client's own solvers), in both tiers.
+        for tier in ("f64", "f32"):
+            r = validate(tmp / f"out-{tier}", tier, "--only", "R10,measure", "--report", str(tmp / "flow.json"))
+            rep = json.loads((tmp / "flow.json").read_text())
+            kinds = sorted({c["kind"] for c in rep["results"]})
+            check(
+                f"the client's numpy flows and sampler steps pass the {tier} tier ({rep['cases']} cases: {', '.join(kinds)})",
+                r.returncode == 0 and rep["cases"] >= 20,
+                r.stdout[-2000:],
+            )
+
+        teacher_student(exe, golden, manifest, tmp, check)
 
     passed = sum(results)
     failed = len(results) - passed

@@ -73,7 +73,17 @@ fn golden_export_is_byte_identical_across_runs_and_thread_counts() {
     let m = read_manifest(&a).unwrap();
     assert_eq!(m.seed, DEFAULT_SEED);
     assert_eq!(m.crate_version, env!("CARGO_PKG_VERSION"));
-    for fam in ["R01", "R02", "R03", "R04", "R14", "schedules"] {
+    for fam in [
+        "R01",
+        "R02",
+        "R03",
+        "R04",
+        "R14",
+        "R10",
+        "R10-steps",
+        "measure",
+        "schedules",
+    ] {
         assert!(
             m.cases.iter().filter(|c| c.family == fam).count() >= 4,
             "family {fam} has fewer than 4 cases"
@@ -188,7 +198,8 @@ fn run_case_command(
         .split_whitespace()
         .skip(1)
         .map(|w| {
-            if w.starts_with("cases/") || w.starts_with("models/") {
+            // Inputs and model files: any path of the suite (cases/, models/, measure/).
+            if w.contains('/') && golden.join(w).exists() {
                 s(&golden.join(w)).to_string()
             } else if w == case.output {
                 s(&outputs.join(w)).to_string()

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use diffusion_lowdim::interop::eval::{self, LevelSpec, Quantity};
+use diffusion_lowdim::interop::eval::{
+    self, FlowSpec, GridSpec, LevelSpec, Noises, PfdSummary, Quantity, SolverSpec,
+};
 use diffusion_lowdim::interop::fsio::{DirContents, write_dir_atomic, write_file_atomic};
 use diffusion_lowdim::interop::model_file;
 use diffusion_lowdim::interop::npy::{self, Array};
@@ -26,6 +28,153 @@ pub enum Target {
     Convert(ConvertArgs),
     /// Write a schedule table (t, alpha, beta and the library's native arrays) as .npy files.
     Schedule(ScheduleArgs),
+    /// The probability-flow map Φ(x_T) of the model's exact denoiser: integrate the PF ODE
+    /// from every row of --x with a named solver over a time grid; writes (B, d) float64.
+    ///
+    /// The grid is EDM's by default (--steps noise levels σ from --sigma-max to --sigma-min,
+    /// ρ = --rho, mapped to the schedule's times, then the clean end: the result is
+    /// D(x_{t_n}, t_n), EDM's Euler last step), or --steps equal steps from --t-start to
+    /// --t-end (add --clean for the clean end). `--steps 1 --t-start T --t-end S` is one
+    /// sampler step. `--solver exact` (Gaussian models) is the exact flow: the oracle.
+    Flow(FlowArgs),
+    /// The probability flow distance PFD(p, q) between the flows of two models on shared
+    /// noises, with its confidence interval; writes a JSON report.
+    Pfd(PfdArgs),
+}
+
+/// The flow: schedule, solver and time grid (shared by `eval flow` and `eval pfd`).
+#[derive(Debug, Args)]
+pub struct FlowOptions {
+    /// A crate schedule: ve (EDM, k-diffusion), vp-linear, vp-cosine, sub-vp,
+    /// rectified-flow, ddpm-linear, ddpm-scaled-linear, ddpm-cosine (diffusers' tables).
+    #[arg(long, default_value = "ve")]
+    schedule: String,
+    /// euler, heun (EDM), rk4, ddim, dpm-solver++2m, dopri5 (adaptive, uses only the grid's
+    /// ends), exact (Gaussian models: the exact flow).
+    #[arg(long)]
+    solver: String,
+    /// Number of steps (noise levels of the EDM grid, or steps from --t-start to --t-end).
+    /// Required by the fixed-step solvers; dopri5 and exact default to the grid's two ends.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// First time t_0 of an explicit grid (in the schedule's time; VE: t = σ). With --t-end.
+    #[arg(long, requires = "t_end", conflicts_with_all = ["sigma_max", "sigma_min", "rho"])]
+    t_start: Option<f64>,
+    /// Last time t_n of an explicit grid. With --t-start.
+    #[arg(long, requires = "t_start")]
+    t_end: Option<f64>,
+    /// Explicit grids: equal steps in log t instead of t.
+    #[arg(long, requires = "t_start")]
+    log_spacing: bool,
+    /// Explicit grids: end with the clean step x ↦ D(x, t_n) (EDM's Euler last step).
+    #[arg(long, requires = "t_start")]
+    clean: bool,
+    /// EDM grid: largest noise level σ_max (the flow starts at the time where β/α = σ_max).
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MAX)]
+    sigma_max: f64,
+    /// EDM grid: smallest noise level σ_min before the clean end.
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MIN)]
+    sigma_min: f64,
+    /// EDM grid: exponent ρ of the Karras spacing.
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_RHO)]
+    rho: f64,
+    /// dopri5: relative tolerance.
+    #[arg(long, default_value_t = 1e-10)]
+    rtol: f64,
+    /// dopri5: absolute tolerance.
+    #[arg(long, default_value_t = 1e-12)]
+    atol: f64,
+}
+
+impl FlowOptions {
+    fn spec(&self) -> Result<FlowSpec, CliError> {
+        let solver = SolverSpec::parse(&self.solver, self.rtol, self.atol)?;
+        let steps = match (self.steps, solver) {
+            (Some(n), _) => n,
+            // Only the grid's ends matter.
+            (None, SolverSpec::DormandPrince { .. } | SolverSpec::Exact) => {
+                if self.t_start.is_some() { 1 } else { 2 }
+            }
+            (None, _) => {
+                return Err(CliError::Usage(format!(
+                    "--solver {} needs --steps N",
+                    solver.name()
+                )));
+            }
+        };
+        let grid = match (self.t_start, self.t_end) {
+            (Some(t_start), Some(t_end)) => GridSpec::Times {
+                steps,
+                t_start,
+                t_end,
+                log: self.log_spacing,
+                clean: self.clean,
+            },
+            _ => GridSpec::Karras {
+                steps,
+                sigma_min: self.sigma_min,
+                sigma_max: self.sigma_max,
+                rho: self.rho,
+            },
+        };
+        Ok(FlowSpec {
+            schedule: self.schedule.clone(),
+            solver,
+            grid,
+        })
+    }
+}
+
+/// Arguments of `eval flow`.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// Model file (JSON manifest; see docs/model-format.md).
+    #[arg(long)]
+    model: PathBuf,
+    /// Starting points x_{t_0} (e.g. noises x_T), a (B, d) .npy array (float64, or float32
+    /// promoted to float64).
+    #[arg(long)]
+    x: PathBuf,
+    #[command(flatten)]
+    flow: FlowOptions,
+    /// Output .npy file (B, d) float64, written atomically.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Arguments of `eval pfd`.
+#[derive(Debug, Args)]
+pub struct PfdArgs {
+    /// The first model file (p).
+    #[arg(long)]
+    model: PathBuf,
+    /// The second model file (q).
+    #[arg(long)]
+    model2: PathBuf,
+    #[command(flatten)]
+    flow: FlowOptions,
+    /// Shared noises x_T, a (M, d) .npy array (M ≥ 2). Default: draw --samples noises.
+    #[arg(long, conflicts_with_all = ["samples", "seed", "t_max"])]
+    noises: Option<PathBuf>,
+    /// Number M of noises x_T = T z, z ~ N(0, I) to draw (without --noises).
+    #[arg(long, default_value_t = 256)]
+    samples: usize,
+    /// Seed of the drawn noises.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Noise scale T of the drawn noises. Default: β at the grid's first time (80 on the
+    /// default EDM grid in VE).
+    #[arg(long)]
+    t_max: Option<f64>,
+    /// Linear feature map h(x) = W x: a (k, d) .npy matrix. Default: identity.
+    #[arg(long)]
+    features: Option<PathBuf>,
+    /// Confidence level of the interval.
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+    /// JSON report (estimate, interval, standard errors, the flow), written atomically.
+    #[arg(long)]
+    out_json: PathBuf,
 }
 
 /// The noise level: `--alpha A --beta B`, `--sigma S`, or `--schedule NAME --t T`.
@@ -158,7 +307,90 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
         Target::Jacobian(a) => model_eval(a, Quantity::Jacobian),
         Target::Convert(a) => convert(a),
         Target::Schedule(a) => schedule(a),
+        Target::Flow(a) => flow(a),
+        Target::Pfd(a) => pfd(a),
     }
+}
+
+fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
+    let spec = a.flow.spec()?;
+    let model = model_file::load(&a.model)?;
+    let x = npy::read_finite(&a.x)?;
+    let (out, info) = eval::flow(&model, &x, &a.x, &spec)?;
+    write_file_atomic(&a.out, &npy::encode(&out))?;
+    eprintln!(
+        "flow of {} ({}) with {} ({} steps, {} evaluations) for {} points written to {}",
+        a.model.display(),
+        model.kind.name(),
+        spec.solver.name(),
+        info.steps,
+        info.evaluations,
+        x.shape()[0],
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
+    let spec = a.flow.spec()?;
+    let p = model_file::load(&a.model)?;
+    let q = model_file::load(&a.model2)?;
+    let features = match &a.features {
+        Some(path) => Some(eval::read_features(path, p.model.dim())?),
+        None => None,
+    };
+    let noises = match &a.noises {
+        Some(path) => {
+            let x = npy::read_finite(path)?;
+            Noises::Given(x.to_batch(path, "noises", Some(p.model.dim()))?)
+        }
+        None => Noises::Drawn {
+            samples: a.samples,
+            seed: a.seed,
+            noise_scale: a.t_max,
+        },
+    };
+    let (est, x) = eval::pfd(&p, &q, &spec, &noises, features.as_ref(), a.confidence)?;
+    let summary = PfdSummary::from(&est);
+    let report = serde_json::json!({
+        "format": "diffusion-lowdim/pfd-report",
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "model": a.model,
+        "model2": a.model2,
+        "flow": spec,
+        "noises": match &a.noises {
+            Some(path) => serde_json::json!({ "file": path, "samples": x.ncols() }),
+            None => serde_json::json!({
+                "drawn": true,
+                "samples": x.ncols(),
+                "seed": a.seed,
+                "noise_scale": match a.t_max { Some(t) => t, None => spec.noise_scale()? },
+            }),
+        },
+        "features": match (&a.features, &features) {
+            (Some(path), Some(w)) => serde_json::json!({
+                "kind": "linear",
+                "file": path,
+                "shape": [w.matrix().nrows(), w.matrix().ncols()],
+            }),
+            _ => serde_json::json!({ "kind": "identity" }),
+        },
+        "pfd": summary,
+    });
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    write_file_atomic(&a.out_json, &json)?;
+    println!(
+        "PFD = {:.6e}  ({:.0}% interval [{:.6e}, {:.6e}], standard error {:.2e}, M = {})",
+        summary.estimate,
+        100.0 * summary.confidence,
+        summary.interval.0,
+        summary.interval.1,
+        summary.std_error,
+        summary.samples
+    );
+    eprintln!("report written to {}", a.out_json.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn model_eval(a: ModelArgs, q: Quantity) -> Result<ExitCode, CliError> {

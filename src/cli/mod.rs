@@ -3,6 +3,7 @@
 mod check;
 mod eval;
 mod golden;
+mod measure;
 mod output;
 mod presets;
 mod reproduce;
@@ -29,7 +30,8 @@ enum Command {
         #[command(subcommand)]
         target: reproduce::Target,
     },
-    /// Ground truth on your inputs: posterior mean, score, Jacobian, conversions, schedule tables.
+    /// Ground truth on your inputs: posterior mean, score, Jacobian, conversions, schedule
+    /// tables, probability-flow maps and PFD.
     Eval {
         /// What to evaluate.
         #[command(subcommand)]
@@ -41,6 +43,9 @@ enum Command {
         #[command(subcommand)]
         action: golden::Action,
     },
+    /// Measure a trained network's samples on the golden noise bank against ground truth:
+    /// E_gen and E_mem (PFD with confidence intervals), RP and GL (Clopper–Pearson intervals).
+    Measure(measure::MeasureArgs),
     /// Library schedule presets (diffusers, k-diffusion, EDM, score_sde) and their divergences.
     Presets {
         /// List, show, divergences.
@@ -57,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Reproduce { target } => reproduce::run(target),
         Command::Eval { target } => eval::run(target),
         Command::Golden { action } => golden::run(action),
+        Command::Measure(args) => measure::run(args),
         Command::Presets { action } => presets::run(action),
     };
     match result {

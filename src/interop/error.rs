@@ -240,6 +240,16 @@ pub enum InteropError {
         source: crate::Error,
     },
 
+    /// A valid file used where it cannot serve (e.g. `--solver exact` with a
+    /// non-Gaussian model, samples that do not match a golden noise bank).
+    #[error("{}: {problem}", path.display())]
+    Unsupported {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong, and what to do instead.
+        problem: String,
+    },
+
     /// A library computation failed on valid-looking input (e.g. a level
     /// outside a model's domain).
     #[error(transparent)]

@@ -8,9 +8,10 @@
 //! |---|---|
 //! | [`npy`] | `.npy` arrays in and out (batch-first `(B, d)`, f64; f32 promoted), with typed errors naming the file |
 //! | [`model_file`] | the versioned model-file format: a JSON manifest plus `.npy` arrays (`docs/model-format.md`) |
-//! | [`eval`] | posterior mean, score, Jacobian and prediction-type conversions on a user's inputs |
+//! | [`eval`] | posterior mean, score, Jacobian, prediction-type conversions, flow maps and PFD on a user's inputs |
 //! | [`presets`] | library schedule presets (diffusers, k-diffusion, NVlabs EDM, score_sde) and their documented divergences |
 //! | [`golden`] | the golden suite: export (cases with f64 and f32 tolerance tiers) and validation of a candidate's outputs |
+//! | [`measure`] | a trained network's samples against the golden teacher–student reference: $E_{\mathrm{gen}}$, $E_{\mathrm{mem}}$, RP, GL |
 //! | [`fsio`] | atomic writes of files and whole directories |
 //!
 //! # Conventions
@@ -27,6 +28,7 @@
 pub mod eval;
 pub mod fsio;
 pub mod golden;
+pub mod measure;
 pub mod model_file;
 pub mod npy;
 pub mod presets;

@@ -6,8 +6,8 @@ use std::path::Path;
 use super::families::families;
 use super::tolerance::PointTolerance;
 use super::{
-    CaseEntry, DEFAULT_SEED, FORMAT, FamilyEntry, LevelEntry, Manifest, SCHEMA_VERSION,
-    ToleranceEntry,
+    CaseEntry, DEFAULT_SEED, FORMAT, FamilyEntry, LevelEntry, Manifest, MeasureEntry,
+    SCHEMA_VERSION, ToleranceEntry,
 };
 use crate::interop::fsio::{DirContents, write_dir_atomic};
 use crate::interop::model_file::{Model, ModelSpec};
@@ -45,13 +45,23 @@ pub struct NewCase {
     pub command: String,
 }
 
+/// How [`SuiteBuilder::add_case_with`] treats a case beyond [`NewCase`].
+#[derive(Debug, Clone, Default)]
+pub struct CaseOptions {
+    /// Inputs already in the suite (added with [`SuiteBuilder::add_array`] or
+    /// [`SuiteBuilder::add_model`]), by input name and relative path: shared by
+    /// several cases instead of copied into each case's directory.
+    pub shared_inputs: Vec<(&'static str, String)>,
+}
+
 /// Collects models and cases; families add to it.
 #[derive(Debug)]
 pub struct SuiteBuilder {
     seed: u64,
     files: DirContents,
     cases: Vec<CaseEntry>,
-    models: BTreeMap<String, String>,
+    models: BTreeMap<String, (String, Model)>,
+    measure: Option<MeasureEntry>,
 }
 
 /// `‖a_b − e_b‖₂` for every point `b` (first axis) of two equally shaped arrays.
@@ -78,7 +88,78 @@ impl SuiteBuilder {
             files: DirContents::new(),
             cases: Vec::new(),
             models: BTreeMap::new(),
+            measure: None,
         }
+    }
+
+    /// A model added earlier by [`SuiteBuilder::add_model`]: its manifest path and the model.
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if no model of that name was added (families
+    /// that reuse another family's model must be registered after it).
+    pub fn model(&self, name: &str) -> Result<(String, Model)> {
+        self.models
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InteropError::InvalidGolden {
+                path: format!("models/{name}/model.json").into(),
+                problem: "no model of that name was added before this family",
+                detail: name.to_string(),
+            })
+    }
+
+    /// Adds an array at `rel` (a relative path ending in `.npy`, outside `cases/`) and
+    /// returns the path, for inputs shared by several cases (see [`CaseOptions`]).
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if the path is taken or not a `.npy` path.
+    pub fn add_array(&mut self, rel: &str, a: &Array) -> Result<String> {
+        if !rel.ends_with(".npy") || rel.starts_with("cases/") || self.files.contains_key(rel) {
+            return Err(InteropError::InvalidGolden {
+                path: rel.into(),
+                problem: "an extra array needs a new .npy path outside cases/",
+                detail: rel.to_string(),
+            });
+        }
+        a.ensure_finite(Path::new(rel))?;
+        self.files.insert(rel.to_string(), npy::encode(a));
+        Ok(rel.to_string())
+    }
+
+    /// Records the reference of `measure` (the manifest's `measure` field).
+    ///
+    /// # Errors
+    /// [`InteropError::InvalidGolden`] if it was set already or names a file or case
+    /// that is not in the suite.
+    pub fn set_measure(&mut self, m: MeasureEntry) -> Result<()> {
+        let bad = |problem: &'static str, detail: String| InteropError::InvalidGolden {
+            path: "manifest.json".into(),
+            problem,
+            detail,
+        };
+        if self.measure.is_some() {
+            return Err(bad("the measure reference is set twice", String::new()));
+        }
+        let mut files = vec![&m.reference_model, &m.noises, &m.reference_flow];
+        let mut cases = vec![&m.reference_case];
+        for t in &m.training_sets {
+            files.extend([&t.points, &t.model, &t.flow]);
+            cases.push(&t.case);
+        }
+        if let Some(f) = files
+            .into_iter()
+            .find(|f| !self.files.contains_key(f.as_str()))
+        {
+            return Err(bad("the measure reference names a missing file", f.clone()));
+        }
+        if let Some(c) = cases
+            .into_iter()
+            .find(|c| !self.cases.iter().any(|e| &e.id == *c))
+        {
+            return Err(bad("the measure reference names a missing case", c.clone()));
+        }
+        self.measure = Some(m);
+        Ok(())
     }
 
     /// The random stream of a family: `stream(seed, "golden/<family>", 0)`.
@@ -99,7 +180,7 @@ impl SuiteBuilder {
         description: &str,
     ) -> Result<(String, Model)> {
         let path = format!("models/{name}/model.json");
-        if self.models.insert(name.to_string(), path.clone()).is_some() {
+        if self.models.contains_key(name) {
             return Err(InteropError::InvalidGolden {
                 path: path.into(),
                 problem: "duplicate model name",
@@ -110,6 +191,8 @@ impl SuiteBuilder {
             path: path.clone().into(),
             source,
         })?;
+        self.models
+            .insert(name.to_string(), (path.clone(), model.clone()));
         self.files
             .extend(spec.files(&format!("models/{name}/"), Some(description)));
         Ok((path, model))
@@ -123,6 +206,15 @@ impl SuiteBuilder {
     /// [`InteropError::InvalidGolden`] for an inconsistent case (duplicate id,
     /// shapes, non-finite or inverted tolerances).
     pub fn add_case(&mut self, c: NewCase) -> Result<()> {
+        self.add_case_with(c, CaseOptions::default())
+    }
+
+    /// [`SuiteBuilder::add_case`] with options (shared inputs).
+    ///
+    /// # Errors
+    /// As [`SuiteBuilder::add_case`], and [`InteropError::InvalidGolden`] for a shared
+    /// input that is not in the suite or has the name of one of the case's own inputs.
+    pub fn add_case_with(&mut self, c: NewCase, options: CaseOptions) -> Result<()> {
         let bad = |problem: &'static str, detail: String| InteropError::InvalidGolden {
             path: format!("cases/{}", c.id).into(),
             problem,
@@ -170,6 +262,12 @@ impl SuiteBuilder {
         }
         let dir = format!("cases/{}", c.id);
         let mut inputs = BTreeMap::new();
+        for (name, rel) in &options.shared_inputs {
+            if !self.files.contains_key(rel) || c.inputs.iter().any(|(n, _)| n == name) {
+                return Err(bad("invalid shared input", format!("{name}: {rel}")));
+            }
+            inputs.insert((*name).to_string(), rel.clone());
+        }
         for (name, a) in &c.inputs {
             let rel = format!("{dir}/{name}.npy");
             self.files.insert(rel.clone(), npy::encode(a));
@@ -243,10 +341,22 @@ impl SuiteBuilder {
                     .into(),
                 "f64 tier: eps = 2^-52; f32 tier: eps = 2^-23, inputs rounded to float32 by the candidate"
                     .into(),
-                "expected values: double-double (~32 digit) oracles rounded to float64".into(),
+                "expected values: double-double (~32 digit) oracles rounded to float64; flow cases of \
+                 non-Gaussian models: the crate's Dormand-Prince, its estimated error \
+                 (params.reference) added to the tolerance"
+                    .into(),
+                "kind flow: rows of x are starting points x_t0; expected = the PF-ODE solution at \
+                 t_n, then D(x_tn, t_n) if params.end = clean (EDM's Euler last step); params give \
+                 the schedule, the grid and the candidate discretization (solver, steps) whose \
+                 error the tolerance allows for, twice over"
+                    .into(),
+                "kind sampler_step: one Euler, Heun or DDIM step from t to s with the exact \
+                 denoiser; params give the schedule's (alpha, beta, dalpha, dbeta) at t and s"
+                    .into(),
             ],
             families: fams,
             cases: self.cases,
+            measure: self.measure,
         };
         let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| InteropError::Json {
             path: "manifest.json".into(),
@@ -316,13 +426,14 @@ fn readme(m: &Manifest) -> String {
         "# diffusion-lowdim golden suite\n\n\
          Exported by diffusion-lowdim {} (schema version {}, seed {}). {} cases.\n\n\
          ## How to run a candidate\n\n\
-         1. Read `manifest.json`. For each case, load its inputs (`cases/<id>/*.npy`, float64,\n   \
-            batch-first `(B, d)`), its model file (`models/<name>/model.json`, see docs/model-format.md\n   \
+         1. Read `manifest.json`. For each case, load its inputs (the paths in its `inputs`, e.g.\n   \
+            `cases/<id>/x.npy`; float64, batch-first `(B, d)`), its model file (`models/<name>/model.json`, see docs/model-format.md\n   \
             of the crate) and its noise level `(alpha, beta)`, with `x_t = alpha x_0 + beta eps`.\n\
          2. Compute the case's `kind` with your code (`posterior_mean`, `score`, `jacobian`\n   \
             `(B, d, d)` with `J[b, i, j] = d x0hat_i / d x_j`, `convert` between prediction types,\n   \
-            `schedule` tables) and save it with `numpy.save(outputs / case[\"output\"], y)` in float64\n   \
-            (or float32 for the f32 tier).\n\
+            `schedule` tables, `flow` maps with your sampler at the case's `params` (schedule, grid,\n   \
+            solver, steps), one `sampler_step`) and save it with\n   \
+            `numpy.save(outputs / case[\"output\"], y)` in float64 (or float32 for the f32 tier).\n\
          3. Run\n\n\
          ```sh\n\
          diffusion-lowdim golden validate --golden <this directory> --outputs <outputs> --tier f64 --report report.json\n\
@@ -333,7 +444,17 @@ fn readme(m: &Manifest) -> String {
          `scale = cases/<id>/scale.npy` and `tol = cases/<id>/tol_f64.npy` (or `tol_f32.npy`). Expected values\n\
          are double-double oracles rounded to float64; tolerances are `8 eps_T kappa` with `kappa` the\n\
          problem's condition number, so a backward-stable implementation in the tier's precision passes.\n\
-         Each case's `command` field shows the `diffusion-lowdim` command that computes it.\n\n\
+         Each case's `command` field shows the `diffusion-lowdim` command that computes it. Flow\n\
+         cases add to the tolerance the reference's estimated error and twice the measured error of\n\
+         the candidate discretization in `params` (a solver at least that accurate passes).\n\n\
+         ## Measure a trained network (teacher-student)\n\n\
+         The manifest's `measure` field names a reference MoLRG, a bank of noises `x_T`\n\
+         (`measure/noises.npy`, VE, T = 80), training sets and the flow outputs of the reference and\n\
+         of each training set's empirical distribution on the bank. Run your sampler from the rows of\n\
+         the bank, save the samples (M, d) in the same order, then\n\n\
+         ```sh\n\
+         diffusion-lowdim measure --samples samples.npy --golden <this directory> --n 16 --report measure.json\n\
+         ```\n\n\
          ## Cases\n\n\
          | family | cases |\n|---|---|\n",
         m.crate_version,

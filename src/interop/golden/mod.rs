@@ -172,6 +172,50 @@ pub struct Manifest {
     pub families: Vec<FamilyEntry>,
     /// The cases.
     pub cases: Vec<CaseEntry>,
+    /// The teacher–student reference of `diffusion-lowdim measure` (absent in suites
+    /// exported before it existed; readers of schema version 1 ignore unknown fields).
+    #[serde(default)]
+    pub measure: Option<MeasureEntry>,
+}
+
+/// The reference of `diffusion-lowdim measure`: a MoLRG $p_\star$, a bank of noises
+/// $x_T$, the flow outputs $\Phi_{p_\star}(x_T)$, and training sets with the flow outputs
+/// $\Phi_{p_{\mathrm{emp}}}(x_T)$ of their empirical distributions (paths relative to the suite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureEntry {
+    /// The reference MoLRG $p_\star$ (a model file).
+    pub reference_model: String,
+    /// The noise bank $x_T$, `(M, d)`.
+    pub noises: String,
+    /// $T$: the noises are $x_T = Tz$, $z \sim \mathcal N(0, I_d)$ (VE, as in EDM).
+    pub noise_scale: f64,
+    /// The flow the outputs are defined by (schedule, grid, end), as in a flow case's `params`.
+    pub flow: serde_json::Value,
+    /// The case whose expected output is $\Phi_{p_\star}(x_T)$.
+    pub reference_case: String,
+    /// Its expected output, `(M, d)`.
+    pub reference_flow: String,
+    /// The training sets, by increasing size.
+    pub training_sets: Vec<TrainingSetEntry>,
+    /// How accurate the reference flow outputs are (text, for people).
+    pub accuracy: String,
+    /// How to use it (text, for people).
+    pub usage: String,
+}
+
+/// One training set of [`MeasureEntry`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSetEntry {
+    /// Number of points $N$.
+    pub n: usize,
+    /// The points, `(N, d)`.
+    pub points: String,
+    /// The empirical model file.
+    pub model: String,
+    /// The case whose expected output is $\Phi_{p_{\mathrm{emp}}}(x_T)$.
+    pub case: String,
+    /// Its expected output, `(M, d)`.
+    pub flow: String,
 }
 
 /// A family line of the manifest.

@@ -5,12 +5,16 @@
 //! and cases, and add one line to [`FAMILIES`]. The exporter and the validator
 //! need no change: the validator only compares arrays.
 
+mod flows;
+mod measure;
 mod r01;
 mod r02;
 mod r03;
 mod r04;
+mod r10_flow;
 mod r14;
 mod schedules;
+mod steps;
 
 use faer::Mat;
 
@@ -59,6 +63,21 @@ pub const FAMILIES: &[Family] = &[
         build: r14::build,
     },
     Family {
+        id: "R10",
+        title: "Probability-flow maps: exact Gaussian flow (VE/EDM, VP, rectified flow), MoLRG by Dormand-Prince",
+        build: r10_flow::build,
+    },
+    Family {
+        id: "R10-steps",
+        title: "One sampler step with the exact denoiser: Euler, Heun (EDM), DDIM (diffusers)",
+        build: steps::build,
+    },
+    Family {
+        id: "measure",
+        title: "Teacher-student reference of `measure`: reference MoLRG, noise bank, flow outputs of p* and of each training set's p_emp",
+        build: measure::build,
+    },
+    Family {
         id: "schedules",
         title: "Schedule tables: diffusers alphas_cumprod, EDM sigma grid, score_sde levels",
         build: schedules::build,
@@ -68,6 +87,32 @@ pub const FAMILIES: &[Family] = &[
 /// Every registered family.
 pub fn families() -> &'static [Family] {
     FAMILIES
+}
+
+/// The exact posterior mean of `model` at `x` in double-double, with the scale and
+/// tolerances of the R02–R04 mean cases (Gaussians given by a basis, MoLRGs, empirical).
+fn mean_at(
+    model: &crate::interop::model_file::Model,
+    x: &[f64],
+    level: NoiseLevel,
+) -> (Vec<Q>, super::tolerance::PointTolerance) {
+    use crate::interop::model_file::Model;
+    match model {
+        Model::Gaussian(g) => r02::mean_at(g, x, level),
+        Model::Molrg(m) => r03::mean_at(m, x, level),
+        Model::Empirical(e) => r04::mean_at(e, x, level),
+    }
+}
+
+/// The number of terms a model's posterior mean sums per coordinate (rank, total
+/// rank, number of points), for rounding bounds.
+fn model_terms(model: &crate::interop::model_file::Model) -> usize {
+    use crate::interop::model_file::Model;
+    match model {
+        Model::Gaussian(g) => g.rank(),
+        Model::Molrg(m) => m.ranks().iter().sum(),
+        Model::Empirical(e) => e.len(),
+    }
 }
 
 /// Column `j` of a matrix.

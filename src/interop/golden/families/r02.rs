@@ -136,8 +136,26 @@ impl GaussianCase<'_> {
     }
 }
 
+/// The posterior mean of a Gaussian given by a basis at one point, in double-double,
+/// with its scale and tolerances (as the R02 mean cases).
+pub(super) fn mean_at(m: &Gaussian, x: &[f64], level: NoiseLevel) -> (Vec<Q>, PointTolerance) {
+    let (alpha, beta) = (level.alpha(), level.beta());
+    let (d, r) = (m.dim(), m.rank());
+    let gmax = m
+        .variances()
+        .iter()
+        .map(|&l| level.gain(l))
+        .fold(0.0, f64::max);
+    let at = oracle::gaussian_projector_at(m.mean(), m.basis(), m.variances(), x, alpha, beta);
+    let scale = oracle::mean_scale(m.mean(), gmax, x, alpha);
+    (
+        at.mean,
+        PointTolerance::from_fn(scale, |t| C * gamma(t, d + r + 4)),
+    )
+}
+
 /// `B` typical points `α x0 + β ε` of a model.
-fn typical(
+pub(super) fn typical(
     rng: &mut crate::rng::SeededRng,
     m: &dyn ExactModel,
     level: NoiseLevel,

@@ -28,7 +28,7 @@ use crate::level::NoiseLevel;
 use crate::linalg::random_orthonormal;
 use crate::model::{Denoiser, ExactModel, Molrg};
 use crate::theorem::instance::log_uniform;
-use crate::theorem::oracle::{self, MolrgAt};
+use crate::theorem::oracle::{self, MolrgAt, Q};
 
 fn molrg_of(m: Model) -> Molrg {
     match m {
@@ -167,6 +167,15 @@ fn tolerance(
         }
         Quantity::Jacobian => unreachable!("R03 cases are means and scores"),
     }
+}
+
+/// The posterior mean of a MoLRG at one point, in double-double, with its scale and
+/// tolerances (as the R03 mean cases).
+pub(super) fn mean_at(m: &Molrg, x: &[f64], level: NoiseLevel) -> (Vec<Q>, PointTolerance) {
+    let parts = Parts::of(m);
+    let at = parts.at(x, level);
+    let tol = tolerance(&parts, &at, x, level, Quantity::PosteriorMean);
+    (at.mean, tol)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -22,7 +22,7 @@ use crate::interop::model_file::{Model, ModelSpec};
 use crate::interop::npy::Array;
 use crate::level::NoiseLevel;
 use crate::model::Empirical;
-use crate::theorem::oracle;
+use crate::theorem::oracle::{self, Q};
 
 /// Logit errors $\eta_i$ of a query `x` (see the module docs).
 pub(super) fn logit_errors(pts: &Mat<f64>, x: &[f64], level: NoiseLevel, t: Tier) -> Vec<f64> {
@@ -104,6 +104,15 @@ fn tolerance(
         }
         Quantity::Jacobian => unreachable!("R04 cases are means and scores"),
     }
+}
+
+/// The posterior mean of an empirical distribution at one point, in double-double,
+/// with its scale and tolerances (as the R04 mean cases).
+pub(super) fn mean_at(m: &Empirical, x: &[f64], level: NoiseLevel) -> (Vec<Q>, PointTolerance) {
+    let pts = m.points().to_owned();
+    let (mean, _, _) = oracle::empirical_at(pts.as_ref(), x, level.alpha(), level.beta());
+    let (_, tol) = tolerance(&pts, x, level, Quantity::PosteriorMean);
+    (mean, tol)
 }
 
 #[allow(clippy::too_many_arguments)]
