@@ -7,6 +7,7 @@
 pub mod basis;
 pub mod compensated;
 pub mod rank;
+pub mod truncated;
 
 pub use basis::{
     check_orthonormal, orthonormality_deviation, orthonormalize, projection_residual,
@@ -16,6 +17,7 @@ pub use rank::{
     numerical_rank_energy, numerical_rank_tol, scale_to_unit, singular_values,
     symmetric_eigenvalues,
 };
+pub use truncated::{TruncatedInfo, TruncatedSvd, truncated_svd};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -28,6 +30,50 @@ pub fn gemm(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, al
 /// `dst += alpha · lhs · rhs` (sequential, deterministic).
 pub fn gemm_acc(dst: MatMut<'_, f64>, lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>, alpha: f64) {
     matmul(dst, Accum::Add, lhs, rhs, alpha, Par::Seq);
+}
+
+/// Output blocks of this many rows or columns are the unit of parallel work in
+/// [`par_mul`]. Fixed, so the partition (and every bit of the result) does not
+/// depend on the number of threads.
+const PAR_CHUNK: usize = 256;
+
+/// `lhs · rhs` as a new matrix, computed in parallel over fixed blocks of the
+/// output (columns if it has many, else rows), each block by a sequential GEMM:
+/// bit-identical for any thread count.
+pub fn par_mul(lhs: MatRef<'_, f64>, rhs: MatRef<'_, f64>) -> Mat<f64> {
+    use rayon::prelude::*;
+    let (m, n) = (lhs.nrows(), rhs.ncols());
+    let mut out = Mat::<f64>::zeros(m, n);
+    if n >= 2 * PAR_CHUNK {
+        let blocks: Vec<(usize, Mat<f64>)> = (0..n)
+            .step_by(PAR_CHUNK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| {
+                let w = PAR_CHUNK.min(n - s);
+                (s, mul(lhs, rhs.subcols(s, w)))
+            })
+            .collect();
+        for (s, b) in blocks {
+            out.as_mut().subcols_mut(s, b.ncols()).copy_from(b.as_ref());
+        }
+    } else if m >= 2 * PAR_CHUNK {
+        let blocks: Vec<(usize, Mat<f64>)> = (0..m)
+            .step_by(PAR_CHUNK)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|s| {
+                let h = PAR_CHUNK.min(m - s);
+                (s, mul(lhs.subrows(s, h), rhs))
+            })
+            .collect();
+        for (s, b) in blocks {
+            out.as_mut().subrows_mut(s, b.nrows()).copy_from(b.as_ref());
+        }
+    } else {
+        gemm(out.as_mut(), lhs, rhs, 1.0);
+    }
+    out
 }
 
 /// `lhs · rhs` as a new matrix.
