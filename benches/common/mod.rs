@@ -34,11 +34,12 @@
 use std::hint::black_box;
 
 use diffusion_lowdim::flow::{Heun, Sampler, TimeGrid};
+use diffusion_lowdim::linalg::TruncatedInfo;
 use diffusion_lowdim::linalg::{orthonormalize, random_orthonormal};
 use diffusion_lowdim::metric::{Pfd, PfdEstimate};
 use diffusion_lowdim::model::{Denoiser, ExactModel};
 use diffusion_lowdim::reduction::{
-    Init, KSubspaces, KSubspacesSolution, Pca, match_subspaces, subspace_distance,
+    KSubspaces, KSubspacesSolution, Pca, match_subspaces, subspace_distance,
 };
 use diffusion_lowdim::rng::{seeded, standard_normal};
 use diffusion_lowdim::schedule::Ve;
@@ -285,7 +286,8 @@ pub const W3_R: usize = 16;
 /// The isotropic noise scale of W3.
 pub const W3_NOISE: f64 = 1e-3;
 
-/// W3: the top-16 left singular subspace of X = U A + 1e-3 G (1024 × 2048).
+/// W3: the top-16 left singular subspace of X = U A + 1e-3 G (1024 × 2048), by
+/// `Pca::fit_truncated` (truncated subspace iteration, certified, full-SVD fallback).
 pub struct W3 {
     pub x: Mat<f64>,
     pub truth: Mat<f64>,
@@ -295,7 +297,7 @@ impl Workload for W3 {
     const ID: &'static str = "W3";
     const GROUP: &'static str = "W3_pca_fit_d1024_N2048_r16";
     const FUNCTION: &'static str = "pca_fit";
-    type Output = Pca;
+    type Output = (Pca, TruncatedInfo);
 
     fn build() -> Self {
         let mut rng = seeded(seeds::W3_DATA);
@@ -314,24 +316,27 @@ impl Workload for W3 {
         Self { x, truth }
     }
 
-    // TODO(issue 6): switch to `Pca::fit_truncated(x, 16)` once it is on main.
-    fn run(&self) -> Pca {
-        Pca::fit(self.x.as_ref(), W3_R).expect("valid data")
+    fn run(&self) -> (Pca, TruncatedInfo) {
+        Pca::fit_truncated(self.x.as_ref(), W3_R).expect("valid data")
     }
 
     fn input_bytes(&self) -> usize {
         f64_bytes(W3_D * W3_N)
     }
 
-    fn output_bytes(&self, out: &Pca) -> usize {
-        f64_bytes(out.basis().nrows() * out.basis().ncols() + out.singular_values().len())
+    fn output_bytes(&self, (pca, _): &(Pca, TruncatedInfo)) -> usize {
+        f64_bytes(pca.basis().nrows() * pca.basis().ncols() + pca.singular_values().len())
     }
 
-    fn result(&self, out: &Pca) -> Value {
+    fn result(&self, (pca, info): &(Pca, TruncatedInfo)) -> Value {
+        // The reference: the full thin SVD (`Pca::fit`), computed after the measurement.
         let full = Pca::fit(self.x.as_ref(), W3_R).expect("valid data");
         json!({
-            "distance_to_truth": subspace_distance(out.basis(), self.truth.as_ref()).expect("bases"),
-            "distance_to_full_svd": subspace_distance(out.basis(), full.basis()).expect("bases"),
+            "distance_to_truth": subspace_distance(pca.basis(), self.truth.as_ref()).expect("bases"),
+            "distance_to_full_svd": subspace_distance(pca.basis(), full.basis()).expect("bases"),
+            "iterations": info.iterations,
+            "fallback": info.fallback,
+            "sin_theta_bound": info.sin_theta_bound,
         })
     }
 }
@@ -405,17 +410,19 @@ impl Workload for W4 {
         Self { x, truth, init }
     }
 
-    // TODO(issue 6): switch to `solve_from(x, &init)` once it is on main; until then a
-    // seeded random initialization stands in for the fixed one.
     fn run(&self) -> KSubspacesSolution {
         let solver = KSubspaces {
             restarts: 1,
             max_iter: W4_ITERS,
-            init: Init::Random,
             ..KSubspaces::new(W4_K, W4_R)
         };
+        // The generator only completes rank-deficient clusters (never needed here).
         solver
-            .solve(self.x.as_ref(), &mut seeded(seeds::W4_INIT))
+            .solve_from(
+                self.x.as_ref(),
+                &refs(&self.init),
+                &mut seeded(seeds::W4_INIT),
+            )
             .expect("valid data")
     }
 
