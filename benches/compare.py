@@ -234,6 +234,12 @@ def main():
             f"| {fmt_mib(rss['peak_rss_bytes'])} ({fmt_mib(net)}) | {fmt_mib(rss['budget_bytes'])} "
             f"| {result_text(wid, c, n)} |")
 
+    lines += ["", "W3 methods timed on the NumPy side (the baseline is the fastest eligible one within "
+                  "1e-10 of the full-SVD answer):", ""]
+    for name, m in numpy["W3"]["methods"].items():
+        lines.append(f"- `{name}`: {fmt_time(m['median_seconds'])}, distance to the full SVD "
+                     f"{m['distance_to_full_svd']:.1e}{'' if m['eligible'] else ' (not eligible: information only)'}")
+
     # Targets.
     targets = []
     for wid in ("W1", "W4", "W5"):
