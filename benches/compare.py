@@ -13,7 +13,8 @@ Steps, in this order, all on the same machine:
   3. `python3 benches/numpy_baseline.py`: NumPy / SciPy medians and peak RSS;
   4. the time of the default `check` (release binary), unless --no-check.
 Then a Markdown table and one PASS / FAIL line per target of the issue go to stdout
-(progress to stderr), and everything measured to $CARGO_TARGET_DIR/bench-compare.json.
+(progress to stderr), and everything measured to $CARGO_TARGET_DIR/bench-compare.json
+(`--render FILE` prints the table of such a file again without measuring).
 
 Needs only Rust (cargo), python3, numpy and scipy (`python3 -m pip install numpy scipy`),
 and Linux for the peak-RSS measurement.
@@ -88,10 +89,13 @@ def criterion_medians(tdir):
         p = tdir / "criterion" / group / function / "new" / "estimates.json"
         est = json.loads(p.read_text())
         m = est["median"]
+        sample = json.loads((p.parent / "sample.json").read_text())
+        per_iter = [t / i * 1e-9 for t, i in zip(sample["times"], sample["iters"])]
         out[wid] = {
             "median_seconds": m["point_estimate"] * 1e-9,
             "median_ci_seconds": [m["confidence_interval"]["lower_bound"] * 1e-9,
                                   m["confidence_interval"]["upper_bound"] * 1e-9],
+            "min_seconds": min(per_iter),
         }
     return out
 
@@ -150,8 +154,14 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="criterion: 1 s warm-up and 3 s measurement per group; NumPy: 3 repetitions")
     ap.add_argument("--no-check", action="store_true", help="do not time the default `check`")
+    ap.add_argument("--render", metavar="JSON", type=Path,
+                    help="measure nothing: print the table of a saved bench-compare.json")
     args = ap.parse_args()
+    report = json.loads(args.render.read_text()) if args.render else measure(args)
+    print(render(report))
 
+
+def measure(args):
     if shutil.which("cargo") is None:
         sys.exit("compare.py: cargo not found")
     tdir = target_dir()
@@ -203,14 +213,27 @@ def main():
         check_seconds = time.perf_counter() - t
     info["load_average_after"] = load()
 
+    report = {"info": info, "numpy_meta": np_meta, "crate": crate, "numpy": numpy,
+              "check_seconds": check_seconds}
+    out_path = tdir / "bench-compare.json"
+    out_path.write_text(json.dumps(report, indent=1))
+    log(f"compare.py: wrote {out_path} (re-print with --render {out_path})")
+    return report
+
+
+def render(report):
+    """The Markdown table and the target lines of a measured report."""
+    info, np_meta, crate, numpy = report["info"], report["numpy_meta"], report["crate"], report["numpy"]
+    check_seconds = report["check_seconds"]
     peak = max(crate["GEMM"]["gflops"], numpy["GEMM"]["gflops"])
 
     # Table.
     lines = [
         f"Machine: {info['cpu']}, {info['cpus']} CPUs; load average before {fmt_load(info['load_average_before'])}, "
         f"after {fmt_load(info['load_average_after'])}; NumPy {np_meta['numpy']}, SciPy {np_meta['scipy']}; "
-        f"git {info['git']}; {'--quick' if args.quick else 'full'} run.",
-        "Crate: criterion median (10 samples, flat sampling). NumPy: median of "
+        f"git {info['git']}; {'--quick' if info['quick'] else 'full'} run; {info['date']}.",
+        "Times: median (and fastest) run; ratios and GFLOP/s from the medians. "
+        "Crate: criterion (10 samples, flat sampling). NumPy: "
         + ", ".join(f"{w} {numpy[w]['repeats']}" for w in BENCHES) + " runs after a warm-up. "
         "Peak RSS: VmHWM of one cold run in a fresh process (net of the process baseline before the "
         "inputs were built in parentheses); budget = 1.5 × (inputs + outputs + allowance).",
@@ -227,9 +250,11 @@ def main():
             pct = f"{100 * c['gflops'] / peak:.0f}% / {100 * n['gflops'] / peak:.0f}%"
         rss = c["rss"]
         net = rss["peak_rss_bytes"] - rss["baseline_rss_bytes"]
-        np_time = fmt_time(n["median_seconds"]) + (f" ({n['method']})" if wid == "W3" else "")
+        np_time = (f"{fmt_time(n['median_seconds'])} (min {fmt_time(min(n['times']))})"
+                   + (f" `{n['method']}`" if wid == "W3" else ""))
+        c_time = f"{fmt_time(c['median_seconds'])} (min {fmt_time(c['min_seconds'])})"
         lines.append(
-            f"| {BENCHES[wid][0]} | {fmt_time(c['median_seconds'])} | {np_time} | {ratio:.2f}× "
+            f"| {BENCHES[wid][0]} | {c_time} | {np_time} | {ratio:.2f}× "
             f"| {fmt_gflops(c['gflops'])} | {fmt_gflops(n.get('gflops'))} | {peak:.1f} | {pct} "
             f"| {fmt_mib(rss['peak_rss_bytes'])} ({fmt_mib(net)}) | {fmt_mib(rss['budget_bytes'])} "
             f"| {result_text(wid, c, n)} |")
@@ -279,14 +304,7 @@ def main():
         lines.append("")
         lines.append(f"Note: the machine was busy (1-min load average {info['load_average_before'][0]:.2f} "
                      f"on {info['cpus']} CPUs before the run); times are inflated and noisy, for both sides.")
-    print("\n".join(lines))
-
-    report = {"info": info, "numpy_meta": np_meta, "crate": crate, "numpy": numpy,
-              "gemm_peak_gflops": peak, "check_seconds": check_seconds,
-              "targets": [{"pass": ok, "text": t} for ok, t in targets]}
-    out_path = tdir / "bench-compare.json"
-    out_path.write_text(json.dumps(report, indent=1))
-    log(f"compare.py: wrote {out_path}")
+    return "\n".join(lines)
 
 
 def fmt_load(la):

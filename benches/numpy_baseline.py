@@ -32,7 +32,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+try:
+    import numpy as np
+    import scipy  # noqa: F401  (W3 and W4 use scipy.linalg, scipy.sparse.linalg, scipy.optimize)
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"numpy_baseline.py: {e}; install with `python3 -m pip install numpy scipy`")
 
 # ---------------------------------------------------------------------------
 # Definitions (identical to benches/common/mod.rs)
