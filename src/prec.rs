@@ -62,3 +62,11 @@ pub fn gamma(n: usize) -> f64 {
 /// `EMPIRICAL_BATCH_TOL · max_i ‖x^{(i)} − x̂0‖` (twice this, with the normalizer), or
 /// until `MAX_EXACT` points have been recomputed (the remaining bound is then reported).
 pub const EMPIRICAL_BATCH_TOL: f64 = 1e-14;
+
+/// The batch posterior mean of [`Molrg`](crate::Molrg) forms its logits from
+/// GEMM projections in f64 and recomputes them in double length for every column
+/// whose weights the rounding can move by more than this (a rigorous bound on
+/// $\sum_k|\delta w_k|$). Its error is then at most
+/// `2 · MOLRG_REFINE_TOL · max_k ‖m_k − x̂0‖` on top of the rounding of the
+/// GEMMs, where $m_k$ are the component means.
+pub const MOLRG_REFINE_TOL: f64 = 5e-14;

@@ -85,6 +85,83 @@ impl Acc {
     }
 }
 
+/// Veltkamp's splitting constant $2^{27} + 1$.
+const SPLITTER: f64 = 134_217_729.0;
+
+/// Veltkamp split: `a = hi + lo` exactly, each half with at most 26 significant
+/// bits, so products of halves are exact (valid for $|a| < 2^{996}$).
+#[inline]
+pub fn split(a: f64) -> (f64, f64) {
+    let t = SPLITTER * a;
+    let hi = t - (t - a);
+    (hi, a - hi)
+}
+
+/// Dekker's `TwoProduct` from pre-split factors: `(p, e)` with `p = fl(a·b)` and
+/// `a·b = p + e` exactly (barring over/underflow). No FMA needed, so it
+/// vectorizes on any x86-64.
+#[inline]
+pub fn two_prod_split(a: f64, ah: f64, al: f64, b: f64, bh: f64, bl: f64) -> (f64, f64) {
+    let p = a * b;
+    let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    (p, e)
+}
+
+/// A set of `R` vectors of length `d`, stored coordinate-major and pre-split
+/// (Veltkamp) for many simultaneous `Dot2` products ([`SplitLanes::dot2`]).
+#[derive(Debug, Clone)]
+pub struct SplitLanes {
+    a: Vec<f64>,
+    hi: Vec<f64>,
+    lo: Vec<f64>,
+    rows: usize,
+}
+
+impl SplitLanes {
+    /// From the `R` columns of `u` (`d × R`).
+    pub fn from_columns(u: faer::MatRef<'_, f64>) -> Self {
+        let (d, rows) = (u.nrows(), u.ncols());
+        let mut a = Vec::with_capacity(d * rows);
+        for i in 0..d {
+            for j in 0..rows {
+                a.push(u[(i, j)]);
+            }
+        }
+        let (hi, lo) = a.iter().map(|&v| split(v)).unzip();
+        Self { a, hi, lo, rows }
+    }
+
+    /// For every lane `j` in the given half-open ranges,
+    /// `(hi[j], lo[j]) ≈ Σ_i u[i, j] x[i]` in double length (the accuracy of [`dot2`]);
+    /// other lanes are left untouched. The lanes are independent, so the inner
+    /// loop vectorizes (no FMA needed).
+    pub fn dot2(&self, x: &[f64], ranges: &[(usize, usize)], hi: &mut [f64], lo: &mut [f64]) {
+        for &(s, e) in ranges {
+            hi[s..e].iter_mut().for_each(|v| *v = 0.0);
+            lo[s..e].iter_mut().for_each(|v| *v = 0.0);
+        }
+        for (i, &xi) in x.iter().enumerate() {
+            let (xh, xl) = split(xi);
+            let base = i * self.rows;
+            for &(s, e) in ranges {
+                let a = &self.a[base + s..base + e];
+                let ah = &self.hi[base + s..base + e];
+                let al = &self.lo[base + s..base + e];
+                let h = &mut hi[s..e];
+                let l = &mut lo[s..e];
+                for j in 0..(e - s) {
+                    let (p, pe) = two_prod_split(a[j], ah[j], al[j], xi, xh, xl);
+                    let sum = h[j] + p;
+                    let bb = sum - h[j];
+                    let se = (h[j] - (sum - bb)) + (p - bb);
+                    h[j] = sum;
+                    l[j] += pe + se;
+                }
+            }
+        }
+    }
+}
+
 /// `Dot2`: $x^\top y$ as a normalized double-length value.
 ///
 /// # Panics
@@ -108,6 +185,45 @@ mod tests {
         let (s, e) = two_sum(1.0, 1e-20);
         assert_eq!(s, 1.0);
         assert_eq!(e, 1e-20);
+    }
+
+    #[test]
+    fn dekker_product_is_exact() {
+        for &(a, b) in &[
+            (0.1, 0.3),
+            (1e10 + 1.0 / 3.0, -7.123456789e-5),
+            (3.0, 1.0 / 3.0),
+        ] {
+            let (ah, al) = split(a);
+            let (bh, bl) = split(b);
+            let (p, e) = two_prod_split(a, ah, al, b, bh, bl);
+            let (p2, e2) = two_prod(a, b);
+            assert_eq!((p, e), (p2, e2));
+        }
+    }
+
+    #[test]
+    fn lanes_match_dot2() {
+        let (rows, d) = (5, 40);
+        let u = faer::Mat::from_fn(d, rows, |i, j| {
+            (((i * rows + j) * 37 % 101) as f64 - 50.0) / 7.0
+        });
+        let x: Vec<f64> = (0..d).map(|i| (i as f64).sin() * 1e3).collect();
+        let lanes = SplitLanes::from_columns(u.as_ref());
+        let mut hi = vec![0.0; rows];
+        let mut lo = vec![0.0; rows];
+        lanes.dot2(&x, &[(0, 2), (3, 5)], &mut hi, &mut lo);
+        for j in [0, 1, 3, 4] {
+            let col: Vec<f64> = (0..d).map(|i| u[(i, j)]).collect();
+            let want = dot2(&col, &x);
+            let got = Acc {
+                hi: hi[j],
+                lo: lo[j],
+            }
+            .normalized();
+            assert!((got.hi - want.hi).abs() <= f64::EPSILON * want.hi.abs());
+        }
+        assert_eq!((hi[2], lo[2]), (0.0, 0.0));
     }
 
     #[test]

@@ -19,8 +19,11 @@
 //! $\operatorname{span}U_r$ and the exact leading subspace:
 //! $$\|\sin\Theta\|_F \le \frac{\|R\|_F + \rho}{\tilde\sigma_r - s^+}, \qquad \tilde\sigma_r > s^+,$$
 //! with $\rho$ an allowance for the rounding of the computed quantities. The
-//! iteration stops when this bound is below the requested tolerance; if it is
-//! not reached in `max_iter` iterations (small gap), the full thin SVD is used.
+//! iteration stops when this bound is below the requested tolerance, or when the
+//! residual has reached the rounding level (the bound is then of the order of a
+//! backward-stable full SVD's own, $\gamma\|X\|_F/\text{gap}$, and is reported); if
+//! neither happens (small gap: the residual stagnates, or 40 iterations pass),
+//! the full thin SVD is used.
 
 use faer::{Mat, MatRef};
 use rand::Rng;
@@ -110,6 +113,7 @@ pub fn truncated_svd<R: Rng + ?Sized>(
     // second Wedin residual XᵀU_r − V_rΣ_r (zero in exact arithmetic) is at most
     // 2γ_{max(d,N)+k}√k‖X‖_F; the computed R carries at most the same again.
     let round = 2.0 * gamma(d.max(n) + k) * (k as f64).sqrt() * xf2.sqrt();
+    let mut prev_res = f64::INFINITY;
     for it in 1..=max_iter {
         // Rayleigh–Ritz on span Q: Bᵀ = XᵀQ = Ṽ Σ Ũᵀ (thin SVD of the N × k matrix).
         let bt = super::par_mul(x.transpose(), q.as_ref());
@@ -139,7 +143,11 @@ pub fn truncated_svd<R: Rng + ?Sized>(
         } else {
             f64::INFINITY
         };
-        if bound <= tol {
+        // Stop when the bound meets the tolerance, or when the residual has
+        // reached the rounding level (no further iteration can improve the bound,
+        // which is then as good as a backward-stable full SVD's, γ‖X‖/gap).
+        let converged = res2.sqrt() <= round;
+        if bound <= tol || (converged && bound.is_finite()) {
             return Ok(TruncatedSvd {
                 u,
                 singular_values: s,
@@ -150,6 +158,11 @@ pub fn truncated_svd<R: Rng + ?Sized>(
                 },
             });
         }
+        // Stagnation (no spectral gap in reach): stop iterating early.
+        if it >= 4 && res2.sqrt() > 0.5 * prev_res {
+            break;
+        }
+        prev_res = res2.sqrt();
         q = orthonormalize(y.as_ref())?;
     }
     let mut out = full(x, r)?;

@@ -6,7 +6,7 @@ use rand::RngExt;
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
 use crate::error::{Error, Result, ensure_dim, ensure_finite};
 use crate::level::NoiseLevel;
-use crate::linalg::compensated::{Acc, two_prod, two_sum};
+use crate::linalg::compensated::{Acc, split, two_prod_split, two_sum};
 use crate::linalg::{self};
 use crate::rng::SeededRng;
 
@@ -207,20 +207,50 @@ impl Empirical {
         }
     }
 
-    /// The exact gap `‖x − αp_i‖² − ‖x − αp*‖² = α⟨p* − p_i, r_i + r*⟩` in double length.
     /// `‖x − αx^(i)‖²` in double length: every residual `x_l − αx^(i)_l` is kept
     /// exactly (`TwoProduct` + `TwoSum`) and squared and summed in double length,
     /// so the result is within about `d ε² ‖x − αx^(i)‖²` of the exact value.
     fn sq_dist_dd(&self, x: &[f64], alpha: f64, i: usize) -> Acc {
-        let p = self.points.col(i);
+        let col = self.points.col(i);
+        let p = col
+            .try_as_col_major()
+            .expect("owned matrices are column major")
+            .as_slice();
+        let (ah, al) = split(alpha);
+        // Four independent double-length accumulators (so the loop vectorizes),
+        // combined exactly at the end. Products by Dekker's split (no FMA calls).
+        const LANES: usize = 4;
+        let mut hi = [0.0f64; LANES];
+        let mut lo = [0.0f64; LANES];
+        let n = x.len();
+        let full = n - n % LANES;
+        let step = |l: usize, k: usize, hi: &mut [f64; LANES], lo: &mut [f64; LANES]| {
+            let (ph, pl) = split(p[l]);
+            let (ap, e) = two_prod_split(alpha, ah, al, p[l], ph, pl);
+            let s = x[l] - ap;
+            let bb = s - x[l];
+            let t = (x[l] - (s - bb)) + (-ap - bb);
+            let low = t - e;
+            let (sh, sl) = split(s);
+            let (sq, sq_err) = two_prod_split(s, sh, sl, s, sh, sl);
+            let sum = hi[k] + sq;
+            let b2 = sum - hi[k];
+            let err = (hi[k] - (sum - b2)) + (sq - b2);
+            hi[k] = sum;
+            lo[k] += err + sq_err + (2.0 * s + low) * low;
+        };
+        for base in (0..full).step_by(LANES) {
+            for k in 0..LANES {
+                step(base + k, k, &mut hi, &mut lo);
+            }
+        }
+        for l in full..n {
+            step(l, 0, &mut hi, &mut lo);
+        }
         let mut acc = Acc::default();
-        for (l, &xl) in x.iter().enumerate() {
-            let (ap, e) = two_prod(alpha, p[l]);
-            let (s, t) = two_sum(xl, -ap);
-            let lo = t - e;
-            let (sq, sq_err) = two_prod(s, s);
-            acc.add(sq);
-            acc.lo += sq_err + (2.0 * s + lo) * lo;
+        for k in 0..LANES {
+            acc.add(hi[k]);
+            acc.lo += lo[k];
         }
         acc.normalized()
     }

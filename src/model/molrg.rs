@@ -9,7 +9,7 @@ use super::{
 use crate::error::{Error, Result, ensure_dim, ensure_finite, ensure_finite_slice};
 use crate::level::NoiseLevel;
 use crate::linalg::basis::{coefficients_dd, residual_dd};
-use crate::linalg::compensated::{Acc, two_prod, two_sum};
+use crate::linalg::compensated::{Acc, SplitLanes, two_prod, two_sum};
 use crate::linalg::{self, check_orthonormal};
 use crate::prec;
 use crate::rng::{SeededRng, standard_normal};
@@ -37,15 +37,20 @@ struct Component {
 /// # Accuracy
 /// The weights are a softmax of logits that reach $10^{12}$ and beyond at small
 /// $\beta$; they are computed by log-sum-exp, never by exponentiating an
-/// unshifted logit. The batch path forms logits in f64 and, for every column
-/// whose weights are sensitive to the rounding of those logits (estimated
-/// logit error $\times$ the mass off the leading component above $10^{-15}$),
-/// recomputes the logit *differences* with double-length projections, so the
-/// weights are accurate to a few ulps relative to the formula evaluated exactly
-/// at the given $U_k, x_t$ (with all $\lambda_{kj}$ equal; otherwise relative to
-/// the rounded $\kappa(\lambda_{kj})$). Scores, log-densities and Jacobians use
-/// the double-length path for every column, with residuals $(I-U_kU_k^\top)x_t$
-/// free of cancellation.
+/// unshifted logit. The batch posterior mean forms the logits from GEMM
+/// projections in f64 together with a rigorous bound on their rounding
+/// ($|\delta\ell_k| \le \gamma_{r+4}(q_k + |o_k|) + 2\gamma_d\|x\|\sum_j\kappa_{kj}|c_{kj}|$). Every column
+/// whose weights that rounding could move by more than
+/// [`MOLRG_REFINE_TOL`](crate::prec::MOLRG_REFINE_TOL) $= 5\cdot10^{-14}$ (in $\sum_k|\delta w_k|$)
+/// gets the logits of the components that can matter recomputed from
+/// double-length projections, with the logit *differences* formed in double
+/// length: those weights are then accurate to a few ulps relative to the
+/// formula evaluated exactly at the given $U_k, x_t$ (with all $\lambda_{kj}$
+/// equal; otherwise relative to the rounded $\kappa(\lambda_{kj})$). The batch mean
+/// is therefore within $2\cdot5\cdot10^{-14}\max_k\|m_k - \hat x_0\|$ of the exact
+/// one, plus the GEMMs' rounding. Scores, log-densities, Jacobians and
+/// [`Molrg::posterior_weights`] use the double-length path for every column,
+/// with residuals $(I-U_kU_k^\top)x_t$ free of cancellation.
 ///
 /// # Examples
 /// ```
@@ -74,11 +79,12 @@ pub struct Molrg {
     stacked: Mat<f64>,
     /// First column of `U_k` in `stacked`.
     starts: Vec<usize>,
+    /// `stacked`, pre-split for double-length projections.
+    lanes: SplitLanes,
 }
 
-/// Columns whose weights are this sensitive to logit rounding are recomputed
-/// with double-length logits (see [`Molrg`] docs).
-const REFINE_THRESHOLD: f64 = 1e-15;
+/// See [`prec::MOLRG_REFINE_TOL`].
+const REFINE_THRESHOLD: f64 = prec::MOLRG_REFINE_TOL;
 
 impl Molrg {
     /// The paper's model: $\pi_k = 1/K$, $\Lambda_k = I$.
@@ -187,6 +193,7 @@ impl Molrg {
             components,
             weights: weights.to_vec(),
             log_weights: weights.iter().map(|w| w.ln()).collect(),
+            lanes: SplitLanes::from_columns(stacked.as_ref()),
             stacked,
             starts,
         })
@@ -253,56 +260,131 @@ impl Molrg {
     /// error is then within a few ulps of the rounding-level sensitivity to $\lambda$.
     fn column(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Column {
         let kk = self.components.len();
-        let inv_2b2 = 0.5 / (level.beta() * level.beta());
+        let ranges: Vec<(usize, usize)> = (0..kk)
+            .map(|k| {
+                (
+                    self.starts[k],
+                    self.starts[k] + self.components[k].basis.ncols(),
+                )
+            })
+            .collect();
+        let total = self.stacked.ncols();
+        let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
+        self.lanes.dot2(x, &ranges, &mut hi, &mut lo);
         let mut coeffs: Vec<Vec<Acc>> = Vec::with_capacity(kk);
         let mut logits: Vec<Acc> = Vec::with_capacity(kk);
-        for (c, &off) in self.components.iter().zip(offsets) {
-            let mut cd = vec![Acc::default(); c.basis.ncols()];
-            coefficients_dd(c.basis.as_ref(), x, &mut cd);
-            if off == f64::NEG_INFINITY {
-                coeffs.push(cd);
-                logits.push(Acc {
-                    hi: f64::NEG_INFINITY,
-                    lo: 0.0,
-                });
-                continue;
-            }
-            // Group the squared coefficients by equal variance.
-            let mut groups: Vec<(f64, Acc)> = Vec::new();
-            for (cj, &lam) in cd.iter().zip(&c.variances) {
-                let (p, e) = two_prod(cj.hi, cj.hi);
-                let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
-                    Some(i) => i,
-                    None => {
-                        groups.push((lam, Acc::default()));
-                        groups.len() - 1
+        for (k, &(s, e)) in ranges.iter().enumerate() {
+            let cd: Vec<Acc> = (s..e)
+                .map(|j| {
+                    Acc {
+                        hi: hi[j],
+                        lo: lo[j],
                     }
-                };
-                let g = &mut groups[idx].1;
-                g.add(p);
-                g.lo += e + 2.0 * cj.hi * cj.lo;
-            }
-            let mut big = Acc::default();
-            let mut l = Acc::new(off);
-            for (lam, sq) in groups {
-                let sq = sq.normalized();
-                let t = level.snr() * lam;
-                if t >= 1.0 {
-                    big.add(sq.hi);
-                    big.lo += sq.lo;
-                    l.add_prod_acc(-0.5 * level.inv_marginal_variance(lam), sq);
-                } else {
-                    l.add_prod_acc(level.logit_coefficient(lam), sq);
-                }
-            }
-            l.add_prod_acc(inv_2b2, big.normalized());
+                    .normalized()
+                })
+                .collect();
+            logits.push(self.dd_logit(k, &cd, offsets[k], level));
             coeffs.push(cd);
-            logits.push(l.normalized());
         }
         Column {
             weights: weights_from_dd_logits(&logits),
             coeffs,
         }
+    }
+
+    /// The double-length logit of component `k` from its double-length coefficients.
+    fn dd_logit(&self, k: usize, cd: &[Acc], off: f64, level: NoiseLevel) -> Acc {
+        if off == f64::NEG_INFINITY {
+            return Acc {
+                hi: f64::NEG_INFINITY,
+                lo: 0.0,
+            };
+        }
+        let c = &self.components[k];
+        let inv_2b2 = 0.5 / (level.beta() * level.beta());
+        // Group the squared coefficients by equal variance.
+        let mut groups: Vec<(f64, Acc)> = Vec::new();
+        for (cj, &lam) in cd.iter().zip(&c.variances) {
+            let (p, e) = two_prod(cj.hi, cj.hi);
+            let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
+                Some(i) => i,
+                None => {
+                    groups.push((lam, Acc::default()));
+                    groups.len() - 1
+                }
+            };
+            let g = &mut groups[idx].1;
+            g.add(p);
+            g.lo += e + 2.0 * cj.hi * cj.lo;
+        }
+        let mut big = Acc::default();
+        let mut l = Acc::new(off);
+        for (lam, sq) in groups {
+            let sq = sq.normalized();
+            let t = level.snr() * lam;
+            if t >= 1.0 {
+                big.add(sq.hi);
+                big.lo += sq.lo;
+                l.add_prod_acc(-0.5 * level.inv_marginal_variance(lam), sq);
+            } else {
+                l.add_prod_acc(level.logit_coefficient(lam), sq);
+            }
+        }
+        l.add_prod_acc(inv_2b2, big.normalized());
+        l.normalized()
+    }
+
+    /// Weights from double-length logits for the components that can matter
+    /// (`active`), keeping the f64 logits of the others (whose weights are below
+    /// `e^{-60}` relative to the largest even after their rounding; see
+    /// [`Molrg`]'s accuracy notes).
+    fn refined_weights(
+        &self,
+        x: &[f64],
+        level: NoiseLevel,
+        offsets: &[f64],
+        f64_logits: &[f64],
+        active: &[bool],
+    ) -> Vec<f64> {
+        let kk = self.components.len();
+        let ranges: Vec<(usize, usize)> = (0..kk)
+            .filter(|&k| active[k])
+            .map(|k| {
+                (
+                    self.starts[k],
+                    self.starts[k] + self.components[k].basis.ncols(),
+                )
+            })
+            .collect();
+        let total = self.stacked.ncols();
+        let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
+        self.lanes.dot2(x, &ranges, &mut hi, &mut lo);
+        let logits: Vec<Acc> = (0..kk)
+            .map(|k| {
+                if active[k] {
+                    let (s, e) = (
+                        self.starts[k],
+                        self.starts[k] + self.components[k].basis.ncols(),
+                    );
+                    let cd: Vec<Acc> = (s..e)
+                        .map(|j| {
+                            Acc {
+                                hi: hi[j],
+                                lo: lo[j],
+                            }
+                            .normalized()
+                        })
+                        .collect();
+                    self.dd_logit(k, &cd, offsets[k], level)
+                } else {
+                    Acc {
+                        hi: f64_logits[k],
+                        lo: 0.0,
+                    }
+                }
+            })
+            .collect();
+        weights_from_dd_logits(&logits)
     }
 
     /// `m_k = U_k diag(g_k) c_k` for each component, as dense vectors.
@@ -424,6 +506,8 @@ impl Denoiser for Molrg {
             // All projections at once: C = [U_1 … U_K]ᵀ X (one GEMM), then f64 logits.
             let mut coeffs = linalg::mul(self.stacked.transpose(), xb);
             let mut logits = vec![0.0; kk];
+            let mut raw = vec![0.0; kk];
+            let mut errs = vec![0.0; kk];
             let mut xcol = vec![0.0; self.dim];
             let gd = prec::gamma(self.dim);
             for j in 0..w {
@@ -443,19 +527,27 @@ impl Denoiser for Molrg {
                         a += kp * v.abs();
                     }
                     logits[k] = offsets[k] + q;
+                    raw[k] = logits[k];
                     let gr = prec::gamma(kap.len() + 4);
                     let e = gr * (q + offsets[k].abs()) + 2.0 * gd * xnorm * a;
-                    if e.is_finite() {
-                        err = err.max(e);
-                    }
+                    errs[k] = if e.is_finite() { e } else { f64::INFINITY };
+                    err = err.max(errs[k]);
                 }
                 softmax_in_place(&mut logits);
                 let wmax = logits.iter().cloned().fold(0.0, f64::max);
                 let sensitivity = 2.0 * err * (1.0 - wmax);
                 if sensitivity > REFINE_THRESHOLD && kk > 1 {
+                    // Components that can carry weight above e^{-60} of the largest
+                    // even with their logits off by the bound get double-length
+                    // logits; the others keep their (negligible) f64 weights.
+                    let top = (0..kk)
+                        .map(|k| raw[k] - errs[k])
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let active: Vec<bool> =
+                        (0..kk).map(|k| raw[k] + errs[k] >= top - 60.0).collect();
                     linalg::col_to_slice(xb, j, &mut xcol);
-                    let col = self.column(&xcol, level, &offsets);
-                    logits.copy_from_slice(&col.weights);
+                    let w = self.refined_weights(&xcol, level, &offsets, &raw, &active);
+                    logits.copy_from_slice(&w);
                 }
                 // Scale the coefficients in place: c_kj ← w_k g_kj c_kj.
                 let mut cj = coeffs.col_mut(j);

@@ -79,11 +79,13 @@ impl Pca {
 
     /// PCA by truncated subspace iteration ([`crate::linalg::truncated_svd`]) for
     /// $r \ll \min(d, N)$: the leading `r` left singular vectors, certified by an
-    /// a-posteriori Wedin bound $\|\sin\Theta\|_F \le 10^{-11}$ against the exact leading
-    /// subspace (so [`subspace_distance`](crate::reduction::subspace_distance) to the
-    /// full-SVD answer is at most $\sqrt2\cdot10^{-11}$ plus that SVD's own rounding),
-    /// falling back to the full thin SVD when the bound cannot be met (no spectral
-    /// gap) or the problem is not small-rank. Deterministic (fixed internal seed).
+    /// a-posteriori Wedin bound on $\|\sin\Theta\|_F$ against the exact leading
+    /// subspace (returned in the info: at most $10^{-11}$, or the rounding floor
+    /// $\approx\gamma\|X\|_F/\text{gap}$ of any backward-stable SVD when that is larger; the
+    /// [`subspace_distance`](crate::reduction::subspace_distance) to the full-SVD answer
+    /// is at most $\sqrt2$ times it plus that SVD's own rounding), falling back to
+    /// the full thin SVD when no gap can be certified or the problem is not
+    /// small-rank. Deterministic (fixed internal seed).
     ///
     /// Only the leading $\min(d, N, r + p)$ singular values are kept (Ritz values,
     /// $p \le 16$ oversampling); [`Pca::fit`] keeps all of them.

@@ -15,7 +15,7 @@
 //!   $(x_t + \beta^2 s)/\alpha$ with the model's analytic score (a separate code
 //!   path), evaluated in double-double. Normwise error relative to the scale
 //!   of the formula's terms $(\|x_t\| + \alpha\|\mu\|)/\alpha$; tolerance
-//!   $32\gamma_{d+r+4} + 4\cdot10^{-15}$ (rounding of both paths plus the
+//!   $32\gamma_{d+r+4} + 10^{-13}$ (rounding of both paths plus the
 //!   batch path's weight-refinement threshold).
 
 use faer::Mat;
@@ -194,7 +194,7 @@ impl Instance {
         };
         let scale = (nx + self.alpha * nmu) / self.alpha + f64::MIN_POSITIVE;
         let rsum: usize = self.ranks.iter().sum();
-        let tol = 32.0 * gamma(d + rsum + 4) + 4e-15 + 64.0 * EPS;
+        let tol = 32.0 * gamma(d + rsum + 4) + 2.0 * crate::prec::MOLRG_REFINE_TOL + 64.0 * EPS;
         Ok(Measurement::new(
             "tweedie_analytic",
             rel(oracle::dist(&mean_v, &tw), scale),

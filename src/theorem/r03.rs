@@ -6,7 +6,7 @@
 //!   Tolerance: `8 γ_{d+r+4}` relative to the magnitudes of the summed terms,
 //!   plus the weights' sensitivity to the logit rounding the crate guarantees
 //!   (a few ulps of each logit gap and of the $O(1)$ logit parts, or the
-//!   `1e-15` refinement threshold of the batch path), propagated as
+//!   [`MOLRG_REFINE_TOL`](crate::prec::MOLRG_REFINE_TOL) refinement threshold of the batch path), propagated as
 //!   $|\delta\hat x_0| \le 2\eta\sum_k w_k\|m_k - \hat x_0\|$.
 //! - `dense_mixture_dd`: against the general Gaussian-mixture formula with dense
 //!   covariances $\Sigma_k = U_k\Lambda_kU_k^\top$ ([`oracle::dense_mixture_at`]), an
@@ -283,7 +283,8 @@ impl Instance {
             .zip(&w)
             .map(|(mag, wk)| wk * (mag + oracle::norm(&f.score)))
             .sum();
-        let tol_mean = base_tol + (2.0 * eta + 4e-15) * spread_m / m_scale;
+        let tol_mean =
+            base_tol + (2.0 * eta + 2.0 * crate::prec::MOLRG_REFINE_TOL) * spread_m / m_scale;
         let tol_score = base_tol + 2.0 * eta * spread_s / s_scale;
         let mut out = vec![
             Measurement::new(
@@ -314,7 +315,9 @@ impl Instance {
         // a double-double error of about d·ε²·‖x‖²/β² (ε² ≈ 4.9e-32).
         let q_mag = nx * nx / (self.beta * self.beta);
         let eta_dense = eta + 2.0 * delta * q_mag + 8.0 * (d as f64) * EPS * EPS * q_mag;
-        let tol_dm = base_tol + 4.0 * delta + (2.0 * eta_dense + 4e-15) * spread_m / m_scale;
+        let tol_dm = base_tol
+            + 4.0 * delta
+            + (2.0 * eta_dense + 2.0 * crate::prec::MOLRG_REFINE_TOL) * spread_m / m_scale;
         let tol_ds = base_tol
             + 4.0 * delta * nx / (self.beta * self.beta * s_scale)
             + 2.0 * eta_dense * spread_s / s_scale;
@@ -362,7 +365,7 @@ impl Instance {
             base_tol
                 + 4.0 * delta
                 + 4.0 * eta_dense
-                + 4e-15
+                + 2.0 * crate::prec::MOLRG_REFINE_TOL
                 + (cancel + 8.0 * (d as f64) * EPS * EPS * cond_c * j_scale) / j_scale,
         ));
 
