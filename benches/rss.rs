@@ -8,8 +8,8 @@
 //!
 //! Printed fields: `workload`, `seconds` (this single cold run), `peak_rss_bytes`
 //! (`VmHWM`: the whole process, including the resident inputs), `baseline_rss_bytes`
-//! (`VmRSS` before anything was built: code, libraries, allocator and the warmed
-//! rayon pool), `rss_at_start_bytes` (`VmRSS` when the counter was reset),
+//! (`VmRSS` before anything was built: code, libraries, allocator, the warmed
+//! rayon pool and faer's per-thread GEMM workspace), `rss_at_start_bytes` (`VmRSS` when the counter was reset),
 //! `input_bytes`, `output_bytes`, `extra_allowance_bytes` (B×N×8 for W2, B×K×8 for
 //! W1, 0 otherwise), `budget_bytes` = 1.5 × (inputs + outputs + allowance), and the
 //! workload's `result`. What counts as input and output for each workload is
@@ -40,8 +40,16 @@ fn status_bytes(field: &str) -> u64 {
 }
 
 fn measure<W: Workload>() {
-    // Start the rayon pool first: its threads are process overhead, not workload memory.
-    rayon::broadcast(|_| ());
+    // Start the rayon pool first: its threads are process overhead, not workload
+    // memory. Likewise faer's GEMM packing workspace: a fixed few MiB per thread,
+    // allocated on a thread's first GEMM and kept for the thread's life, whatever
+    // the workload (NumPy's baseline likewise holds OpenBLAS's buffers).
+    // The warm-up matrices stay alive to the end (`_keep`): freeing them would
+    // leave their pages to the workload's own allocations (and move glibc's
+    // mmap threshold), hiding workload memory from the count.
+    let a = faer::Mat::<f64>::from_fn(768, 768, |i, j| ((i * 7 + j * 13) % 17) as f64);
+    let warm = || diffusion_lowdim::linalg::mul(a.as_ref(), a.as_ref());
+    let _keep = (rayon::broadcast(|_| warm()), warm());
     let baseline = status_bytes("VmRSS");
     let w = W::build();
     let at_start = status_bytes("VmRSS");

@@ -56,7 +56,9 @@
 //! - `docs/` derives every result step by step; `proofs/Rxx-*.md` proves it.
 //! - `diffusion-lowdim check` runs every registered theorem check (see [`theorem`]).
 
-#![forbid(unsafe_code)]
+// The one exception, `linalg::fused`, calls FMA-enabled kernels after checking
+// that the CPU has FMA (the pattern of `std::arch`'s documentation).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::float_cmp)]
 

@@ -100,3 +100,51 @@ fn sampling_is_reproducible() {
     assert_eq!(bits(&a), bits(&b));
     assert_ne!(bits(&a), bits(&c));
 }
+
+/// A flow map that hides its column independence, forcing `Pfd` to map all
+/// noises as one batch.
+struct Coupled<'a>(&'a dyn diffusion_lowdim::flow::FlowMap);
+
+impl diffusion_lowdim::flow::FlowMap for Coupled<'_> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn map(&self, x: faer::MatRef<'_, f64>) -> diffusion_lowdim::Result<Mat<f64>> {
+        self.0.map(x)
+    }
+}
+
+#[test]
+fn pfd_in_noise_blocks_gives_the_same_bits_as_one_batch() {
+    use diffusion_lowdim::flow::{Euler, FlowMap, GaussianFlow, Heun, Sampler, TimeGrid};
+    use diffusion_lowdim::metric::Pfd;
+    use diffusion_lowdim::schedule::Ve;
+    let mut rng = seeded(17);
+    let d = 24;
+    let q = random_orthonormal(&mut rng, d, 9).unwrap();
+    let a = Molrg::uniform(&[q.as_ref().subcols(0, 3), q.as_ref().subcols(3, 3)]).unwrap();
+    let b = Molrg::uniform(&[q.as_ref().subcols(0, 3), q.as_ref().subcols(6, 3)]).unwrap();
+    let emp = Empirical::new(a.sample_x0(&mut rng, 40).as_ref()).unwrap();
+    let g = Gaussian::subspace(q.as_ref().subcols(0, 4)).unwrap();
+    let grid = TimeGrid::edm(&Ve, 12).unwrap();
+    let pfd = Pfd::new(80.0, 700).unwrap(); // 700 noises: blocks of 256, 256, 188
+    let noises = pfd.noises(d, &mut rng);
+    let sa = Sampler::new(&Ve, &a, &Heun, grid.clone());
+    let sb = Sampler::new(&Ve, &b, &Heun, grid.clone());
+    let se = Sampler::new(&Ve, &emp, &Euler, grid.clone());
+    let exact = GaussianFlow::between(&g, NoiseLevel::ve(80.0).unwrap(), 1.0, 0.0).unwrap();
+    let pairs: [(&dyn FlowMap, &dyn FlowMap); 3] = [(&sa, &sb), (&sa, &se), (&se, &exact)];
+    for (p, r) in pairs {
+        assert!(p.columnwise() && r.columnwise());
+        let blocked = pool(3).install(|| pfd.estimate_on(p, r, noises.as_ref()).unwrap());
+        let whole = pfd
+            .estimate_on(&Coupled(p), &Coupled(r), noises.as_ref())
+            .unwrap();
+        let to_bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            to_bits(&blocked.squared_distances),
+            to_bits(&whole.squared_distances)
+        );
+        assert_eq!(blocked.estimate.to_bits(), whole.estimate.to_bits());
+    }
+}

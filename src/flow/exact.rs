@@ -141,6 +141,10 @@ impl FlowMap for GaussianFlow {
         self.model.dim()
     }
 
+    fn columnwise(&self) -> bool {
+        true
+    }
+
     fn map(&self, x_start: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let d = self.model.dim();
         ensure_dim(

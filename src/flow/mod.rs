@@ -85,6 +85,15 @@ pub trait FlowMap: Send + Sync {
     /// [`Error::DimensionMismatch`](crate::Error::DimensionMismatch),
     /// [`Error::NonFinite`](crate::Error::NonFinite), and the solver's or model's errors.
     fn map(&self, x_start: MatRef<'_, f64>) -> Result<Mat<f64>>;
+
+    /// `true` if each output column of [`FlowMap::map`] depends only on the same
+    /// input column, so that mapping a batch in column blocks gives the same
+    /// result (fixed-step solvers over a [`Denoiser`], the exact
+    /// Gaussian flow). `false` (the default) where a batch is coupled, e.g. an
+    /// adaptive solver choosing one step size for the whole batch.
+    fn columnwise(&self) -> bool {
+        false
+    }
 }
 
 /// The probability-flow ODE of a denoiser under a schedule.
@@ -173,15 +182,8 @@ impl<'a> ProbabilityFlow<'a> {
     pub fn velocity(&self, t: f64, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
         let (c, level) = self.at(t)?;
         let mut v = self.denoiser.posterior_mean(x, level)?;
-        let k = c.dbeta / c.beta;
-        let (a, da) = (c.alpha, c.dalpha);
-        for j in 0..x.ncols() {
-            for i in 0..x.nrows() {
-                let d = v[(i, j)];
-                // (β'/β)(x − αD) + α'D, with x − αD rounded once.
-                v[(i, j)] = k.mul_add((-a).mul_add(d, x[(i, j)]), da * d);
-            }
-        }
+        // (β'/β)(x − αD) + α'D, with x − αD rounded once.
+        crate::linalg::fused::velocity_in_place(c.dbeta / c.beta, c.alpha, c.dalpha, x, v.as_mut());
         Ok(v)
     }
 

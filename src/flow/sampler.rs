@@ -78,4 +78,8 @@ impl FlowMap for Sampler<'_> {
     fn map(&self, x_start: MatRef<'_, f64>) -> Result<Mat<f64>> {
         Ok(self.run(x_start)?.x)
     }
+
+    fn columnwise(&self) -> bool {
+        self.solver.columnwise()
+    }
 }

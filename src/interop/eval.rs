@@ -595,6 +595,10 @@ impl FlowMap for ModelFlow<'_> {
     fn map(&self, x_start: MatRef<'_, f64>) -> crate::Result<Mat<f64>> {
         Ok(self.run(x_start)?.x)
     }
+
+    fn columnwise(&self) -> bool {
+        self.solver.as_ref().is_none_or(|s| s.columnwise())
+    }
 }
 
 /// Where the noises of [`pfd`] come from.

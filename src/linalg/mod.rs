@@ -6,6 +6,8 @@
 
 pub mod basis;
 pub mod compensated;
+pub mod fused;
+pub mod ozaki;
 pub mod rank;
 pub mod truncated;
 

@@ -278,11 +278,42 @@ impl<'h> Pfd<'h> {
         noises: MatRef<'_, f64>,
     ) -> Result<PfdEstimate> {
         ensure_dim("dimension of q vs dimension of p", p.dim(), q.dim())?;
-        let fp = self.features(p, noises)?;
-        let fq = self.features(q, noises)?;
-        PfdEstimate::from_squared_distances(squared_distances(&fp, &fq)?, self.confidence)
+        let m = noises.ncols();
+        let sq = if p.columnwise() && q.columnwise() && m > NOISE_BLOCK {
+            // Blocks of noises through both flows, in parallel: memory of a few
+            // blocks instead of whole d × M' states, and (the block boundaries being
+            // those of the models' own batch partition) the same bits as one batch.
+            use rayon::prelude::*;
+            ensure_dim(
+                "rows of the noises vs flow dimension",
+                p.dim(),
+                noises.nrows(),
+            )?;
+            ensure_finite("noises", noises)?;
+            let parts = (0..m)
+                .step_by(NOISE_BLOCK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|s| {
+                    let block = noises.subcols(s, NOISE_BLOCK.min(m - s));
+                    let fp = self.feature.features(p.map(block)?.as_ref())?;
+                    let fq = self.feature.features(q.map(block)?.as_ref())?;
+                    squared_distances(&fp, &fq)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            parts.concat()
+        } else {
+            let fp = self.features(p, noises)?;
+            let fq = self.features(q, noises)?;
+            squared_distances(&fp, &fq)?
+        };
+        PfdEstimate::from_squared_distances(sq, self.confidence)
     }
 }
+
+/// Noises per block in [`Pfd::estimate_on`] for column-wise flows: the column
+/// block of the models' batch partition, so the blocks change no bit.
+const NOISE_BLOCK: usize = 32;
 
 /// Column-wise squared distances between two feature batches of the same shape.
 pub(crate) fn squared_distances(a: &Mat<f64>, b: &Mat<f64>) -> Result<Vec<f64>> {

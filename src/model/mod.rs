@@ -58,6 +58,12 @@ use crate::rng::SeededRng;
 /// assert!((s[(0, 0)] + 1.0).abs() < 1e-15); // score of N(0, 2I) at x = (2, 0)
 /// # Ok::<(), diffusion_lowdim::Error>(())
 /// ```
+///
+/// # Contract
+/// Columns are independent: the output for a column depends only on that
+/// column (and the noise level), as for every posterior mean. Batch consumers
+/// rely on it (a fixed-step sampler's output column depends only on its
+/// starting column, and [`Pfd`](crate::metric::Pfd) may split its noises into blocks).
 pub trait Denoiser: Send + Sync {
     /// Ambient dimension $d$.
     fn dim(&self) -> usize;

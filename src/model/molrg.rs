@@ -10,6 +10,7 @@ use crate::error::{Error, Result, ensure_dim, ensure_finite, ensure_finite_slice
 use crate::level::NoiseLevel;
 use crate::linalg::basis::{coefficients_dd, residual_dd};
 use crate::linalg::compensated::{Acc, SplitLanes, two_prod, two_sum};
+use crate::linalg::ozaki::SplitProjector;
 use crate::linalg::{self, check_orthonormal};
 use crate::prec;
 use crate::rng::{SeededRng, standard_normal};
@@ -19,6 +20,8 @@ use crate::rng::{SeededRng, standard_normal};
 struct Component {
     basis: Mat<f64>,
     variances: Vec<f64>,
+    /// All variances bitwise equal.
+    uniform: bool,
 }
 
 /// A mixture of low-rank Gaussians $p_0 = \sum_k \pi_k\,\mathcal N(0, U_k\Lambda_kU_k^\top)$.
@@ -43,7 +46,9 @@ struct Component {
 /// whose weights that rounding could move by more than
 /// [`MOLRG_REFINE_TOL`](crate::prec::MOLRG_REFINE_TOL) $= 5\cdot10^{-14}$ (in $\sum_k|\delta w_k|$)
 /// gets the logits of the components that can matter recomputed from
-/// double-length projections, with the logit *differences* formed in double
+/// double-length projections (three GEMMs over the pending columns with a
+/// certified error, [`crate::linalg::ozaki`]; `Dot2` where that certificate does
+/// not reach the tolerance), with the logit *differences* formed in double
 /// length: those weights are then accurate to a few ulps relative to the
 /// formula evaluated exactly at the given $U_k, x_t$ (with all $\lambda_{kj}$
 /// equal; otherwise relative to the rounded $\kappa(\lambda_{kj})$). The batch mean
@@ -79,12 +84,19 @@ pub struct Molrg {
     stacked: Mat<f64>,
     /// First column of `U_k` in `stacked`.
     starts: Vec<usize>,
-    /// `stacked`, pre-split for double-length projections.
+    /// `stacked`, pre-split for double-length projections of single columns.
     lanes: SplitLanes,
+    /// `stacked`, split for double-length projections of many columns by GEMMs.
+    projector: Box<SplitProjector>,
 }
 
 /// See [`prec::MOLRG_REFINE_TOL`].
 const REFINE_THRESHOLD: f64 = prec::MOLRG_REFINE_TOL;
+
+/// Relative rounding of a double-length logit ([`Molrg::dd_logit`]): a few
+/// dozen operations in double length, each exact to about $u^2$; $2^{-96}$
+/// leaves a factor of $2^{10}$ to spare.
+const DD_LOGIT_ROUNDING: f64 = 1.262_177_448_353_619e-29; // 2^-96
 
 impl Molrg {
     /// The paper's model: $\pi_k = 1/K$, $\Lambda_k = I$.
@@ -173,6 +185,7 @@ impl Molrg {
             }
             components.push(Component {
                 basis: u.to_owned(),
+                uniform: lam.windows(2).all(|w| w[0].to_bits() == w[1].to_bits()),
                 variances: lam.clone(),
             });
         }
@@ -194,6 +207,7 @@ impl Molrg {
             weights: weights.to_vec(),
             log_weights: weights.iter().map(|w| w.ln()).collect(),
             lanes: SplitLanes::from_columns(stacked.as_ref()),
+            projector: Box::new(SplitProjector::new(stacked.as_ref())),
             stacked,
             starts,
         })
@@ -302,9 +316,19 @@ impl Molrg {
         }
         let c = &self.components[k];
         let inv_2b2 = 0.5 / (level.beta() * level.beta());
-        // Group the squared coefficients by equal variance.
-        let mut groups: Vec<(f64, Acc)> = Vec::new();
-        for (cj, &lam) in cd.iter().zip(&c.variances) {
+        // Group the squared coefficients by equal variance (one group, without
+        // a search, when all variances are equal: the common case).
+        let mut groups: Vec<(f64, Acc)> = Vec::with_capacity(1);
+        if let Some(&lam) = c.variances.first().filter(|_| c.uniform) {
+            let mut g = Acc::default();
+            for cj in cd {
+                let (p, e) = two_prod(cj.hi, cj.hi);
+                g.add(p);
+                g.lo += e + 2.0 * cj.hi * cj.lo;
+            }
+            groups.push((lam, g));
+        }
+        for (cj, &lam) in cd.iter().zip(&c.variances).filter(|_| !c.uniform) {
             let (p, e) = two_prod(cj.hi, cj.hi);
             let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
                 Some(i) => i,
@@ -337,7 +361,7 @@ impl Molrg {
     /// Weights from double-length logits for the components that can matter
     /// (`active`), keeping the f64 logits of the others (whose weights are below
     /// `e^{-60}` relative to the largest even after their rounding; see
-    /// [`Molrg`]'s accuracy notes).
+    /// [`Molrg`]'s accuracy notes). The coefficients come from `Dot2`.
     fn refined_weights(
         &self,
         x: &[f64],
@@ -359,28 +383,42 @@ impl Molrg {
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
         self.lanes.dot2(x, &ranges, &mut hi, &mut lo);
-        let logits: Vec<Acc> = (0..kk)
+        self.weights_from_coefficients(
+            |j| {
+                Acc {
+                    hi: hi[j],
+                    lo: lo[j],
+                }
+                .normalized()
+            },
+            level,
+            offsets,
+            f64_logits,
+            active,
+        )
+    }
+
+    /// Weights from double-length logits of the `active` components, whose
+    /// stacked coefficient `j` is `coeff(j)`; the others keep their f64 logits.
+    fn weights_from_coefficients(
+        &self,
+        coeff: impl Fn(usize) -> Acc,
+        level: NoiseLevel,
+        offsets: &[f64],
+        f64_logits: &[f64],
+        active: &[bool],
+    ) -> Vec<f64> {
+        let logits: Vec<Acc> = (0..self.components.len())
             .map(|k| {
                 if active[k] {
                     let (s, e) = (
                         self.starts[k],
                         self.starts[k] + self.components[k].basis.ncols(),
                     );
-                    let cd: Vec<Acc> = (s..e)
-                        .map(|j| {
-                            Acc {
-                                hi: hi[j],
-                                lo: lo[j],
-                            }
-                            .normalized()
-                        })
-                        .collect();
+                    let cd: Vec<Acc> = (s..e).map(&coeff).collect();
                     self.dd_logit(k, &cd, offsets[k], level)
                 } else {
-                    Acc {
-                        hi: f64_logits[k],
-                        lo: 0.0,
-                    }
+                    Acc::new(f64_logits[k])
                 }
             })
             .collect();
@@ -427,6 +465,71 @@ fn residual_or_zero(u: MatRef<'_, f64>, x: &[f64], c: &[Acc], res: &mut [f64]) {
 struct Column {
     coeffs: Vec<Vec<Acc>>,
     weights: Vec<f64>,
+}
+
+/// A column of a batch whose f64 weights need double-length logits.
+struct Pending {
+    col: usize,
+    raw: Vec<f64>,
+    active: Vec<bool>,
+}
+
+impl Molrg {
+    /// Replaces the weights of the `pending` columns of `xb` by weights from
+    /// double-length logits. The coefficients come from the split projection
+    /// (three GEMMs over the pending columns, [`SplitProjector`]); a column whose
+    /// certified weight error is still above the threshold (extreme logits) is
+    /// recomputed with `Dot2` coefficients instead.
+    fn refine_pending(
+        &self,
+        xb: MatRef<'_, f64>,
+        level: NoiseLevel,
+        offsets: &[f64],
+        kappas: &[Vec<f64>],
+        pending: &[Pending],
+        weights: &mut Mat<f64>,
+    ) {
+        let kk = self.components.len();
+        let sub = Mat::from_fn(self.dim, pending.len(), |i, p| xb[(i, pending[p].col)]);
+        let proj = self.projector.project(sub.as_ref());
+        let mut xcol = vec![0.0; self.dim];
+        for (p, pd) in pending.iter().enumerate() {
+            let coeff = |j: usize| {
+                let (hi, lo) = two_sum(proj.exact[(j, p)], proj.correction[(j, p)]);
+                Acc { hi, lo }
+            };
+            // Certified error of the double-length logits of the active
+            // components: |δq_k| ≤ Σ_j κ_kj (2|c_kj| e_kj + e_kj²) from the
+            // coefficients' bounds e, plus the double-length rounding of the sum.
+            let mut err = 0.0f64;
+            for k in (0..kk).filter(|&k| pd.active[k]) {
+                let s0 = self.starts[k];
+                let mut e = 0.0;
+                let mut mag = offsets[k].abs();
+                for (i, &kp) in kappas[k].iter().enumerate() {
+                    let c = coeff(s0 + i).hi.abs();
+                    let b = proj.bound[(s0 + i, p)];
+                    e += kp.abs() * (2.0 * c * b + b * b);
+                    mag += kp.abs() * c * c;
+                }
+                e += DD_LOGIT_ROUNDING * mag;
+                err = err.max(if e.is_finite() { e } else { f64::INFINITY });
+            }
+            let w = self.weights_from_coefficients(coeff, level, offsets, &pd.raw, &pd.active);
+            let wmax = w.iter().cloned().fold(0.0, f64::max);
+            let w = if 2.0 * err * (1.0 - wmax) <= REFINE_THRESHOLD {
+                w
+            } else {
+                linalg::col_to_slice(xb, pd.col, &mut xcol);
+                self.refined_weights(&xcol, level, offsets, &pd.raw, &pd.active)
+            };
+            weights
+                .col_mut(pd.col)
+                .iter_mut()
+                .zip(&w)
+                .for_each(|(d, s)| *d = *s);
+        }
+    }
 }
 
 /// Softmax of double-length logits: differences to the maximum are formed in
@@ -505,10 +608,11 @@ impl Denoiser for Molrg {
             let w = xb.ncols();
             // All projections at once: C = [U_1 … U_K]ᵀ X (one GEMM), then f64 logits.
             let mut coeffs = linalg::mul(self.stacked.transpose(), xb);
+            // Softmax weights (K × w), and for the columns whose rounding can move
+            // the weights by more than the threshold: the f64 logits and their bounds.
+            let mut weights = Mat::<f64>::zeros(kk, w);
+            let mut pending: Vec<Pending> = Vec::new();
             let mut logits = vec![0.0; kk];
-            let mut raw = vec![0.0; kk];
-            let mut errs = vec![0.0; kk];
-            let mut xcol = vec![0.0; self.dim];
             let gd = prec::gamma(self.dim);
             for j in 0..w {
                 // Bound on the f64 logits' rounding, per component: the GEMM
@@ -517,6 +621,7 @@ impl Denoiser for Molrg {
                 // for the offset. Weights then move by ≤ 2 max_k|δℓ_k| (1 − w_max).
                 let xnorm = xb.col(j).norm_l2();
                 let cj = coeffs.col(j);
+                let mut errs = vec![0.0; kk];
                 let mut err = 0.0f64;
                 for k in 0..kk {
                     let (s0, kap) = (self.starts[k], &kappas[k]);
@@ -527,12 +632,12 @@ impl Denoiser for Molrg {
                         a += kp * v.abs();
                     }
                     logits[k] = offsets[k] + q;
-                    raw[k] = logits[k];
                     let gr = prec::gamma(kap.len() + 4);
                     let e = gr * (q + offsets[k].abs()) + 2.0 * gd * xnorm * a;
                     errs[k] = if e.is_finite() { e } else { f64::INFINITY };
                     err = err.max(errs[k]);
                 }
+                let raw = logits.clone();
                 softmax_in_place(&mut logits);
                 let wmax = logits.iter().cloned().fold(0.0, f64::max);
                 let sensitivity = 2.0 * err * (1.0 - wmax);
@@ -543,16 +648,27 @@ impl Denoiser for Molrg {
                     let top = (0..kk)
                         .map(|k| raw[k] - errs[k])
                         .fold(f64::NEG_INFINITY, f64::max);
-                    let active: Vec<bool> =
-                        (0..kk).map(|k| raw[k] + errs[k] >= top - 60.0).collect();
-                    linalg::col_to_slice(xb, j, &mut xcol);
-                    let w = self.refined_weights(&xcol, level, &offsets, &raw, &active);
-                    logits.copy_from_slice(&w);
+                    let active = (0..kk).map(|k| raw[k] + errs[k] >= top - 60.0).collect();
+                    pending.push(Pending {
+                        col: j,
+                        raw,
+                        active,
+                    });
                 }
-                // Scale the coefficients in place: c_kj ← w_k g_kj c_kj.
+                weights
+                    .col_mut(j)
+                    .iter_mut()
+                    .zip(&logits)
+                    .for_each(|(d, s)| *d = *s);
+            }
+            if !pending.is_empty() {
+                self.refine_pending(xb, level, &offsets, &kappas, &pending, &mut weights);
+            }
+            // Scale the coefficients in place: c_kj ← w_k g_kj c_kj.
+            for j in 0..w {
                 let mut cj = coeffs.col_mut(j);
                 for k in 0..kk {
-                    let (s0, wk) = (self.starts[k], logits[k]);
+                    let (s0, wk) = (self.starts[k], weights[(k, j)]);
                     for (i, g) in gains[k].iter().enumerate() {
                         cj[s0 + i] *= wk * g;
                     }

@@ -66,6 +66,10 @@ impl Solver for Euler {
         Some(1)
     }
 
+    fn columnwise(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -115,6 +119,10 @@ impl Solver for Heun {
         Some(2)
     }
 
+    fn columnwise(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -162,6 +170,10 @@ impl Solver for Rk4 {
 
     fn order(&self) -> Option<u32> {
         Some(4)
+    }
+
+    fn columnwise(&self) -> bool {
+        true
     }
 
     fn solve_observed(

@@ -60,6 +60,10 @@ impl Solver for Ddim {
         Some(1)
     }
 
+    fn columnwise(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -118,6 +122,10 @@ impl Solver for DpmSolverPP2M {
 
     fn order(&self) -> Option<u32> {
         Some(2)
+    }
+
+    fn columnwise(&self) -> bool {
+        true
     }
 
     fn solve_observed(

@@ -73,6 +73,14 @@ pub trait Solver: Send + Sync + core::fmt::Debug {
         observer: &mut dyn FnMut(usize, f64, MatRef<'_, f64>),
     ) -> Result<Solution>;
 
+    /// `true` if every column is integrated independently of the others
+    /// (fixed steps, no batch-wide decisions), so that solving a batch in column
+    /// blocks gives the same bits. `false` by default; the fixed-step solvers of
+    /// this crate return `true`, [`DormandPrince`] (one step size per batch) `false`.
+    fn columnwise(&self) -> bool {
+        false
+    }
+
     /// Integrates the flow over the grid from `x_start` (`d × B`).
     ///
     /// # Errors
@@ -115,11 +123,7 @@ fn finish(
 
 /// $x + \sum_k c_k v_k$, entrywise with fused multiply-adds in a fixed order.
 fn combine(x: &Mat<f64>, terms: &[(f64, &Mat<f64>)]) -> Mat<f64> {
-    Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
-        terms
-            .iter()
-            .fold(x[(i, j)], |acc, (c, v)| c.mul_add(v[(i, j)], acc))
-    })
+    crate::linalg::fused::combine(x, terms)
 }
 
 /// $\lambda_t = \log(\alpha_t/\beta_t)$ (half log-SNR); $-\infty$ at $\alpha_t = 0$.
