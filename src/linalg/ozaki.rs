@@ -146,15 +146,32 @@ impl SplitProjector {
         let mut fexp = Vec::with_capacity(b);
         let (mut lo_norm, mut x_norm) = (Vec::with_capacity(b), Vec::with_capacity(b));
         for c in 0..b {
-            let h = contiguous(xh.as_mut(), c);
-            for (hi, xi) in h.iter_mut().zip(x.col(c).iter()) {
-                *hi = *xi;
+            // One pass for max|x| and ‖x‖, one for the split and ‖x_ℓ‖.
+            let xc = x.col(c);
+            let (mut m, mut ss) = (0.0f64, 0.0f64);
+            for v in xc.iter() {
+                m = m.max(v.abs());
+                ss += v * v;
             }
-            x_norm.push(norm(h));
-            let l = contiguous(xl.as_mut(), c);
+            x_norm.push(ss.sqrt());
             let h = contiguous(xh.as_mut(), c);
-            fexp.push(split_column(h, l, self.bits));
-            lo_norm.push(norm(contiguous(xl.as_mut(), c)));
+            let l = contiguous(xl.as_mut(), c);
+            if m == 0.0 {
+                fexp.push(None);
+                lo_norm.push(0.0);
+                continue;
+            }
+            let e = ceil_exp(m);
+            let sigma = 1.5 * 2f64.powi(e - self.bits as i32 + 52);
+            let mut ls = 0.0;
+            for ((hi, lo), v) in h.iter_mut().zip(l.iter_mut()).zip(xc.iter()) {
+                let t = (*v + sigma) - sigma;
+                *hi = t;
+                *lo = *v - t;
+                ls += *lo * *lo;
+            }
+            fexp.push(Some(e));
+            lo_norm.push(ls.sqrt());
         }
         let exact = super::mul(self.hi.transpose(), xh.as_ref());
         let mut correction = super::mul(self.hi.transpose(), xl.as_ref());

@@ -316,34 +316,11 @@ impl Molrg {
         }
         let c = &self.components[k];
         let inv_2b2 = 0.5 / (level.beta() * level.beta());
-        // Group the squared coefficients by equal variance (one group, without
-        // a search, when all variances are equal: the common case).
-        let mut groups: Vec<(f64, Acc)> = Vec::with_capacity(1);
-        if let Some(&lam) = c.variances.first().filter(|_| c.uniform) {
-            let mut g = Acc::default();
-            for cj in cd {
-                let (p, e) = two_prod(cj.hi, cj.hi);
-                g.add(p);
-                g.lo += e + 2.0 * cj.hi * cj.lo;
-            }
-            groups.push((lam, g));
-        }
-        for (cj, &lam) in cd.iter().zip(&c.variances).filter(|_| !c.uniform) {
-            let (p, e) = two_prod(cj.hi, cj.hi);
-            let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
-                Some(i) => i,
-                None => {
-                    groups.push((lam, Acc::default()));
-                    groups.len() - 1
-                }
-            };
-            let g = &mut groups[idx].1;
-            g.add(p);
-            g.lo += e + 2.0 * cj.hi * cj.lo;
-        }
         let mut big = Acc::default();
         let mut l = Acc::new(off);
-        for (lam, sq) in groups {
+        // One group of squared coefficients with equal variance: its sum enters
+        // the logit through the shared 1/(2β²) (t ≥ 1) or through κ(λ).
+        let mut add_group = |lam: f64, sq: Acc| {
             let sq = sq.normalized();
             let t = level.snr() * lam;
             if t >= 1.0 {
@@ -352,6 +329,33 @@ impl Molrg {
                 l.add_prod_acc(-0.5 * level.inv_marginal_variance(lam), sq);
             } else {
                 l.add_prod_acc(level.logit_coefficient(lam), sq);
+            }
+        };
+        let square = |g: &mut Acc, cj: &Acc| {
+            let (p, e) = two_prod(cj.hi, cj.hi);
+            g.add(p);
+            g.lo += e + 2.0 * cj.hi * cj.lo;
+        };
+        if let Some(&lam) = c.variances.first().filter(|_| c.uniform) {
+            // All variances equal (the common case): one group, no allocation.
+            let mut g = Acc::default();
+            cd.iter().for_each(|cj| square(&mut g, cj));
+            add_group(lam, g);
+        } else {
+            // Group by equal variance, in order of first appearance.
+            let mut groups: Vec<(f64, Acc)> = Vec::new();
+            for (cj, &lam) in cd.iter().zip(&c.variances) {
+                let idx = match groups.iter().position(|g| g.0.to_bits() == lam.to_bits()) {
+                    Some(i) => i,
+                    None => {
+                        groups.push((lam, Acc::default()));
+                        groups.len() - 1
+                    }
+                };
+                square(&mut groups[idx].1, cj);
+            }
+            for (lam, sq) in groups {
+                add_group(lam, sq);
             }
         }
         l.add_prod_acc(inv_2b2, big.normalized());
