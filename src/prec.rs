@@ -47,6 +47,17 @@ pub fn psd_eigenvalue_allowance(d: usize, lambda_max: f64) -> f64 {
     8.0 * EPS * (d.max(1) as f64) * lambda_max.abs()
 }
 
+/// Higham's $\gamma_n = nu/(1-nu)$ with the unit roundoff $u = 2^{-53}$: for any
+/// order of evaluation, with or without FMA, a computed dot product of length
+/// $n$ satisfies $|\mathrm{fl}(x^\top y) - x^\top y| \le \gamma_n|x|^\top|y|$
+/// (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., eq. (3.5)).
+/// Used where a rigorous bound decides how much work to do; [`gamma`] is the
+/// conservative variant used for tolerances.
+pub fn gamma_unit(n: usize) -> f64 {
+    let nu = (n.max(1) as f64) * (EPS / 2.0);
+    nu / (1.0 - nu)
+}
+
 /// Relative accuracy of a well-conditioned sum / dot product of length `n`
 /// evaluated in f64 with any summation order: the classical bound $\gamma_n =
 /// n\varepsilon/(1-n\varepsilon)$, doubled for safety against FMA-free paths.

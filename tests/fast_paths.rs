@@ -1,6 +1,7 @@
 //! The fast paths of the performance work against the plain algorithms they
 //! replace: truncated PCA vs the full thin SVD, K-subspaces from a fixed
-//! initialization, the empirical GEMM batch path vs the exact per-point path.
+//! initialization, the empirical and MoLRG GEMM batch paths vs the exact
+//! per-point / per-column double-length paths.
 
 mod common;
 
@@ -167,4 +168,129 @@ fn empirical_batch_path_honours_its_bound() {
             }
         }
     }
+}
+
+/// The MoLRG batch posterior mean (f64 GEMM logits, refined where its rigorous
+/// bound says the weights could be off by more than `MOLRG_REFINE_TOL`: split
+/// projection, or `Dot2` beyond it) against means rebuilt from the per-column
+/// double-length weights, in three regimes: W1-like (most columns refined by
+/// the split projection), saturated (none), and large near-tied logits (the
+/// `Dot2` fallback), where plain f64 weights are measurably wrong.
+#[test]
+fn molrg_batch_path_honours_its_refinement_tolerance() {
+    use diffusion_lowdim::prec::MOLRG_REFINE_TOL;
+    let eps = f64::EPSILON;
+    let mut naive_worst = 0.0f64;
+    for case in 0..24u64 {
+        let mut g = seeded(900 + case);
+        let regime = case % 3;
+        let (d, k, r) = [(96, 4, 8), (40, 3, 5), (30, 2, 1)][regime as usize];
+        let q = random_orthonormal(&mut g, d, k * r).unwrap();
+        let bases: Vec<_> = (0..k).map(|i| q.as_ref().subcols(i * r, r)).collect();
+        let m = Molrg::uniform(&bases).unwrap();
+        let b = 64;
+        let (level, x) = match regime {
+            0 => {
+                let level = NoiseLevel::new(0.8, 0.6).unwrap();
+                let (x0, e) = (m.sample_x0(&mut g, b), standard_normal(&mut g, d, b));
+                (
+                    level,
+                    Mat::from_fn(d, b, |i, j| 0.8 * x0[(i, j)] + 0.6 * e[(i, j)]),
+                )
+            }
+            1 => {
+                let level = NoiseLevel::new(1.0, 1e-4).unwrap();
+                let (x0, e) = (m.sample_x0(&mut g, b), standard_normal(&mut g, d, b));
+                (
+                    level,
+                    Mat::from_fn(d, b, |i, j| x0[(i, j)] + 1e-4 * e[(i, j)]),
+                )
+            }
+            _ => {
+                // x = s (u1 + u2)/√2 + t (u1 − u2)/√2 + small noise: logits ≈ 10^9
+                // whose difference is O(1).
+                let level = NoiseLevel::new(1.0, 1e-3).unwrap();
+                let e = standard_normal(&mut g, d, b);
+                let x = Mat::from_fn(d, b, |i, j| {
+                    let t = 1e-6 * (j as f64 - b as f64 / 2.0) / b as f64;
+                    let (u1, u2) = (q[(i, 0)], q[(i, 1)]);
+                    100.0 * (u1 + u2) / 2f64.sqrt() + t * (u1 - u2) / 2f64.sqrt() + 1e-9 * e[(i, j)]
+                });
+                (level, x)
+            }
+        };
+        let batch = m.posterior_mean(x.as_ref(), level).unwrap();
+        let w = m.posterior_weights(x.as_ref(), level).unwrap();
+        let gain = level.gain(1.0);
+        let kappa = level.logit_coefficient(1.0);
+        for j in 0..b {
+            // Component means m_k = g U_k U_kᵀ x (f64), and the mean from dd weights.
+            let means: Vec<Vec<f64>> = bases
+                .iter()
+                .map(|u| {
+                    let c: Vec<f64> = (0..r)
+                        .map(|l| (0..d).map(|i| u[(i, l)] * x[(i, j)]).sum())
+                        .collect();
+                    (0..d)
+                        .map(|i| gain * (0..r).map(|l| u[(i, l)] * c[l]).sum::<f64>())
+                        .collect()
+                })
+                .collect();
+            let exact: Vec<f64> = (0..d)
+                .map(|i| (0..k).map(|kk| w[(kk, j)] * means[kk][i]).sum())
+                .collect();
+            let spread = means
+                .iter()
+                .map(|mk| {
+                    mk.iter()
+                        .zip(&exact)
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .fold(0.0, f64::max);
+            let xn = (0..d).map(|i| x[(i, j)].powi(2)).sum::<f64>().sqrt();
+            let err = (0..d)
+                .map(|i| (batch[(i, j)] - exact[i]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            // The documented bound, plus the rounding of both sides' projections
+            // and sums (each within 4γ of ‖x‖/α with γ = (d + K r) ε).
+            let tol = 2.0 * MOLRG_REFINE_TOL * spread
+                + 16.0 * ((d + k * r) as f64) * eps * xn / 0.8f64.min(1.0);
+            assert!(
+                err <= tol,
+                "case {case} (regime {regime}) col {j}: {err:e} > {tol:e}"
+            );
+            // What plain f64 logits would give (no refinement): the test's teeth.
+            if regime == 2 {
+                let logits: Vec<f64> = bases
+                    .iter()
+                    .map(|u| {
+                        kappa
+                            * (0..r)
+                                .map(|l| (0..d).map(|i| u[(i, l)] * x[(i, j)]).sum::<f64>().powi(2))
+                                .sum::<f64>()
+                    })
+                    .collect();
+                let top = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let ex: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+                let s: f64 = ex.iter().sum();
+                let naive: Vec<f64> = (0..d)
+                    .map(|i| (0..k).map(|kk| ex[kk] / s * means[kk][i]).sum())
+                    .collect();
+                let nerr = (0..d)
+                    .map(|i| (naive[i] - exact[i]).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                naive_worst = naive_worst.max(nerr / tol);
+            }
+        }
+    }
+    // Plain f64 logits exceed the tolerance by orders of magnitude in the
+    // near-tie regime, so a missing or broken refinement would fail above.
+    assert!(
+        naive_worst > 100.0,
+        "plain f64 weights only reach {naive_worst:e} × tol"
+    );
 }

@@ -42,7 +42,8 @@ struct Component {
 /// $\beta$; they are computed by log-sum-exp, never by exponentiating an
 /// unshifted logit. The batch posterior mean forms the logits from GEMM
 /// projections in f64 together with a rigorous bound on their rounding
-/// ($|\delta\ell_k| \le \gamma_{r+4}(q_k + |o_k|) + 2\gamma_d\|x\|\sum_j\kappa_{kj}|c_{kj}|$). Every column
+/// ($|\delta\ell_k| \le \gamma_{r+10}(q_k + |o_k|) + \sum_j\kappa_{kj}(2|\hat c_{kj}|\delta + 3\delta^2)$,
+/// $\delta = 1.001\,\gamma_d\|x\|$, with Higham's $\gamma_n = nu/(1-nu)$). Every column
 /// whose weights that rounding could move by more than
 /// [`MOLRG_REFINE_TOL`](crate::prec::MOLRG_REFINE_TOL) $= 5\cdot10^{-14}$ (in $\sum_k|\delta w_k|$)
 /// gets the logits of the components that can matter recomputed from
@@ -617,13 +618,20 @@ impl Denoiser for Molrg {
             let mut weights = Mat::<f64>::zeros(kk, w);
             let mut pending: Vec<Pending> = Vec::new();
             let mut logits = vec![0.0; kk];
-            let gd = prec::gamma(self.dim);
+            // Rigorous (Higham's γ with u = 2^-53): it decides which columns need
+            // the double-length logits, so a tighter bound saves work, not accuracy.
+            let gd = prec::gamma_unit(self.dim);
+            let kappa_sums: Vec<f64> = kappas.iter().map(|k| k.iter().sum()).collect();
             for j in 0..w {
-                // Bound on the f64 logits' rounding, per component: the GEMM
-                // coefficients carry an absolute error ≤ γ_d‖x‖ each, so
-                // |δq_k| ≤ γ_{r+4} q_k + 2γ_d ‖x‖ Σ_j κ_kj |c_kj|, plus γ_{r+4}|o_k|
-                // for the offset. Weights then move by ≤ 2 max_k|δℓ_k| (1 − w_max).
+                // Bound on the f64 logits' rounding, per component. The GEMM
+                // coefficients v carry |δc| ≤ γ_d Σ_i|u_i||x_i| ≤ γ_d‖x‖ (‖u‖ ≤ 1 + 1e-10,
+                // ‖x‖ itself computed to γ_d): δ = 1.001 γ_d ‖x‖. Then
+                // |δq_k| ≤ γ_{r+10}(q_k + |o_k|) + Σ_j κ_kj (2|v_kj| δ + 3δ²), the γ term
+                // covering the products, the sum, the offset addition and the
+                // rounding of κ (a few operations). Weights then move by at most
+                // 2 max_k|δℓ_k| (1 − w_max) (docs/numerics.md §3.2).
                 let xnorm = xb.col(j).norm_l2();
+                let delta = 1.001 * gd * xnorm;
                 let cj = coeffs.col(j);
                 let mut errs = vec![0.0; kk];
                 let mut err = 0.0f64;
@@ -636,8 +644,9 @@ impl Denoiser for Molrg {
                         a += kp * v.abs();
                     }
                     logits[k] = offsets[k] + q;
-                    let gr = prec::gamma(kap.len() + 4);
-                    let e = gr * (q + offsets[k].abs()) + 2.0 * gd * xnorm * a;
+                    let gr = prec::gamma_unit(kap.len() + 10);
+                    let e = gr * (q + offsets[k].abs())
+                        + 1.001 * (2.0 * delta * a + 3.0 * delta * delta * kappa_sums[k]);
                     errs[k] = if e.is_finite() { e } else { f64::INFINITY };
                     err = err.max(errs[k]);
                 }
