@@ -114,6 +114,7 @@ pub fn truncated_svd<R: Rng + ?Sized>(
     // 2γ_{max(d,N)+k}√k‖X‖_F; the computed R carries at most the same again.
     let round = 2.0 * gamma(d.max(n) + k) * (k as f64).sqrt() * xf2.sqrt();
     let mut prev_res = f64::INFINITY;
+    let mut prev_tail2 = f64::INFINITY;
     for it in 1..=max_iter {
         // Rayleigh–Ritz on span Q: Bᵀ = XᵀQ = Ṽ Σ Ũᵀ (thin SVD of the N × k matrix).
         let bt = super::par_mul(x.transpose(), q.as_ref());
@@ -162,7 +163,15 @@ pub fn truncated_svd<R: Rng + ?Sized>(
         if it >= 4 && res2.sqrt() > 0.5 * prev_res {
             break;
         }
+        // No certifiable gap, and none coming: the energy outside span Q (which
+        // bounds σ_{r+1} from above together with s_r) has stopped shrinking, so
+        // the gap estimate cannot turn positive (e.g. rank(X) > k with the tail
+        // spread over many directions). The full SVD gives the same answer now.
+        if it >= 3 && gap <= 0.0 && prev_tail2 - tail2 <= 0.01 * tail2 {
+            break;
+        }
         prev_res = res2.sqrt();
+        prev_tail2 = tail2;
         q = orthonormalize(y.as_ref())?;
     }
     let mut out = full(x, r)?;
