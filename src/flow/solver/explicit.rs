@@ -2,39 +2,9 @@
 
 use faer::MatRef;
 
-use super::{Observer, Solution, SolveInfo, Solver, combine, finish, prepare};
+use super::{Observer, Solution, Solver, combine, run_one_step};
 use crate::error::Result;
 use crate::flow::{ProbabilityFlow, TimeGrid};
-
-/// Runs a one-step method over the grid's intervals, then the clean end.
-fn run_one_step<F>(
-    flow: &ProbabilityFlow<'_>,
-    grid: &TimeGrid,
-    x_start: MatRef<'_, f64>,
-    evals_per_step: usize,
-    observer: Observer<'_>,
-    step: F,
-) -> Result<Solution>
-where
-    F: Fn(f64, f64, &faer::Mat<f64>) -> Result<faer::Mat<f64>>,
-{
-    prepare(flow, grid, x_start)?;
-    let times = grid.times();
-    let mut x = x_start.to_owned();
-    let mut info = SolveInfo {
-        mesh: vec![times[0]],
-        ..SolveInfo::default()
-    };
-    observer(0, times[0], x.as_ref());
-    for (k, w) in times.windows(2).enumerate() {
-        x = step(w[0], w[1], &x)?;
-        info.steps += 1;
-        info.evaluations += evals_per_step;
-        info.mesh.push(w[1]);
-        observer(k + 1, w[1], x.as_ref());
-    }
-    finish(flow, grid, x, info)
-}
 
 /// The explicit Euler method in $t$: $x_{i+1} = x_i + h\,v(t_i, x_i)$, $h = t_{i+1} - t_i$.
 ///

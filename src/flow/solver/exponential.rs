@@ -3,7 +3,7 @@
 
 use faer::{Mat, MatRef};
 
-use super::{Observer, Solution, SolveInfo, Solver, finish, half_log_snr, prepare};
+use super::{Observer, Solution, SolveInfo, Solver, finish, half_log_snr, prepare, run_one_step};
 use crate::error::Result;
 use crate::flow::{ProbabilityFlow, TimeGrid};
 
@@ -71,23 +71,10 @@ impl Solver for Ddim {
         x_start: MatRef<'_, f64>,
         observer: Observer<'_>,
     ) -> Result<Solution> {
-        prepare(flow, grid, x_start)?;
-        let times = grid.times();
-        let mut x = x_start.to_owned();
-        let mut info = SolveInfo {
-            mesh: vec![times[0]],
-            ..SolveInfo::default()
-        };
-        observer(0, times[0], x.as_ref());
-        for (k, w) in times.windows(2).enumerate() {
-            let d = flow.denoise(w[0], x.as_ref())?;
-            x = exp_step(flow, w[0], w[1], &x, &d)?.0;
-            info.steps += 1;
-            info.evaluations += 1;
-            info.mesh.push(w[1]);
-            observer(k + 1, w[1], x.as_ref());
-        }
-        finish(flow, grid, x, info)
+        run_one_step(flow, grid, x_start, 1, observer, |t, s, x| {
+            let d = flow.denoise(t, x.as_ref())?;
+            Ok(exp_step(flow, t, s, x, &d)?.0)
+        })
     }
 }
 

@@ -121,6 +121,37 @@ fn finish(
     }
 }
 
+/// Runs a one-step method over the grid's intervals (`evals_per_step` denoiser
+/// calls each), then the clean end.
+pub(super) fn run_one_step<F>(
+    flow: &ProbabilityFlow<'_>,
+    grid: &TimeGrid,
+    x_start: MatRef<'_, f64>,
+    evals_per_step: usize,
+    observer: Observer<'_>,
+    step: F,
+) -> Result<Solution>
+where
+    F: Fn(f64, f64, &faer::Mat<f64>) -> Result<faer::Mat<f64>>,
+{
+    prepare(flow, grid, x_start)?;
+    let times = grid.times();
+    let mut x = x_start.to_owned();
+    let mut info = SolveInfo {
+        mesh: vec![times[0]],
+        ..SolveInfo::default()
+    };
+    observer(0, times[0], x.as_ref());
+    for (k, w) in times.windows(2).enumerate() {
+        x = step(w[0], w[1], &x)?;
+        info.steps += 1;
+        info.evaluations += evals_per_step;
+        info.mesh.push(w[1]);
+        observer(k + 1, w[1], x.as_ref());
+    }
+    finish(flow, grid, x, info)
+}
+
 /// $x + \sum_k c_k v_k$, entrywise with fused multiply-adds in a fixed order.
 fn combine(x: &Mat<f64>, terms: &[(f64, &Mat<f64>)]) -> Mat<f64> {
     crate::linalg::fused::combine(x, terms)
