@@ -183,7 +183,7 @@ impl<'a> ProbabilityFlow<'a> {
         let (c, level) = self.at(t)?;
         let mut v = self.denoiser.posterior_mean(x, level)?;
         // (β'/β)(x − αD) + α'D, with x − αD rounded once.
-        crate::linalg::fused::velocity_in_place(c.dbeta / c.beta, c.alpha, c.dalpha, x, v.as_mut());
+        crate::linalg::fused::velocity_in_place(c.dbeta / c.beta, c.alpha, c.dalpha, x, &mut v);
         Ok(v)
     }
 

@@ -7,7 +7,9 @@
 //! the determinism tests of the crate). Without the dispatch, a build for the
 //! baseline x86-64 target calls the software routine for every entry.
 
-use faer::{Mat, MatMut, MatRef};
+use faer::{Mat, MatRef};
+
+use super::{col_slice, col_slice_mut};
 
 /// Runs `$body` (an expression using `mul_add`) with the FMA target feature
 /// enabled when the CPU supports it, so that `mul_add` becomes one instruction.
@@ -38,13 +40,6 @@ macro_rules! with_fma {
     }};
 }
 
-fn column(m: MatRef<'_, f64>, j: usize) -> &[f64] {
-    m.col(j)
-        .try_as_col_major()
-        .expect("columns of owned or contiguous matrices are contiguous")
-        .as_slice()
-}
-
 /// $x + \sum_k c_k v_k$, entrywise, each term added by one fused multiply-add,
 /// in the order given.
 ///
@@ -56,15 +51,8 @@ pub fn combine(x: &Mat<f64>, terms: &[(f64, &Mat<f64>)]) -> Mat<f64> {
         assert_eq!((v.nrows(), v.ncols()), (x.nrows(), x.ncols()));
     }
     for j in 0..x.ncols() {
-        let cols: Vec<(f64, &[f64])> = terms
-            .iter()
-            .map(|&(c, v)| (c, column(v.as_ref(), j)))
-            .collect();
-        let o = out
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("owned matrices are column major")
-            .as_slice_mut();
+        let cols: Vec<(f64, &[f64])> = terms.iter().map(|&(c, v)| (c, col_slice(v, j))).collect();
+        let o = col_slice_mut(&mut out, j);
         let cols = cols.as_slice();
         with_fma!(combine_fma, (o: &mut [f64], cols: &[(f64, &[f64])]), {
             for &(c, v) in cols {
@@ -83,7 +71,7 @@ pub fn combine(x: &Mat<f64>, terms: &[(f64, &Mat<f64>)]) -> Mat<f64> {
 ///
 /// # Panics
 /// If `x` and `v` differ in shape (an internal invariant of the flow).
-pub fn velocity_in_place(k: f64, a: f64, da: f64, x: MatRef<'_, f64>, mut v: MatMut<'_, f64>) {
+pub fn velocity_in_place(k: f64, a: f64, da: f64, x: MatRef<'_, f64>, v: &mut Mat<f64>) {
     assert_eq!((v.nrows(), v.ncols()), (x.nrows(), x.ncols()));
     for j in 0..x.ncols() {
         let xj: Vec<f64>;
@@ -94,12 +82,7 @@ pub fn velocity_in_place(k: f64, a: f64, da: f64, x: MatRef<'_, f64>, mut v: Mat
                 &xj
             }
         };
-        let o = v
-            .as_mut()
-            .col_mut(j)
-            .try_as_col_major_mut()
-            .expect("owned matrices are column major")
-            .as_slice_mut();
+        let o = col_slice_mut(v, j);
         with_fma!(velocity_fma, (o: &mut [f64], xs: &[f64], k: f64, a: f64, da: f64), {
             for (oi, xi) in o.iter_mut().zip(xs) {
                 let d = *oi;
@@ -138,7 +121,7 @@ mod tests {
         let d = standard_normal(&mut rng, 33, 4);
         let mut v = d.clone();
         let (k, a, da) = (0.731, 0.9991, -0.0123);
-        velocity_in_place(k, a, da, x.as_ref(), v.as_mut());
+        velocity_in_place(k, a, da, x.as_ref(), &mut v);
         for j in 0..4 {
             for i in 0..33 {
                 let want = k.mul_add((-a).mul_add(d[(i, j)], x[(i, j)]), da * d[(i, j)]);
@@ -148,7 +131,7 @@ mod tests {
         // A strided (non-contiguous) input takes the copying path.
         let xt = x.transpose().to_owned();
         let mut v2 = d.clone();
-        velocity_in_place(k, a, da, xt.transpose(), v2.as_mut());
+        velocity_in_place(k, a, da, xt.transpose(), &mut v2);
         assert_eq!(v, v2);
     }
 }

@@ -93,6 +93,22 @@ pub fn col_to_slice(m: MatRef<'_, f64>, j: usize, buf: &mut [f64]) {
     }
 }
 
+/// Column `j` of an owned matrix as a slice (owned faer matrices are column major).
+pub fn col_slice(m: &Mat<f64>, j: usize) -> &[f64] {
+    m.col(j)
+        .try_as_col_major()
+        .expect("owned matrices are column major")
+        .as_slice()
+}
+
+/// Column `j` of an owned matrix as a mutable slice.
+pub fn col_slice_mut(m: &mut Mat<f64>, j: usize) -> &mut [f64] {
+    m.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("owned matrices are column major")
+        .as_slice_mut()
+}
+
 /// Frobenius norm of `a − b` (same shapes), scaled against overflow.
 pub fn frobenius_distance(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     let mut scale = 0.0f64;

@@ -31,6 +31,7 @@
 
 use faer::{Mat, MatRef};
 
+use super::{col_slice, col_slice_mut};
 use crate::prec;
 
 /// Bits kept in the leading part for inner dimension `d`: the largest `s` with
@@ -53,30 +54,35 @@ fn ceil_exp(m: f64) -> i32 {
     e
 }
 
-/// Splits `v` in place into its leading part (returned through `v`) and the rest
-/// (`lo`), relative to `2^e ≥ max|v|`; returns `e`, or `None` for a zero vector.
-fn split_column(v: &mut [f64], lo: &mut [f64], s: u32) -> Option<i32> {
-    let m = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+/// Splits the column `src` into its leading part `hi` and the rest `lo`,
+/// relative to `2^e ≥ max|src|`, in one pass. Returns `e` (`None` for a zero
+/// column, whose parts are zero), `‖src‖₂` and `‖lo‖₂`.
+fn split_column(
+    src: faer::ColRef<'_, f64>,
+    hi: &mut [f64],
+    lo: &mut [f64],
+    s: u32,
+) -> (Option<i32>, f64, f64) {
+    let (mut m, mut ss) = (0.0f64, 0.0f64);
+    for v in src.iter() {
+        m = m.max(v.abs());
+        ss += v * v;
+    }
     if m == 0.0 {
-        lo.iter_mut().for_each(|x| *x = 0.0);
-        return None;
+        hi.fill(0.0);
+        lo.fill(0.0);
+        return (None, 0.0, 0.0);
     }
     let e = ceil_exp(m);
     let sigma = 1.5 * 2f64.powi(e - s as i32 + 52);
-    for (x, l) in v.iter_mut().zip(lo.iter_mut()) {
-        let h = (*x + sigma) - sigma;
-        *l = *x - h;
-        *x = h;
+    let mut ls = 0.0;
+    for ((h, l), v) in hi.iter_mut().zip(lo.iter_mut()).zip(src.iter()) {
+        let t = (*v + sigma) - sigma;
+        *h = t;
+        *l = *v - t;
+        ls += *l * *l;
     }
-    Some(e)
-}
-
-/// Column `c` of an owned (column-major) matrix as a slice.
-fn contiguous(m: faer::MatMut<'_, f64>, c: usize) -> &mut [f64] {
-    m.col_mut(c)
-        .try_as_col_major_mut()
-        .expect("owned matrices are column major")
-        .as_slice_mut()
+    (Some(e), ss.sqrt(), ls.sqrt())
 }
 
 fn norm(v: &[f64]) -> f64 {
@@ -114,18 +120,16 @@ impl SplitProjector {
         let bits = split_bits(d);
         let (mut hi, mut lo) = (Mat::<f64>::zeros(d, r), Mat::<f64>::zeros(d, r));
         let (mut exps, mut hi_norms, mut lo_norms) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut h, mut l) = (vec![0.0; d], vec![0.0; d]);
         for j in 0..r {
-            for i in 0..d {
-                h[i] = u[(i, j)];
-            }
-            exps.push(split_column(&mut h, &mut l, bits));
-            hi_norms.push(norm(&h));
-            lo_norms.push(norm(&l));
-            for i in 0..d {
-                hi[(i, j)] = h[i];
-                lo[(i, j)] = l[i];
-            }
+            let (e, _, lo_norm) = split_column(
+                u.col(j),
+                col_slice_mut(&mut hi, j),
+                col_slice_mut(&mut lo, j),
+                bits,
+            );
+            exps.push(e);
+            hi_norms.push(norm(col_slice(&hi, j)));
+            lo_norms.push(lo_norm);
         }
         Self {
             hi,
@@ -146,32 +150,15 @@ impl SplitProjector {
         let mut fexp = Vec::with_capacity(b);
         let (mut lo_norm, mut x_norm) = (Vec::with_capacity(b), Vec::with_capacity(b));
         for c in 0..b {
-            // One pass for max|x| and ‖x‖, one for the split and ‖x_ℓ‖.
-            let xc = x.col(c);
-            let (mut m, mut ss) = (0.0f64, 0.0f64);
-            for v in xc.iter() {
-                m = m.max(v.abs());
-                ss += v * v;
-            }
-            x_norm.push(ss.sqrt());
-            let h = contiguous(xh.as_mut(), c);
-            let l = contiguous(xl.as_mut(), c);
-            if m == 0.0 {
-                fexp.push(None);
-                lo_norm.push(0.0);
-                continue;
-            }
-            let e = ceil_exp(m);
-            let sigma = 1.5 * 2f64.powi(e - self.bits as i32 + 52);
-            let mut ls = 0.0;
-            for ((hi, lo), v) in h.iter_mut().zip(l.iter_mut()).zip(xc.iter()) {
-                let t = (*v + sigma) - sigma;
-                *hi = t;
-                *lo = *v - t;
-                ls += *lo * *lo;
-            }
-            fexp.push(Some(e));
-            lo_norm.push(ls.sqrt());
+            let (e, xn, ln) = split_column(
+                x.col(c),
+                col_slice_mut(&mut xh, c),
+                col_slice_mut(&mut xl, c),
+                self.bits,
+            );
+            fexp.push(e);
+            x_norm.push(xn);
+            lo_norm.push(ln);
         }
         let exact = super::mul(self.hi.transpose(), xh.as_ref());
         let mut correction = super::mul(self.hi.transpose(), xl.as_ref());
@@ -181,7 +168,7 @@ impl SplitProjector {
         let s = self.bits as i32;
         let mut bound = Mat::<f64>::zeros(r, b);
         for c in 0..b {
-            let col = contiguous(bound.as_mut(), c);
+            let col = col_slice_mut(&mut bound, c);
             let Some(f) = fexp[c] else {
                 continue; // a zero column: the product is exactly zero
             };

@@ -211,11 +211,7 @@ impl Empirical {
     /// exactly (`TwoProduct` + `TwoSum`) and squared and summed in double length,
     /// so the result is within about `d ε² ‖x − αx^(i)‖²` of the exact value.
     fn sq_dist_dd(&self, x: &[f64], alpha: f64, i: usize) -> Acc {
-        let col = self.points.col(i);
-        let p = col
-            .try_as_col_major()
-            .expect("owned matrices are column major")
-            .as_slice();
+        let p = linalg::col_slice(&self.points, i);
         let (ah, al) = split(alpha);
         // Four independent double-length accumulators (so the loop vectorizes),
         // combined exactly at the end. Products by Dekker's split (no FMA calls).
@@ -403,11 +399,7 @@ impl Empirical {
         let mut bounds = Vec::with_capacity(xb.ncols());
         for j in 0..xb.ncols() {
             linalg::col_to_slice(xb, j, &mut x);
-            let col = g
-                .col_mut(j)
-                .try_as_col_major_mut()
-                .expect("owned matrices are column major");
-            bounds.push(self.gemm_weights(&x, level, col.as_slice_mut()));
+            bounds.push(self.gemm_weights(&x, level, linalg::col_slice_mut(&mut g, j)));
         }
         linalg::gemm(o, self.points.as_ref(), g.as_ref(), 1.0);
         bounds
