@@ -32,6 +32,7 @@
 use faer::{Mat, MatRef};
 
 use super::{col_slice, col_slice_mut};
+use crate::error::{Result, ensure_dim, ensure_finite};
 use crate::prec;
 
 /// Bits kept in the leading part for inner dimension `d`: the largest `s` with
@@ -114,8 +115,12 @@ pub struct SplitProjector {
 }
 
 impl SplitProjector {
-    /// Splits the columns of `u`. Entries must be finite (the models validate this).
-    pub fn new(u: MatRef<'_, f64>) -> Self {
+    /// Splits the columns of `u`.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`](crate::Error::NonFinite) for a non-finite entry.
+    pub fn new(u: MatRef<'_, f64>) -> Result<Self> {
+        ensure_finite("left factor of the split projection", u)?;
         let (d, r) = (u.nrows(), u.ncols());
         let bits = split_bits(d);
         let (mut hi, mut lo) = (Mat::<f64>::zeros(d, r), Mat::<f64>::zeros(d, r));
@@ -131,19 +136,26 @@ impl SplitProjector {
             hi_norms.push(norm(col_slice(&hi, j)));
             lo_norms.push(lo_norm);
         }
-        Self {
+        Ok(Self {
             hi,
             lo,
             exps,
             hi_norms,
             lo_norms,
             bits,
-        }
+        })
     }
 
     /// $U^\top X$ as an exact part plus a correction with a rigorous bound
     /// (see the module docs). Sequential: callers parallelize over column blocks.
-    pub fn project(&self, x: MatRef<'_, f64>) -> SplitProjection {
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`](crate::Error::DimensionMismatch) unless `x` has
+    /// as many rows as $U$; [`Error::NonFinite`](crate::Error::NonFinite) for a
+    /// non-finite entry (its bound would be meaningless).
+    pub fn project(&self, x: MatRef<'_, f64>) -> Result<SplitProjection> {
+        ensure_dim("rows of x vs rows of U", self.hi.nrows(), x.nrows())?;
+        ensure_finite("right factor of the split projection", x)?;
         let (d, b) = (x.nrows(), x.ncols());
         let r = self.hi.ncols();
         let (mut xh, mut xl) = (Mat::<f64>::zeros(d, b), Mat::<f64>::zeros(d, b));
@@ -185,11 +197,11 @@ impl SplitProjector {
                 };
             }
         }
-        SplitProjection {
+        Ok(SplitProjection {
             exact,
             correction,
             bound,
-        }
+        })
     }
 }
 
@@ -232,7 +244,10 @@ mod tests {
             {
                 *v *= 10f64.powi(rng.random_range(-3..3));
             }
-            let p = SplitProjector::new(u.as_ref()).project(x.as_ref());
+            let p = SplitProjector::new(u.as_ref())
+                .unwrap()
+                .project(x.as_ref())
+                .unwrap();
             for j in 0..r {
                 let uj: Vec<f64> = (0..d).map(|i| u[(i, j)]).collect();
                 for c in 0..b {
@@ -259,6 +274,31 @@ mod tests {
     }
 
     #[test]
+    fn bad_input_is_a_typed_error() {
+        let u = Mat::from_fn(3, 2, |i, j| (i + j) as f64);
+        let p = SplitProjector::new(u.as_ref()).unwrap();
+        let mut x = Mat::from_fn(3, 2, |i, j| (i * j) as f64);
+        x[(1, 1)] = f64::INFINITY;
+        assert!(matches!(
+            p.project(x.as_ref()),
+            Err(crate::Error::NonFinite { .. })
+        ));
+        x[(1, 1)] = f64::NAN;
+        assert!(matches!(
+            p.project(x.as_ref()),
+            Err(crate::Error::NonFinite { .. })
+        ));
+        let short = Mat::<f64>::zeros(2, 1);
+        assert!(matches!(
+            p.project(short.as_ref()),
+            Err(crate::Error::DimensionMismatch { .. })
+        ));
+        let mut bad = u.clone();
+        bad[(0, 0)] = f64::NAN;
+        assert!(SplitProjector::new(bad.as_ref()).is_err());
+    }
+
+    #[test]
     fn zero_columns_give_zero() {
         let u = Mat::from_fn(4, 2, |i, j| if j == 0 { 0.0 } else { i as f64 + 0.5 });
         let x = Mat::from_fn(
@@ -266,7 +306,10 @@ mod tests {
             2,
             |i, c| if c == 0 { 0.0 } else { 1.0 / (i as f64 + 1.0) },
         );
-        let p = SplitProjector::new(u.as_ref()).project(x.as_ref());
+        let p = SplitProjector::new(u.as_ref())
+            .unwrap()
+            .project(x.as_ref())
+            .unwrap();
         assert_eq!(p.exact[(0, 1)], 0.0);
         assert_eq!(p.bound[(0, 1)], 0.0);
         assert_eq!(p.exact[(1, 0)], 0.0);

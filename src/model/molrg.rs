@@ -208,7 +208,7 @@ impl Molrg {
             weights: weights.to_vec(),
             log_weights: weights.iter().map(|w| w.ln()).collect(),
             lanes: SplitLanes::from_columns(stacked.as_ref()),
-            projector: Box::new(SplitProjector::new(stacked.as_ref())),
+            projector: Box::new(SplitProjector::new(stacked.as_ref())?),
             stacked,
             starts,
         })
@@ -493,10 +493,10 @@ impl Molrg {
         kappas: &[Vec<f64>],
         pending: &[Pending],
         weights: &mut Mat<f64>,
-    ) {
+    ) -> Result<()> {
         let kk = self.components.len();
         let sub = Mat::from_fn(self.dim, pending.len(), |i, p| xb[(i, pending[p].col)]);
-        let proj = self.projector.project(sub.as_ref());
+        let proj = self.projector.project(sub.as_ref())?;
         let mut xcol = vec![0.0; self.dim];
         for (p, pd) in pending.iter().enumerate() {
             let coeff = |j: usize| {
@@ -534,6 +534,7 @@ impl Molrg {
                 .zip(&w)
                 .for_each(|(d, s)| *d = *s);
         }
+        Ok(())
     }
 }
 
@@ -675,7 +676,7 @@ impl Denoiser for Molrg {
                     .for_each(|(d, s)| *d = *s);
             }
             if !pending.is_empty() {
-                self.refine_pending(xb, level, &offsets, &kappas, &pending, &mut weights);
+                self.refine_pending(xb, level, &offsets, &kappas, &pending, &mut weights)?;
             }
             // Scale the coefficients in place: c_kj ← w_k g_kj c_kj.
             for j in 0..w {
