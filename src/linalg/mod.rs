@@ -6,7 +6,7 @@
 
 pub mod basis;
 pub mod compensated;
-pub mod fused;
+pub(crate) mod fused;
 pub mod ozaki;
 pub mod rank;
 pub mod truncated;
