@@ -423,7 +423,17 @@ impl KSubspaces {
                     rng,
                 )?;
                 if t.info.fallback {
-                    span_basis(xk.as_ref(), self.r, rng)?
+                    // The fallback already is the full thin SVD of `xk`: complete
+                    // its leading vectors exactly as `span_basis` would (same bits,
+                    // without computing that SVD a second time).
+                    span_completion(
+                        t.u.as_ref(),
+                        &t.singular_values,
+                        xk.nrows(),
+                        xk.ncols(),
+                        self.r,
+                        rng,
+                    )?
                 } else {
                     t.u
                 }
@@ -520,12 +530,29 @@ fn span_basis(xs: MatRef<'_, f64>, r: usize, rng: &mut SeededRng) -> Result<Mat<
         .thin_svd()
         .map_err(|_| Error::NoConvergence { what: "thin SVD" })?;
     let m = xs.ncols().min(xs.nrows());
-    let s0 = if m > 0 { svd.S()[0] } else { 0.0 };
+    let s: Vec<f64> = (0..m).map(|j| svd.S()[j]).collect();
+    let u = svd.U().subcols(0, m.min(r));
+    span_completion(u, &s, xs.nrows(), xs.ncols(), r, rng)
+}
+
+/// The completion step of [`span_basis`], given the thin SVD of a `rows × cols`
+/// matrix: its leading left singular vectors `u` (at least `min(rows, cols, r)`
+/// columns) and all its singular values `s`, descending.
+fn span_completion(
+    u: MatRef<'_, f64>,
+    s: &[f64],
+    rows: usize,
+    cols: usize,
+    r: usize,
+    rng: &mut SeededRng,
+) -> Result<Mat<f64>> {
+    let m = rows.min(cols);
+    let s0 = if m > 0 { s[0] } else { 0.0 };
     // Singular values at the rounding level of the largest are not directions of the data.
     let keep = (0..m.min(r))
-        .take_while(|&j| svd.S()[j] > (xs.nrows().max(xs.ncols()) as f64) * EPS * s0)
+        .take_while(|&j| s[j] > (rows.max(cols) as f64) * EPS * s0)
         .count();
-    complete_basis(svd.U().subcols(0, keep), r, rng)
+    complete_basis(u.subcols(0, keep), r, rng)
 }
 
 /// The result of [`KSubspaces::solve`].
