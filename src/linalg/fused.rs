@@ -92,6 +92,127 @@ pub fn velocity_in_place(k: f64, a: f64, da: f64, x: MatRef<'_, f64>, v: &mut Ma
     }
 }
 
+/// Columns processed together by [`projection_residuals`] (two AVX vectors).
+const LANES: usize = 8;
+
+/// $v_j - U(U^\top v_j)$ for every column of `v`, with the coefficients and the
+/// residual accumulated in double length: bit for bit
+/// [`projection_residual`](super::projection_residual) applied column by column.
+///
+/// # Definition
+/// Each column goes through exactly the operations of `coefficients_dd` and
+/// `residual_dd` ([`super::basis`]), in the same order; only the layout
+/// differs (`LANES` columns at once, one per SIMD lane, with `TwoProduct` as
+/// $p = ab$, $e = \mathrm{fma}(a, b, -p)$, which equals Dekker's product bit
+/// for bit: both are the exact $ab - p$).
+///
+/// # Panics
+/// If `u` and `v` have different numbers of rows (callers check shapes).
+pub fn projection_residuals(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Mat<f64> {
+    let (d, q, r) = (v.nrows(), v.ncols(), u.ncols());
+    assert_eq!(u.nrows(), d);
+    let mut out = Mat::<f64>::zeros(d, q);
+    // U row by row, so that one row's r entries are contiguous.
+    let ur: Vec<f64> = (0..d)
+        .flat_map(|i| (0..r).map(move |j| u[(i, j)]))
+        .collect();
+    let mut yb = vec![[0.0; LANES]; d];
+    let mut ch = vec![[0.0; LANES]; r];
+    let mut cl = vec![[0.0; LANES]; r];
+    let mut res = vec![[0.0; LANES]; d];
+    for start in (0..q).step_by(LANES) {
+        let w = LANES.min(q - start);
+        for (i, row) in yb.iter_mut().enumerate() {
+            for (p, y) in row.iter_mut().enumerate() {
+                *y = if p < w { v[(i, start + p)] } else { 0.0 };
+            }
+        }
+        {
+            let (ur, yb, ch, cl, res) = (&ur[..], &yb[..], &mut ch[..], &mut cl[..], &mut res[..]);
+            with_fma!(
+                residual_block_fma,
+                (
+                    ur: &[f64],
+                    yb: &[[f64; LANES]],
+                    ch: &mut [[f64; LANES]],
+                    cl: &mut [[f64; LANES]],
+                    res: &mut [[f64; LANES]]
+                ),
+                { residual_block(ur, yb, ch, cl, res) }
+            );
+        }
+        for p in 0..w {
+            let o = col_slice_mut(&mut out, start + p);
+            for (oi, ri) in o.iter_mut().zip(&res) {
+                *oi = ri[p];
+            }
+        }
+    }
+    out
+}
+
+/// `Acc::add_prod` on every lane: `(h, l) += a · b` with `TwoProduct` by FMA.
+#[inline(always)]
+fn add_prod_lanes(h: &mut [f64; LANES], l: &mut [f64; LANES], a: f64, b: &[f64; LANES]) {
+    for p in 0..LANES {
+        let prod = a * b[p];
+        let ep = a.mul_add(b[p], -prod);
+        let s = h[p] + prod;
+        let bb = s - h[p];
+        let es = (h[p] - (s - bb)) + (prod - bb);
+        h[p] = s;
+        l[p] += es + ep;
+    }
+}
+
+/// One block of [`projection_residuals`]: `coefficients_dd` into `(ch, cl)`, then
+/// `residual_dd` into `res`, lane by lane.
+#[inline(always)]
+fn residual_block(
+    ur: &[f64],
+    yb: &[[f64; LANES]],
+    ch: &mut [[f64; LANES]],
+    cl: &mut [[f64; LANES]],
+    res: &mut [[f64; LANES]],
+) {
+    let r = ch.len();
+    for (h, l) in ch.iter_mut().zip(cl.iter_mut()) {
+        *h = [0.0; LANES];
+        *l = [0.0; LANES];
+    }
+    if r > 0 {
+        for (urow, y) in ur.chunks_exact(r).zip(yb) {
+            for ((h, l), &a) in ch.iter_mut().zip(cl.iter_mut()).zip(urow) {
+                add_prod_lanes(h, l, a, y);
+            }
+        }
+    }
+    // Acc::normalized.
+    for (h, l) in ch.iter_mut().zip(cl.iter_mut()) {
+        for p in 0..LANES {
+            let s = h[p] + l[p];
+            let bb = s - h[p];
+            let e = (h[p] - (s - bb)) + (l[p] - bb);
+            h[p] = s;
+            l[p] = e;
+        }
+    }
+    for (i, (y, out)) in yb.iter().zip(res.iter_mut()).enumerate() {
+        let mut h = *y;
+        let mut l = [0.0; LANES];
+        for j in 0..r {
+            let a = -ur[i * r + j];
+            add_prod_lanes(&mut h, &mut l, a, &ch[j]);
+            for p in 0..LANES {
+                l[p] = a.mul_add(cl[j][p], l[p]);
+            }
+        }
+        for p in 0..LANES {
+            out[p] = h[p] + l[p];
+        }
+    }
+}
+
 #[cfg(test)]
 // The claim is bit-identity with the portable definition.
 #[allow(clippy::float_cmp)]
@@ -110,6 +231,42 @@ mod tests {
             for i in 0..37 {
                 let want = (-1.7e-3f64).mul_add(v2[(i, j)], 0.3f64.mul_add(v1[(i, j)], x[(i, j)]));
                 assert_eq!(got[(i, j)].to_bits(), want.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn projection_residuals_match_the_column_routine_bit_for_bit() {
+        let mut rng = seeded(5);
+        for &(d, r, q) in &[(37, 5, 19), (8, 8, 8), (64, 0, 3), (1, 1, 9), (130, 12, 1)] {
+            let u = if r == 0 {
+                Mat::<f64>::zeros(d, 0)
+            } else {
+                crate::linalg::random_orthonormal(&mut rng, d, r).unwrap()
+            };
+            // Columns near span(U) (the cancellation case) and generic ones.
+            let c = standard_normal(&mut rng, r, q);
+            let g = standard_normal(&mut rng, d, q);
+            let v = Mat::from_fn(d, q, |i, j| {
+                let inside: f64 = (0..r).map(|l| u[(i, l)] * c[(l, j)]).sum();
+                if j % 2 == 0 {
+                    inside + 1e-9 * g[(i, j)]
+                } else {
+                    g[(i, j)]
+                }
+            });
+            let got = projection_residuals(u.as_ref(), v.as_ref());
+            let (mut cc, mut res) = (vec![0.0; r], vec![0.0; d]);
+            for j in 0..q {
+                let y: Vec<f64> = (0..d).map(|i| v[(i, j)]).collect();
+                crate::linalg::projection_residual(u.as_ref(), &y, &mut cc, &mut res);
+                for i in 0..d {
+                    assert_eq!(
+                        got[(i, j)].to_bits(),
+                        res[i].to_bits(),
+                        "d={d} r={r} ({i},{j})"
+                    );
+                }
             }
         }
     }

@@ -29,7 +29,7 @@
 use faer::{Mat, MatRef};
 
 use crate::error::{Error, Result, ensure_dim};
-use crate::linalg::{check_orthonormal, frobenius_norm, mul, projection_residual};
+use crate::linalg::{check_orthonormal, frobenius_norm, mul};
 
 /// Validates a pair of bases: orthonormal, same ambient dimension.
 fn check_pair(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<()> {
@@ -45,21 +45,7 @@ fn check_pair(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<()> {
 /// residual accumulated in double length ([`crate::linalg::projection_residual`]).
 /// No validation (callers check shapes); `u` and `v` must have the same number of rows.
 pub fn residual_matrix(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Mat<f64> {
-    let (d, q) = (v.nrows(), v.ncols());
-    let mut out = Mat::<f64>::zeros(d, q);
-    let mut y = vec![0.0; d];
-    let mut c = vec![0.0; u.ncols()];
-    let mut res = vec![0.0; d];
-    for j in 0..q {
-        for (i, yi) in y.iter_mut().enumerate() {
-            *yi = v[(i, j)];
-        }
-        projection_residual(u, &y, &mut c, &mut res);
-        for (i, ri) in res.iter().enumerate() {
-            out[(i, j)] = *ri;
-        }
-    }
-    out
+    crate::linalg::fused::projection_residuals(u, v)
 }
 
 /// $\|\sin\Theta(U, V)\|_F = \|(I - UU^\top)V\|_F$ for bases with `cols(V) ≤ cols(U)`.
