@@ -215,6 +215,17 @@ pub enum Error {
         figure: &'static str,
     },
 
+    /// A combination of parts that an operation does not support.
+    #[error("{what} does not support {given}: it needs {requirement}")]
+    Unsupported {
+        /// The operation (e.g. `"SubspaceSampler"`).
+        what: &'static str,
+        /// The part given (e.g. a solver's name).
+        given: &'static str,
+        /// What it needs instead, and the alternative.
+        requirement: &'static str,
+    },
+
     // flow
     /// An adaptive ODE solver could not reach the end of its interval.
     #[error(

@@ -40,11 +40,13 @@
 
 mod exact;
 mod grid;
+mod reduced;
 mod sampler;
 mod solver;
 
 pub use exact::GaussianFlow;
 pub use grid::{EDM_RHO, EDM_SIGMA_MAX, EDM_SIGMA_MIN, GridEnd, TimeGrid};
+pub use reduced::SubspaceSampler;
 pub use sampler::Sampler;
 pub use solver::{
     Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, Rk4, Solution, SolveInfo, Solver,

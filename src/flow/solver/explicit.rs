@@ -40,6 +40,10 @@ impl Solver for Euler {
         true
     }
 
+    fn linear(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -93,6 +97,10 @@ impl Solver for Heun {
         true
     }
 
+    fn linear(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -143,6 +151,10 @@ impl Solver for Rk4 {
     }
 
     fn columnwise(&self) -> bool {
+        true
+    }
+
+    fn linear(&self) -> bool {
         true
     }
 

@@ -64,6 +64,10 @@ impl Solver for Ddim {
         true
     }
 
+    fn linear(&self) -> bool {
+        true
+    }
+
     fn solve_observed(
         &self,
         flow: &ProbabilityFlow<'_>,
@@ -112,6 +116,10 @@ impl Solver for DpmSolverPP2M {
     }
 
     fn columnwise(&self) -> bool {
+        true
+    }
+
+    fn linear(&self) -> bool {
         true
     }
 

@@ -81,6 +81,17 @@ pub trait Solver: Send + Sync + core::fmt::Debug {
         false
     }
 
+    /// `true` if the solution, and every state at which the denoiser is
+    /// evaluated, is $a\,x_{\text{start}} + \sum_i b_i\,D(\xi_i)$ with scalars $a, b_i$
+    /// fixed by the grid and the schedule (explicit fixed-step and multistep
+    /// methods): then the flow of a denoiser that lives on a subspace separates
+    /// exactly into that subspace and its complement ([`SubspaceSampler`](crate::flow::SubspaceSampler)).
+    /// `false` by default; the fixed-step solvers of this crate return `true`,
+    /// [`DormandPrince`] (step sizes chosen from the state) `false`.
+    fn linear(&self) -> bool {
+        false
+    }
+
     /// Integrates the flow over the grid from `x_start` (`d × B`).
     ///
     /// # Errors
