@@ -12,7 +12,7 @@ mod common;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 
-use common::{Gemm, W1, W2, W3, W4, W5, Workload, run_black_box};
+use common::{Gemm, W1, W2, W3, W4, W5, W5_FULL_DIM_FUNCTION, Workload, run_black_box};
 
 fn bench<W: Workload>(c: &mut Criterion) {
     let w = W::build();
@@ -23,6 +23,19 @@ fn bench<W: Workload>(c: &mut Criterion) {
     g.finish();
 }
 
+/// W5 once more with the full-dimensional sampler, for comparison (the `W5`
+/// group's second function).
+fn bench_w5_full_dim(c: &mut Criterion) {
+    let w = W5::build();
+    let mut g = c.benchmark_group(W5::GROUP);
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function(W5_FULL_DIM_FUNCTION, |b| {
+        b.iter(|| std::hint::black_box(std::hint::black_box(&w).run_full_dim()))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench::<W1>,
@@ -30,6 +43,7 @@ criterion_group!(
     bench::<W3>,
     bench::<W4>,
     bench::<W5>,
+    bench_w5_full_dim,
     bench::<Gemm>
 );
 criterion_main!(benches);

@@ -33,7 +33,7 @@
 
 use std::hint::black_box;
 
-use diffusion_lowdim::flow::{Heun, Sampler, TimeGrid};
+use diffusion_lowdim::flow::{Heun, Sampler, SubspaceSampler, TimeGrid};
 use diffusion_lowdim::linalg::TruncatedInfo;
 use diffusion_lowdim::linalg::{orthonormalize, random_orthonormal};
 use diffusion_lowdim::metric::{Pfd, PfdEstimate};
@@ -462,6 +462,9 @@ pub const W5_T: f64 = 80.0;
 /// B's bases are $\mathrm{orth}(U_k + 0.05\,G_k)$.
 pub const W5_PERTURB: f64 = 0.05;
 
+/// The criterion function name of W5 with the full-dimensional sampler.
+pub const W5_FULL_DIM_FUNCTION: &str = "pfd_estimate_full_dim_sampler";
+
 /// W5: PFD between MoLRG A and a perturbed MoLRG B, VE, EDM Heun 50 steps, M = 2000.
 pub struct W5 {
     pub a: Molrg,
@@ -469,6 +472,18 @@ pub struct W5 {
     pub grid: TimeGrid,
     pub pfd: Pfd<'static>,
     pub noises: Mat<f64>,
+}
+
+impl W5 {
+    /// W5 with the full-dimensional [`Sampler`] (the reference of `run`, and a
+    /// criterion function of its own).
+    pub fn run_full_dim(&self) -> PfdEstimate {
+        let sa = Sampler::new(&Ve, &self.a, &Heun, self.grid.clone());
+        let sb = Sampler::new(&Ve, &self.b, &Heun, self.grid.clone());
+        self.pfd
+            .estimate_on(&sa, &sb, self.noises.as_ref())
+            .expect("valid flows")
+    }
 }
 
 impl Workload for W5 {
@@ -493,9 +508,13 @@ impl Workload for W5 {
         }
     }
 
+    /// Heun on both flows in the span of each model's components
+    /// ([`SubspaceSampler`]: the same solver and grid, exactly equivalent in exact
+    /// arithmetic; see `docs/flow.md` §4.1). [`W5::run_full_dim`] is the same
+    /// estimate with the full-dimensional [`Sampler`].
     fn run(&self) -> PfdEstimate {
-        let sa = Sampler::new(&Ve, &self.a, &Heun, self.grid.clone());
-        let sb = Sampler::new(&Ve, &self.b, &Heun, self.grid.clone());
+        let sa = SubspaceSampler::molrg(&Ve, &self.a, &Heun, self.grid.clone()).expect("Heun");
+        let sb = SubspaceSampler::molrg(&Ve, &self.b, &Heun, self.grid.clone()).expect("Heun");
         self.pfd
             .estimate_on(&sa, &sb, self.noises.as_ref())
             .expect("valid flows")
@@ -510,10 +529,26 @@ impl Workload for W5 {
     }
 
     fn result(&self, out: &PfdEstimate) -> Value {
+        // The reference: the same estimate with the full-dimensional samplers.
+        let full = self.run_full_dim();
+        let dims = [&self.a, &self.b].map(|m| {
+            SubspaceSampler::molrg(&Ve, m, &Heun, self.grid.clone())
+                .expect("Heun")
+                .reduced_dim()
+        });
+        let max_diff = out
+            .squared_distances
+            .iter()
+            .zip(&full.squared_distances)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         json!({
             "pfd": out.estimate,
             "std_error": out.std_error,
             "interval": [out.interval.0, out.interval.1],
+            "reduced_dims": dims,
+            "pfd_full_dim": full.estimate,
+            "max_abs_squared_distance_diff_vs_full_dim": max_diff,
         })
     }
 }
