@@ -109,9 +109,68 @@ const LANES: usize = 8;
 /// # Panics
 /// If `u` and `v` have different numbers of rows (callers check shapes).
 pub fn projection_residuals(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Mat<f64> {
-    let (d, q, r) = (v.nrows(), v.ncols(), u.ncols());
-    assert_eq!(u.nrows(), d);
+    let (d, q) = (v.nrows(), v.ncols());
     let mut out = Mat::<f64>::zeros(d, q);
+    for_each_residual_block(
+        u,
+        v,
+        q,
+        |j| j,
+        |start, w, res| {
+            for p in 0..w {
+                let o = col_slice_mut(&mut out, start + p);
+                for (oi, ri) in o.iter_mut().zip(res) {
+                    *oi = ri[p];
+                }
+            }
+        },
+    );
+    out
+}
+
+/// $\sum_{j\in\text{cols}}\|x_j - U(U^\top x_j)\|^2$ with the residuals of
+/// [`projection_residuals`] (double length, the same bits), streamed `LANES`
+/// columns at a time: no `d × |cols|` copy. Each column's squares are summed in
+/// f64 (relative error at most $\gamma_d$, all terms being nonnegative) and the
+/// column sums in double length, so the total is within $\gamma_d$ relative of the
+/// exact sum of squares of the computed residuals.
+///
+/// # Panics
+/// If `u` and `x` have different numbers of rows, or an index is out of range.
+pub fn residual_sq_sum(u: MatRef<'_, f64>, x: MatRef<'_, f64>, cols: &[usize]) -> f64 {
+    let mut total = crate::linalg::compensated::Acc::default();
+    for_each_residual_block(
+        u,
+        x,
+        cols.len(),
+        |j| cols[j],
+        |_, w, res| {
+            let mut sums = [0.0; LANES];
+            for row in res {
+                for (s, r) in sums.iter_mut().zip(row) {
+                    *s += r * r;
+                }
+            }
+            for s in &sums[..w] {
+                total.add(*s);
+            }
+        },
+    );
+    total.value()
+}
+
+/// Runs the double-length residual kernel on the `q` columns `col(0..q)` of `v`,
+/// `LANES` at a time, calling `f(first, width, residuals)` for each block
+/// (`residuals[i][p]` is row `i` of the block's column `p`; lanes `≥ width` are padding).
+fn for_each_residual_block(
+    u: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    q: usize,
+    col: impl Fn(usize) -> usize,
+    mut f: impl FnMut(usize, usize, &[[f64; LANES]]),
+) {
+    let (d, r) = (v.nrows(), u.ncols());
+    assert_eq!(u.nrows(), d);
     // U row by row, so that one row's r entries are contiguous.
     let ur: Vec<f64> = (0..d)
         .flat_map(|i| (0..r).map(move |j| u[(i, j)]))
@@ -122,9 +181,16 @@ pub fn projection_residuals(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Mat<f64> 
     let mut res = vec![[0.0; LANES]; d];
     for start in (0..q).step_by(LANES) {
         let w = LANES.min(q - start);
-        for (i, row) in yb.iter_mut().enumerate() {
-            for (p, y) in row.iter_mut().enumerate() {
-                *y = if p < w { v[(i, start + p)] } else { 0.0 };
+        for p in 0..LANES {
+            if p < w {
+                let c = col(start + p);
+                for (i, row) in yb.iter_mut().enumerate() {
+                    row[p] = v[(i, c)];
+                }
+            } else {
+                for row in yb.iter_mut() {
+                    row[p] = 0.0;
+                }
             }
         }
         {
@@ -141,14 +207,8 @@ pub fn projection_residuals(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Mat<f64> 
                 { residual_block(ur, yb, ch, cl, res) }
             );
         }
-        for p in 0..w {
-            let o = col_slice_mut(&mut out, start + p);
-            for (oi, ri) in o.iter_mut().zip(&res) {
-                *oi = ri[p];
-            }
-        }
+        f(start, w, &res);
     }
-    out
 }
 
 /// `Acc::add_prod` on every lane: `(h, l) += a · b` with `TwoProduct` by FMA.
@@ -269,6 +329,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn residual_sq_sum_matches_the_residual_matrix() {
+        let mut rng = seeded(6);
+        let u = crate::linalg::random_orthonormal(&mut rng, 29, 4).unwrap();
+        let x = standard_normal(&mut rng, 29, 23);
+        let cols = [3usize, 0, 22, 7, 7, 15, 1, 2, 9, 11, 4];
+        let res = projection_residuals(u.as_ref(), x.as_ref());
+        let want: f64 = cols
+            .iter()
+            .map(|&j| (0..29).map(|i| res[(i, j)] * res[(i, j)]).sum::<f64>())
+            .sum();
+        let got = residual_sq_sum(u.as_ref(), x.as_ref(), &cols);
+        assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
+        assert_eq!(residual_sq_sum(u.as_ref(), x.as_ref(), &[]), 0.0);
     }
 
     #[test]

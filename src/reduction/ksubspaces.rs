@@ -37,6 +37,7 @@ use rand::RngExt;
 use super::pca::{check_data, complete_basis};
 use super::subspace::{residual_matrix, subspace_distance};
 use crate::error::{Error, Result, ensure_dim};
+use crate::linalg::truncated::{Columns, truncated_svd_op};
 use crate::linalg::{check_orthonormal, frobenius_norm, mul, random_orthonormal};
 use crate::prec::EPS;
 use crate::rng::SeededRng;
@@ -119,7 +120,9 @@ pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Re
 }
 
 /// $\sum_i\|(I - U_{k(i)}U_{k(i)}^\top)x_i\|^2$ for the hard assignment $k(i)$, with
-/// double-length residuals: the exact gap $\|X\|_F^2 - NJ(U)$ without cancellation.
+/// double-length residuals: the exact gap $\|X\|_F^2 - NJ(U)$ without cancellation
+/// (each residual entry accurate to $O(\varepsilon)$ of itself plus $O(\varepsilon^2)\|x_i\|$; their
+/// squares summed to within $\gamma_d$ relative, streamed without copying the data).
 ///
 /// # Errors
 /// As [`assign`].
@@ -129,17 +132,14 @@ pub fn residual_energy(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<
 }
 
 fn residual_energy_labels(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>, labels: &[usize]) -> f64 {
-    let mut s = 0.0;
-    for (k, u) in bases.iter().enumerate() {
-        let idx: Vec<usize> = (0..x.ncols()).filter(|&i| labels[i] == k).collect();
-        if idx.is_empty() {
-            continue;
-        }
-        let xk = Mat::from_fn(x.nrows(), idx.len(), |i, j| x[(i, idx[j])]);
-        let r = frobenius_norm(residual_matrix(*u, xk.as_ref()).as_ref());
-        s += r * r;
-    }
-    s
+    bases
+        .iter()
+        .enumerate()
+        .map(|(k, u)| {
+            let idx: Vec<usize> = (0..x.ncols()).filter(|&i| labels[i] == k).collect();
+            crate::linalg::fused::residual_sq_sum(*u, x, &idx)
+        })
+        .sum()
 }
 
 /// How the K-subspaces restarts are initialized.
@@ -391,10 +391,11 @@ impl KSubspaces {
     }
 
     /// Per-cluster PCA with random completion; an empty cluster is re-seeded at the
-    /// worst-fit point. Large clusters use the truncated subspace iteration,
-    /// warm-started from the cluster's previous basis and certified to
-    /// $\|\sin\Theta\|_F \le 10^{-12}$ (else the full SVD; see
-    /// [`crate::linalg::truncated_svd`]).
+    /// worst-fit point. Clusters with at least `r` points use the truncated subspace
+    /// iteration on the cluster's columns in place (no copy of the cluster),
+    /// warm-started from its previous basis and certified to
+    /// $\|\sin\Theta\|_F \le 10^{-12}$ or to the rounding floor of a full SVD (else a
+    /// full SVD by TSQR; see [`crate::linalg::truncated_svd`]).
     fn update(
         &self,
         x: MatRef<'_, f64>,
@@ -406,38 +407,24 @@ impl KSubspaces {
         let mut out = Vec::with_capacity(self.k);
         for k in 0..self.k {
             let idx: Vec<usize> = (0..n).filter(|&i| labels[i] == k).collect();
-            let xk = if idx.is_empty() {
+            let basis = if idx.is_empty() {
                 let refs: Vec<MatRef<'_, f64>> = old.iter().map(|b| b.as_ref()).collect();
                 let worst = worst_fit(&refs, x, labels);
-                Mat::from_fn(d, 1, |i, _| x[(i, worst)])
-            } else {
-                Mat::from_fn(d, idx.len(), |i, j| x[(i, idx[j])])
-            };
-            let m = xk.nrows().min(xk.ncols());
-            let basis = if self.r <= m {
-                let t = crate::linalg::truncated_svd(
-                    xk.as_ref(),
-                    self.r,
-                    Some(old[k].as_ref()),
-                    1e-12,
-                    rng,
-                )?;
+                span_basis(x.subcols(worst, 1), self.r, rng)?
+            } else if self.r <= d.min(idx.len()) {
+                // The cluster's columns are never copied as a whole: the iteration
+                // gathers them in chunks, and its fallback is a TSQR + SVD.
+                let cols = Columns::new(x, &idx);
+                let t = truncated_svd_op(&cols, self.r, Some(old[k].as_ref()), 1e-12, rng)?;
                 if t.info.fallback {
-                    // The fallback already is the full thin SVD of `xk`: complete
-                    // its leading vectors exactly as `span_basis` would (same bits,
-                    // without computing that SVD a second time).
-                    span_completion(
-                        t.u.as_ref(),
-                        &t.singular_values,
-                        xk.nrows(),
-                        xk.ncols(),
-                        self.r,
-                        rng,
-                    )?
+                    // The fallback is a full SVD already: complete its leading vectors
+                    // as `span_basis` would, without a second SVD.
+                    span_completion(t.u.as_ref(), &t.singular_values, d, idx.len(), self.r, rng)?
                 } else {
                     t.u
                 }
             } else {
+                let xk = Mat::from_fn(d, idx.len(), |i, j| x[(i, idx[j])]);
                 span_basis(xk.as_ref(), self.r, rng)?
             };
             out.push(basis);
