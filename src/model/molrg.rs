@@ -1,5 +1,7 @@
 //! Mixture of low-rank Gaussians (MoLRG), R03.
 
+use std::sync::OnceLock;
+
 use faer::{ColRef, Mat, MatMut, MatRef};
 use rand::RngExt;
 
@@ -85,10 +87,13 @@ pub struct Molrg {
     stacked: Mat<f64>,
     /// First column of `U_k` in `stacked`.
     starts: Vec<usize>,
-    /// `stacked`, pre-split for double-length projections of single columns.
-    lanes: SplitLanes,
-    /// `stacked`, split for double-length projections of many columns by GEMMs.
-    projector: Box<SplitProjector>,
+    /// `stacked`, pre-split for double-length projections of single columns
+    /// (built on first use: a model that is only evaluated through the fast
+    /// batch path, or only through a reduced model, never carries it).
+    lanes: OnceLock<SplitLanes>,
+    /// `stacked`, split for double-length projections of many columns by GEMMs
+    /// (built on first use).
+    projector: OnceLock<Box<SplitProjector>>,
 }
 
 /// See [`prec::MOLRG_REFINE_TOL`].
@@ -100,6 +105,21 @@ const REFINE_THRESHOLD: f64 = prec::MOLRG_REFINE_TOL;
 const DD_LOGIT_ROUNDING: f64 = 1.262_177_448_353_619e-29; // 2^-96
 
 impl Molrg {
+    /// `stacked` pre-split for single-column `Dot2` projections.
+    fn lanes(&self) -> &SplitLanes {
+        self.lanes
+            .get_or_init(|| SplitLanes::from_columns(self.stacked.as_ref()))
+    }
+
+    /// `stacked` split for the certified GEMM projections of the batch path.
+    fn projector(&self) -> &SplitProjector {
+        self.projector.get_or_init(|| {
+            // `stacked` holds the validated (finite) bases: the only error of
+            // `SplitProjector::new` cannot occur.
+            Box::new(SplitProjector::new(self.stacked.as_ref()).expect("finite bases"))
+        })
+    }
+
     /// The paper's model: $\pi_k = 1/K$, $\Lambda_k = I$.
     ///
     /// # Errors
@@ -207,8 +227,8 @@ impl Molrg {
             components,
             weights: weights.to_vec(),
             log_weights: weights.iter().map(|w| w.ln()).collect(),
-            lanes: SplitLanes::from_columns(stacked.as_ref()),
-            projector: Box::new(SplitProjector::new(stacked.as_ref())?),
+            lanes: OnceLock::new(),
+            projector: OnceLock::new(),
             stacked,
             starts,
         })
@@ -285,7 +305,7 @@ impl Molrg {
             .collect();
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
-        self.lanes.dot2(x, &ranges, &mut hi, &mut lo);
+        self.lanes().dot2(x, &ranges, &mut hi, &mut lo);
         let mut coeffs: Vec<Vec<Acc>> = Vec::with_capacity(kk);
         let mut logits: Vec<Acc> = Vec::with_capacity(kk);
         for (k, &(s, e)) in ranges.iter().enumerate() {
@@ -387,7 +407,7 @@ impl Molrg {
             .collect();
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
-        self.lanes.dot2(x, &ranges, &mut hi, &mut lo);
+        self.lanes().dot2(x, &ranges, &mut hi, &mut lo);
         self.weights_from_coefficients(
             |j| {
                 Acc {
@@ -496,7 +516,7 @@ impl Molrg {
     ) -> Result<()> {
         let kk = self.components.len();
         let sub = Mat::from_fn(self.dim, pending.len(), |i, p| xb[(i, pending[p].col)]);
-        let proj = self.projector.project(sub.as_ref())?;
+        let proj = self.projector().project(sub.as_ref())?;
         let mut xcol = vec![0.0; self.dim];
         for (p, pd) in pending.iter().enumerate() {
             let coeff = |j: usize| {
