@@ -6,9 +6,17 @@
 //! line. Without a workload id it runs W1…W5, each in a fresh child process, so
 //! that no workload sees another's freed-but-resident memory.
 //!
-//! Printed fields: `workload`, `seconds` (this single cold run), `peak_rss_bytes`
+//! Before the baseline is read, the workload's code runs once on a tiny instance
+//! ([`Workload::warm_up`], at most a few hundred KiB of data): the pages of the
+//! executable that the run executes are then part of the baseline, as NumPy's
+//! code is after its import, and not counted as workload memory. `--cold`
+//! skips that warm-up (then the code pages the run touches first count too;
+//! `compare.py` reports both).
+//!
+//! Printed fields: `workload`, `code_warm_up` (false with `--cold`), `seconds`
+//! (this single run), `peak_rss_bytes`
 //! (`VmHWM`: the whole process, including the resident inputs), `baseline_rss_bytes`
-//! (`VmRSS` before anything was built: code, libraries, allocator, the warmed
+//! (`VmRSS` before the inputs were built: code, libraries, allocator, the warmed
 //! rayon pool and faer's per-thread GEMM workspace), `rss_at_start_bytes` (`VmRSS` when the counter was reset),
 //! `input_bytes`, `output_bytes`, `extra_allowance_bytes` (B×N×8 for W2, B×K×8 for
 //! W1, 0 otherwise), `budget_bytes` = 1.5 × (inputs + outputs + allowance), and the
@@ -50,6 +58,10 @@ fn measure<W: Workload>() {
     let a = faer::Mat::<f64>::from_fn(768, 768, |i, j| ((i * 7 + j * 13) % 17) as f64);
     let warm = || diffusion_lowdim::linalg::mul(a.as_ref(), a.as_ref());
     let _keep = (rayon::broadcast(|_| warm()), warm());
+    let code_warm_up = !std::env::args().any(|a| a == "--cold");
+    if code_warm_up {
+        W::warm_up();
+    }
     let baseline = status_bytes("VmRSS");
     let w = W::build();
     let at_start = status_bytes("VmRSS");
@@ -63,6 +75,7 @@ fn measure<W: Workload>() {
     let budget = 1.5 * (input + output + allowance) as f64;
     let line = json!({
         "workload": W::ID,
+        "code_warm_up": code_warm_up,
         "group": W::GROUP,
         "seconds": seconds,
         "peak_rss_bytes": peak,
@@ -100,6 +113,7 @@ fn main() {
             for id in &IDS[..5] {
                 let status = Command::new(&exe)
                     .arg(id)
+                    .args(std::env::args().filter(|a| a == "--cold"))
                     .status()
                     .expect("run the bench binary");
                 if !status.success() {
