@@ -211,6 +211,71 @@ fn for_each_residual_block(
     }
 }
 
+/// Lanes of [`sq_dist_lanes`].
+pub const DIST_LANES: usize = 4;
+
+/// The double-length squared distance $\|x - \alpha p\|^2$ of the empirical
+/// denoiser's near-tie safeguard, accumulated into `DIST_LANES` independent
+/// double-length accumulators (`hi`, `lo`; entry $l$ goes to lane $l \bmod$
+/// `DIST_LANES`, the tail after the last full group to lane 0), which the caller
+/// combines. Every residual $x_l - \alpha p_l$ is kept exactly (TwoProduct + TwoSum)
+/// and squared and summed in double length. TwoProduct is $q = ab$,
+/// $e = \mathrm{fma}(a, b, -q)$: bit for bit Dekker's product (both are the exact
+/// $ab - q$), one instruction where the CPU has FMA.
+///
+/// # Panics
+/// If `x` and `p` differ in length (an internal invariant of the caller).
+pub fn sq_dist_lanes(
+    x: &[f64],
+    p: &[f64],
+    alpha: f64,
+    hi: &mut [f64; DIST_LANES],
+    lo: &mut [f64; DIST_LANES],
+) {
+    assert_eq!(x.len(), p.len());
+    with_fma!(
+        sq_dist_fma,
+        (
+            x: &[f64],
+            p: &[f64],
+            alpha: f64,
+            hi: &mut [f64; DIST_LANES],
+            lo: &mut [f64; DIST_LANES]
+        ),
+        {
+            #[inline(always)]
+            fn step(xl: f64, pl: f64, alpha: f64, hi: &mut f64, lo: &mut f64) {
+                let ap = alpha * pl;
+                let e = alpha.mul_add(pl, -ap);
+                let s = xl - ap;
+                let bb = s - xl;
+                let t = (xl - (s - bb)) + (-ap - bb);
+                let low = t - e;
+                let sq = s * s;
+                let sq_err = s.mul_add(s, -sq);
+                let sum = *hi + sq;
+                let b2 = sum - *hi;
+                let err = (*hi - (sum - b2)) + (sq - b2);
+                *hi = sum;
+                *lo += err + sq_err + (2.0 * s + low) * low;
+            }
+            let n = x.len();
+            let full = n - n % DIST_LANES;
+            for (xs, ps) in x[..full]
+                .chunks_exact(DIST_LANES)
+                .zip(p[..full].chunks_exact(DIST_LANES))
+            {
+                for k in 0..DIST_LANES {
+                    step(xs[k], ps[k], alpha, &mut hi[k], &mut lo[k]);
+                }
+            }
+            for l in full..n {
+                step(x[l], p[l], alpha, &mut hi[0], &mut lo[0]);
+            }
+        }
+    );
+}
+
 /// `Acc::add_prod` on every lane: `(h, l) += a · b` with `TwoProduct` by FMA.
 #[inline(always)]
 fn add_prod_lanes(h: &mut [f64; LANES], l: &mut [f64; LANES], a: f64, b: &[f64; LANES]) {
@@ -345,6 +410,53 @@ mod tests {
         let got = residual_sq_sum(u.as_ref(), x.as_ref(), &cols);
         assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
         assert_eq!(residual_sq_sum(u.as_ref(), x.as_ref(), &[]), 0.0);
+    }
+
+    #[test]
+    fn sq_dist_lanes_match_dekker_products_bit_for_bit() {
+        use crate::linalg::compensated::{split, two_prod_split};
+        let mut rng = seeded(7);
+        for &(n, alpha) in &[(37usize, 0.8), (4, 1e-8), (1, 0.999_999), (130, 3.7)] {
+            let x = standard_normal(&mut rng, n, 1);
+            let p = standard_normal(&mut rng, n, 1);
+            // x close to αp in half the entries: the cancellation case.
+            let x: Vec<f64> = (0..n)
+                .map(|l| {
+                    if l % 2 == 0 {
+                        alpha * p[(l, 0)] + 1e-12 * x[(l, 0)]
+                    } else {
+                        x[(l, 0)]
+                    }
+                })
+                .collect();
+            let p: Vec<f64> = (0..n).map(|l| p[(l, 0)]).collect();
+            let (mut hi, mut lo) = ([0.0; DIST_LANES], [0.0; DIST_LANES]);
+            sq_dist_lanes(&x, &p, alpha, &mut hi, &mut lo);
+            // The definition with Dekker's products (the previous implementation).
+            let (ah, al) = split(alpha);
+            let (mut wh, mut wl) = ([0.0f64; DIST_LANES], [0.0f64; DIST_LANES]);
+            let full = n - n % DIST_LANES;
+            for l in 0..n {
+                let k = if l < full { l % DIST_LANES } else { 0 };
+                let (ph, pl) = split(p[l]);
+                let (ap, e) = two_prod_split(alpha, ah, al, p[l], ph, pl);
+                let s = x[l] - ap;
+                let bb = s - x[l];
+                let t = (x[l] - (s - bb)) + (-ap - bb);
+                let low = t - e;
+                let (sh, sl) = split(s);
+                let (sq, sq_err) = two_prod_split(s, sh, sl, s, sh, sl);
+                let sum = wh[k] + sq;
+                let b2 = sum - wh[k];
+                let err = (wh[k] - (sum - b2)) + (sq - b2);
+                wh[k] = sum;
+                wl[k] += err + sq_err + (2.0 * s + low) * low;
+            }
+            for k in 0..DIST_LANES {
+                assert_eq!(hi[k].to_bits(), wh[k].to_bits(), "n={n} lane {k}");
+                assert_eq!(lo[k].to_bits(), wl[k].to_bits(), "n={n} lane {k}");
+            }
+        }
     }
 
     #[test]

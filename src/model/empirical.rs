@@ -6,7 +6,7 @@ use rand::RngExt;
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
 use crate::error::{Error, Result, ensure_dim, ensure_finite};
 use crate::level::NoiseLevel;
-use crate::linalg::compensated::{Acc, split, two_prod_split, two_sum};
+use crate::linalg::compensated::{Acc, two_sum};
 use crate::linalg::{self};
 use crate::rng::SeededRng;
 
@@ -212,37 +212,12 @@ impl Empirical {
     /// so the result is within about `d ε² ‖x − αx^(i)‖²` of the exact value.
     fn sq_dist_dd(&self, x: &[f64], alpha: f64, i: usize) -> Acc {
         let p = linalg::col_slice(&self.points, i);
-        let (ah, al) = split(alpha);
         // Four independent double-length accumulators (so the loop vectorizes),
-        // combined exactly at the end. Products by Dekker's split (no FMA calls).
-        const LANES: usize = 4;
+        // combined exactly at the end; TwoProduct by FMA where the CPU has it.
+        const LANES: usize = linalg::fused::DIST_LANES;
         let mut hi = [0.0f64; LANES];
         let mut lo = [0.0f64; LANES];
-        let n = x.len();
-        let full = n - n % LANES;
-        let step = |l: usize, k: usize, hi: &mut [f64; LANES], lo: &mut [f64; LANES]| {
-            let (ph, pl) = split(p[l]);
-            let (ap, e) = two_prod_split(alpha, ah, al, p[l], ph, pl);
-            let s = x[l] - ap;
-            let bb = s - x[l];
-            let t = (x[l] - (s - bb)) + (-ap - bb);
-            let low = t - e;
-            let (sh, sl) = split(s);
-            let (sq, sq_err) = two_prod_split(s, sh, sl, s, sh, sl);
-            let sum = hi[k] + sq;
-            let b2 = sum - hi[k];
-            let err = (hi[k] - (sum - b2)) + (sq - b2);
-            hi[k] = sum;
-            lo[k] += err + sq_err + (2.0 * s + low) * low;
-        };
-        for base in (0..full).step_by(LANES) {
-            for k in 0..LANES {
-                step(base + k, k, &mut hi, &mut lo);
-            }
-        }
-        for l in full..n {
-            step(l, 0, &mut hi, &mut lo);
-        }
+        linalg::fused::sq_dist_lanes(x, p, alpha, &mut hi, &mut lo);
         let mut acc = Acc::default();
         for k in 0..LANES {
             acc.add(hi[k]);
