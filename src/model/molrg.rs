@@ -105,6 +105,14 @@ const REFINE_THRESHOLD: f64 = prec::MOLRG_REFINE_TOL;
 const DD_LOGIT_ROUNDING: f64 = 1.262_177_448_353_619e-29; // 2^-96
 
 impl Molrg {
+    /// The columns `start..end` of component `k` in `stacked`.
+    fn columns_of(&self, k: usize) -> (usize, usize) {
+        (
+            self.starts[k],
+            self.starts[k] + self.components[k].basis.ncols(),
+        )
+    }
+
     /// `stacked` pre-split for single-column `Dot2` projections.
     fn lanes(&self) -> &SplitLanes {
         self.lanes
@@ -295,14 +303,7 @@ impl Molrg {
     /// error is then within a few ulps of the rounding-level sensitivity to $\lambda$.
     fn column(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Column {
         let kk = self.components.len();
-        let ranges: Vec<(usize, usize)> = (0..kk)
-            .map(|k| {
-                (
-                    self.starts[k],
-                    self.starts[k] + self.components[k].basis.ncols(),
-                )
-            })
-            .collect();
+        let ranges: Vec<(usize, usize)> = (0..kk).map(|k| self.columns_of(k)).collect();
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
         self.lanes().dot2(x, &ranges, &mut hi, &mut lo);
@@ -398,12 +399,7 @@ impl Molrg {
         let kk = self.components.len();
         let ranges: Vec<(usize, usize)> = (0..kk)
             .filter(|&k| active[k])
-            .map(|k| {
-                (
-                    self.starts[k],
-                    self.starts[k] + self.components[k].basis.ncols(),
-                )
-            })
+            .map(|k| self.columns_of(k))
             .collect();
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
@@ -436,10 +432,7 @@ impl Molrg {
         let logits: Vec<Acc> = (0..self.components.len())
             .map(|k| {
                 if active[k] {
-                    let (s, e) = (
-                        self.starts[k],
-                        self.starts[k] + self.components[k].basis.ncols(),
-                    );
+                    let (s, e) = self.columns_of(k);
                     let cd: Vec<Acc> = (s..e).map(&coeff).collect();
                     self.dd_logit(k, &cd, offsets[k], level)
                 } else {
