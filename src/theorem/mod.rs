@@ -295,15 +295,67 @@ pub struct CheckReport {
 
 /// Runs `cases` instances of one result (in parallel, bit-identically for any thread count).
 pub fn run_theorem(t: &Theorem, seed: u64, cases: usize) -> ResultReport {
+    run_cases(t, seed, cases, t.run_case)
+}
+
+/// Runs `cases` instances of result `t` with another case function — typically the same
+/// check run on another implementation, `|rng| r11::run_case_with(rng, &mine)` — on the
+/// same instance streams `(seed, t.id, i)` as [`run_theorem`].
+///
+/// This is how the planted-defect suite (`tests/planted/`) shows that each check fails on a
+/// wrong implementation, and how a user checks their own implementation of a result's
+/// [`Subject`](r11::Subject) trait: every `rNN` module has a `Subject` trait whose default
+/// methods call this crate ([`Reference`]) and a `run_case_with`.
+///
+/// # Examples
+/// ```
+/// use diffusion_lowdim::theorem::{Reference, find, r02, run_cases};
+/// let report = run_cases(find("R02")?, 1, 3, |rng| r02::run_case_with(rng, &Reference));
+/// assert!(report.failures == 0);
+/// # Ok::<(), diffusion_lowdim::Error>(())
+/// ```
+pub fn run_cases(
+    t: &Theorem,
+    seed: u64,
+    cases: usize,
+    case: impl Fn(&mut SeededRng) -> CaseResult + Sync,
+) -> ResultReport {
     let start = Instant::now();
     let outcomes: Vec<CaseResult> = (0..cases as u64)
         .into_par_iter()
         .map(|i| {
             let mut rng = stream(seed, t.id, i);
-            (t.run_case)(&mut rng)
+            case(&mut rng)
         })
         .collect();
     summarize(t, outcomes, start.elapsed().as_secs_f64())
+}
+
+/// The implementation the `check` command certifies: this crate's.
+///
+/// Every result module `rNN` declares a `Subject` trait — the computations its check
+/// exercises — whose default methods call this crate, and implements it for `Reference`
+/// with no overrides. A deliberately wrong implementation overrides one method; a user's
+/// implementation overrides all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reference;
+
+impl ResultReport {
+    /// Names of the facets that failed on at least one instance, with `"error"` first if
+    /// some instance returned an error instead of measurements.
+    pub fn failed_facets(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        if !self.errors.is_empty() {
+            out.push("error");
+        }
+        out.extend(
+            self.facets
+                .iter()
+                .filter(|f| f.failures > 0)
+                .map(|f| f.name),
+        );
+        out
+    }
 }
 
 fn summarize(t: &Theorem, outcomes: Vec<CaseResult>, seconds: f64) -> ResultReport {

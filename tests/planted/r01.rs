@@ -1,0 +1,1 @@
+//! R01 planted defects.

@@ -1,0 +1,1 @@
+//! R02 planted defects.

@@ -1,0 +1,1 @@
+//! R03 planted defects.

@@ -1,0 +1,1 @@
+//! R04 planted defects.

@@ -1,0 +1,1 @@
+//! R05 planted defects.

@@ -1,0 +1,1 @@
+//! R06 planted defects.

@@ -1,0 +1,1 @@
+//! R07 planted defects.

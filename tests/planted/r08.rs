@@ -1,0 +1,1 @@
+//! R08 planted defects.

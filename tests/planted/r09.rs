@@ -1,0 +1,1 @@
+//! R09 planted defects.

@@ -1,0 +1,1 @@
+//! R12 planted defects.

@@ -1,0 +1,1 @@
+//! R14 planted defects.

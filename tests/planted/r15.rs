@@ -1,0 +1,1 @@
+//! R15 planted defects.

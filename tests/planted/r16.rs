@@ -1,0 +1,1 @@
+//! R16 planted defects.
