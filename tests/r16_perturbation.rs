@@ -3,9 +3,11 @@
 mod common;
 
 use diffusion_lowdim::metric::{
-    binomial_two_sided_p, perturbation_test, shallow_diffuse_h, sphere_projection_tail,
+    binomial_lower_tail, binomial_two_sided_p, binomial_upper_tail, perturbation_test,
+    shallow_diffuse_h, sphere_projection_tail,
 };
 use diffusion_lowdim::theorem::r16::Instance;
+use diffusion_lowdim::theorem::r16::{SAMPLES, TEST_LEVEL};
 use diffusion_lowdim::{Error, ExactModel, Gaussian, Molrg, NoiseLevel, rng};
 use proptest::prelude::*;
 
@@ -32,6 +34,27 @@ proptest! {
     fn r16_check_on_random_instances(inst in instance()) {
         common::check_all(&inst.check().map_err(|e| TestCaseError::fail(e.to_string()))?)?;
     }
+}
+
+/// The `sphere_law` facet's operating characteristics, computed exactly: its two-sided test
+/// of $\mathrm{Bin}(400, \frac12)$ at level $10^{-6}$ rejects with probability $\le 10^{-6}$ under the null
+/// (false-failure rate) and with probability $\ge 0.99$ when the true rate above the median
+/// threshold is $\le 0.32$ or $\ge 0.68$ (power).
+#[test]
+fn r16_sphere_law_size_and_power() {
+    let m = SAMPLES;
+    let rejects = |k: usize| binomial_two_sided_p(k, m, 0.5) < TEST_LEVEL;
+    let lo = (0..=m / 2).filter(|&k| rejects(k)).max().unwrap();
+    let hi = (m / 2..=m).filter(|&k| rejects(k)).min().unwrap();
+    assert!((lo + 1..hi).all(|k| !rejects(k)));
+    let reject_prob = |p: f64| binomial_lower_tail(lo, m, p) + binomial_upper_tail(hi, m, p);
+    let size = reject_prob(0.5);
+    let (p32, p68) = (reject_prob(0.32), reject_prob(0.68));
+    println!(
+        "reject k <= {lo} or k >= {hi}; size {size:.3e}; power {p32:.4} at 0.32, {p68:.4} at 0.68"
+    );
+    assert!(size <= TEST_LEVEL);
+    assert!(p32 >= 0.99 && p68 >= 0.99);
 }
 
 #[test]

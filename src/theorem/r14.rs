@@ -1,6 +1,9 @@
 //! R14: Jacobian structure.
 //!
-//! Facets:
+//! **What is under test** is the [`Subject`]: the analytic Jacobian of an exact model and
+//! its spectral analysis (tolerance and energy ranks). The finite differences, the
+//! posterior means and the bases the facets compare with are computed independently of
+//! the Jacobian. Facets:
 //! - `jacobian_fd`: the analytic Jacobian of every exact model against the
 //!   fourth-order central-difference Jacobian of its posterior mean
 //!   ([`finite_difference_jacobian`]), step $h = \beta/256$. Tolerance: the
@@ -20,15 +23,15 @@
 //!   tolerance rank of $J$ is at most $\sum_k r_k$ and $\|(I - P)J\|_F \le 16\gamma_{d+r}\|J\|_F$
 //!   with $P$ the projector on $\operatorname{span}\{U_k\}$.
 
-use faer::Mat;
+use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{
     AnyModel, BasisKind, ModelKind, log_uniform, orthogonal_bases, random_model, typical_point,
 };
-use super::{CaseResult, Measurement, rel};
+use super::{CaseResult, Measurement, Reference, rel};
 use crate::error::Result;
-use crate::jacobian::{ENERGY_THRESHOLD, analyze, finite_difference_jacobian};
+use crate::jacobian::{ENERGY_THRESHOLD, JacobianStructure, analyze, finite_difference_jacobian};
 use crate::level::NoiseLevel;
 use crate::linalg::{
     frobenius_distance, frobenius_norm, mul, projection_residual, symmetric_eigenvalues,
@@ -36,6 +39,38 @@ use crate::linalg::{
 use crate::model::{Denoiser, ExactModel, Gaussian, Molrg};
 use crate::prec::gamma;
 use crate::rng::{SeededRng, seeded, standard_normal_vec};
+
+/// The computations R14's check exercises, as the implementation under test.
+///
+/// The default methods call this crate ([`Reference`]); override one to check another
+/// implementation (the planted-defect suite does, `tests/planted/r14.rs`).
+pub trait Subject: Sync {
+    /// The Jacobian $J = \nabla_{x_t}\mathbb E[x_0\mid x_t] = \frac\alpha{\beta^2}\operatorname{Cov}[x_0\mid x_t]$ of `model`'s
+    /// posterior mean at the point `x_t` (`d × d`).
+    ///
+    /// # Errors
+    /// Shape or finiteness errors.
+    fn jacobian(
+        &self,
+        model: &AnyModel,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        model.as_exact().jacobian(x_t, level)
+    }
+
+    /// The singular values of a square `j` and its ranks: the tolerance rank (count of
+    /// $\sigma_i > 8d\varepsilon\sigma_1$) and the energy rank (smallest $k$ with
+    /// $\sqrt{\sum_{i\le k}\sigma_i^2} > 0.99\|J\|_F$).
+    ///
+    /// # Errors
+    /// Non-square or non-finite input, no convergence.
+    fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
+        analyze(j)
+    }
+}
+
+impl Subject for Reference {}
 
 /// One R14 instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,11 +116,19 @@ impl Instance {
         }
     }
 
-    /// Runs the facets.
+    /// Runs the facets on this crate's implementation.
     ///
     /// # Errors
     /// Model construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let d = self.d;
         let level = NoiseLevel::new(self.alpha, self.beta)?;
         let model = random_model(
@@ -99,7 +142,7 @@ impl Instance {
         let m = model.as_exact();
         let x = typical_point(self.seed, &model, level);
         let xm = Mat::from_fn(d, 1, |i, _| x[i]);
-        let j = m.jacobian(xm.col(0), level)?;
+        let j = s.jacobian(&model, xm.col(0), level)?;
         let nj = frobenius_norm(j.as_ref());
         let mut out = Vec::new();
 
@@ -145,8 +188,8 @@ impl Instance {
         let r = self.ranks[0];
         let u = orthogonal_bases(&mut rng, d, &[r], BasisKind::Haar)?.remove(0);
         let g1 = Gaussian::subspace(u.as_ref())?;
-        let j1 = g1.jacobian(xm.col(0), level)?;
-        let s1 = analyze(j1.as_ref())?;
+        let j1 = s.jacobian(&AnyModel::Gaussian(g1.clone()), xm.col(0), level)?;
+        let s1 = s.analyze(j1.as_ref())?;
         out.push(Measurement::holds("k1_rank", s1.tolerance_rank == r));
         let predicted = (1..=r)
             .find(|&k| (k as f64) / (r as f64) > ENERGY_THRESHOLD * ENERGY_THRESHOLD)
@@ -195,10 +238,11 @@ impl Instance {
         let bases = orthogonal_bases(&mut rng, d, &self.ranks, BasisKind::Haar)?;
         let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
         let mix = Molrg::uniform(&refs)?;
-        let xmix = typical_point(self.seed ^ 2, &AnyModel::Molrg(mix.clone()), level);
+        let any_mix = AnyModel::Molrg(mix);
+        let xmix = typical_point(self.seed ^ 2, &any_mix, level);
         let xmm = Mat::from_fn(d, 1, |i, _| xmix[i]);
-        let jm = mix.jacobian(xmm.col(0), level)?;
-        let sm = analyze(jm.as_ref())?;
+        let jm = s.jacobian(&any_mix, xmm.col(0), level)?;
+        let sm = s.analyze(jm.as_ref())?;
         out.push(Measurement::holds(
             "molrg_rank_bound",
             sm.tolerance_rank <= rsum,
@@ -223,7 +267,12 @@ impl Instance {
     }
 }
 
-/// Registry entry.
+/// Registry entry: the check on this crate's implementation.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &Reference)
+}
+
+/// The check on the implementation `s`, on the instance drawn from `rng`.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
 }

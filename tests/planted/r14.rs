@@ -1,1 +1,103 @@
 //! R14 planted defects.
+
+use diffusion_lowdim::jacobian::{JacobianStructure, analyze};
+use diffusion_lowdim::theorem::instance::AnyModel;
+use diffusion_lowdim::theorem::r14::{self, Subject};
+use diffusion_lowdim::{NoiseLevel, Result};
+use faer::{ColRef, Mat, MatRef};
+
+use super::{assert_caught, run};
+
+/// The MoLRG Jacobian without the softmax-covariance (between-component) term:
+/// $\sum_kw_kU_k\operatorname{diag}(g(\lambda_k))U_k^\top$ only.
+struct WithinComponentsOnly;
+impl Subject for WithinComponentsOnly {
+    fn jacobian(
+        &self,
+        model: &AnyModel,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        let AnyModel::Molrg(m) = model else {
+            return model.as_exact().jacobian(x_t, level);
+        };
+        let d = x_t.nrows();
+        let w = m.posterior_weights(x_t.as_mat(), level)?;
+        let mut j = Mat::<f64>::zeros(d, d);
+        for k in 0..m.num_components() {
+            let (u, lam) = (m.basis(k), m.variances(k));
+            for a in 0..d {
+                for b in 0..d {
+                    j[(a, b)] += (0..u.ncols())
+                        .map(|c| w[(k, 0)] * level.gain(lam[c]) * u[(a, c)] * u[(b, c)])
+                        .sum::<f64>();
+                }
+            }
+        }
+        Ok(j)
+    }
+}
+
+#[test]
+fn r14_planted_molrg_missing_covariance_term() {
+    let report = run("R14", 24, |rng| {
+        r14::run_case_with(rng, &WithinComponentsOnly)
+    });
+    assert_caught(&report, "jacobian_fd");
+}
+
+/// The Jacobian $\operatorname{Cov}[x_0\mid x_t]/\beta^2$, the factor $\alpha$ dropped.
+struct AlphaDropped;
+impl Subject for AlphaDropped {
+    fn jacobian(
+        &self,
+        model: &AnyModel,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        let j = model.as_exact().jacobian(x_t, level)?;
+        Ok(j * faer::Scale(1.0 / level.alpha()))
+    }
+}
+
+#[test]
+fn r14_planted_jacobian_alpha_dropped() {
+    let report = run("R14", 4, |rng| r14::run_case_with(rng, &AlphaDropped));
+    assert_caught(&report, "jacobian_fd");
+    assert_caught(&report, "steering");
+}
+
+/// The energy rank off by one (the 0-based index of the crossing returned).
+struct EnergyRankOffByOne;
+impl Subject for EnergyRankOffByOne {
+    fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
+        let mut s = analyze(j)?;
+        s.energy_rank -= 1;
+        Ok(s)
+    }
+}
+
+#[test]
+fn r14_planted_energy_rank_off_by_one() {
+    let report = run("R14", 4, |rng| r14::run_case_with(rng, &EnergyRankOffByOne));
+    assert_caught(&report, "energy_rank");
+}
+
+/// The tolerance rank without its threshold: every nonzero singular value counts, so
+/// rounding-level singular values do too.
+struct ToleranceRankAllNonzero;
+impl Subject for ToleranceRankAllNonzero {
+    fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
+        let mut s = analyze(j)?;
+        s.tolerance_rank = s.singular_values.iter().filter(|&&v| v > 0.0).count();
+        Ok(s)
+    }
+}
+
+#[test]
+fn r14_planted_tolerance_rank_without_threshold() {
+    let report = run("R14", 8, |rng| {
+        r14::run_case_with(rng, &ToleranceRankAllNonzero)
+    });
+    assert_caught(&report, "k1_rank");
+}
