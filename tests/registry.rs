@@ -13,22 +13,28 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// All `fn <name>` identifiers in tests/*.rs.
+/// All `fn <name>` identifiers in the `.rs` files under tests/ (subfolders included: the
+/// planted-defect suite lives in tests/planted/).
 fn test_functions() -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for entry in fs::read_dir(root().join("tests")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let text = fs::read_to_string(&path).unwrap();
-            for piece in text.split("fn ").skip(1) {
-                let name: String = piece
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                out.insert(name);
+    fn walk(dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).unwrap();
+                for piece in text.split("fn ").skip(1) {
+                    let name: String = piece
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    out.insert(name);
+                }
             }
         }
     }
+    let mut out = BTreeSet::new();
+    walk(&root().join("tests"), &mut out);
     out
 }
 
@@ -89,7 +95,7 @@ fn every_proof_names_a_registered_id() {
 }
 
 #[test]
-fn proofs_list_existing_tests_and_facets_and_every_test_is_listed() {
+fn every_check_passes_and_its_proof_lists_its_tests_and_facets() {
     let tests = test_functions();
     // Some facets appear only on some instances (one solver per R10 instance, ...):
     // 64 cases cover every facet at seed 0.
@@ -99,6 +105,21 @@ fn proofs_list_existing_tests_and_facets_and_every_test_is_listed() {
         only: None,
     })
     .unwrap();
+    // The run must pass, not just produce facets: this is the one test that runs every
+    // check end to end, so a defect in the core that breaks any check fails it here.
+    for r in &report.results {
+        assert!(
+            r.failures == 0,
+            "{}: {} of {} instances failed; failed facets {:?}; errors {:?}; worst instance {:?}",
+            r.id,
+            r.failures,
+            r.instances,
+            r.failed_facets(),
+            r.errors,
+            r.worst_instance
+        );
+    }
+    assert!(report.passed);
     for t in registry() {
         let text = fs::read_to_string(root().join(t.proof)).unwrap();
         let checked = text
