@@ -333,7 +333,8 @@ impl Instance {
         out.push(Measurement::new(
             "ky_fan",
             (obj - top).abs(),
-            tol + top_err + 4.0 * self.r as f64 * orthonormality_deviation(u_hat.as_ref()) * xf * xf,
+            tol + top_err
+                + 4.0 * self.r as f64 * orthonormality_deviation(u_hat.as_ref()) * xf * xf,
         ));
         let mut g = seeded(self.seed ^ 0x006b_7966);
         let mut worst = pca_objective(data.u_g.as_ref(), x)? - obj;
@@ -364,7 +365,11 @@ impl Instance {
         // M = U_g diag(s) + ε z e_rᵀ (d × r), X̃ = M Vᵀ.
         let mm = Mat::from_fn(d, r, |i, j| {
             let base = u[(i, j)] * sv[j];
-            if j + 1 == r { base + eps * u[(i, r)] } else { base }
+            if j + 1 == r {
+                base + eps * u[(i, r)]
+            } else {
+                base
+            }
         });
         let x = mul(mm.as_ref(), v.as_ref().transpose());
         let u_g = u.as_ref().subcols(0, r);
@@ -381,7 +386,11 @@ impl Instance {
         let tol = core::f64::consts::SQRT_2 * eta / (sigma_r - eta)
             + 4.0 * r as f64 * (d_hat + d_u)
             + 8.0 * gamma(d + r) * exact;
-        out.push(Measurement::new("tight_distance", (dist - exact).abs(), tol));
+        out.push(Measurement::new(
+            "tight_distance",
+            (dist - exact).abs(),
+            tol,
+        ));
         let bound = s.recovery_bound(eps, eps, r, sigma_r);
         out.push(Measurement::new("sin_theta_bound", dist, bound + tol));
         out.push(Measurement::new(
@@ -399,8 +408,8 @@ impl Instance {
     fn recovery(&self, s: &dyn Subject, data: &Data) -> Result<(f64, f64, f64)> {
         let u_hat = s.pca_basis(data.x.as_ref(), self.r)?;
         let dist = s.subspace_distance(u_hat.as_ref(), data.u_g.as_ref())?;
-        let delta = orthonormality_deviation(u_hat.as_ref())
-            + orthonormality_deviation(data.u_g.as_ref());
+        let delta =
+            orthonormality_deviation(u_hat.as_ref()) + orthonormality_deviation(data.u_g.as_ref());
         let (ef, e2) = effective_noise(data)?;
         // Two independent lower bounds on σ_r(X̃), neither from the SVD under test: the Gram
         // eigenvalues, and Weyl from the coefficients, σ_r(A) − ‖E‖₂ (σ_r(U_gA) = σ_r(A)).

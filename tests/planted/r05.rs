@@ -7,7 +7,29 @@ use diffusion_lowdim::schedule::Schedule;
 use diffusion_lowdim::theorem::r05;
 use faer::{Mat, MatRef};
 
+use diffusion_lowdim::theorem::ResultReport;
+
 use super::{assert_caught, run};
+
+/// Prints which facets failed on how many instances (visible with `--nocapture`), then
+/// asserts that `facet` caught the defect.
+#[track_caller]
+fn caught(report: &ResultReport, facet: &str) {
+    let counts: Vec<String> = report
+        .facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| format!("{} {}/{}", f.name, f.failures, f.instances))
+        .collect();
+    println!(
+        "{}: {}/{} instances failed; {}",
+        report.id,
+        report.failures,
+        report.instances,
+        counts.join(", ")
+    );
+    assert_caught(report, facet);
+}
 
 /// $C = \int\lambda_t a_t$ (the cross term $a_t - a_t^2$ of $2a_t - a_t^2$ dropped; computed as $C - G$).
 struct CMissingCrossTerm;
@@ -27,10 +49,8 @@ impl r05::Subject for CMissingCrossTerm {
 
 #[test]
 fn r05_planted_c_missing_cross_term() {
-    let report = run("R05", 4, |rng| {
-        r05::run_case_with(rng, &CMissingCrossTerm)
-    });
-    assert_caught(&report, "identity_c_d");
+    let report = run("R05", 4, |rng| r05::run_case_with(rng, &CMissingCrossTerm));
+    caught(&report, "identity_c_d");
 }
 
 /// The closed form without the noise term $NrG$ of $D$.
@@ -50,7 +70,7 @@ impl r05::Subject for NoiseTermDropped {
 #[test]
 fn r05_planted_noise_term_dropped() {
     let report = run("R05", 4, |rng| r05::run_case_with(rng, &NoiseTermDropped));
-    assert_caught(&report, "closed_vs_quadrature");
+    caught(&report, "closed_vs_quadrature");
 }
 
 /// PCA keeping the $r$ *smallest* left singular vectors (full SVD, last $r$ columns).
@@ -66,7 +86,7 @@ impl r05::Subject for SmallestVectors {
 #[test]
 fn r05_planted_pca_smallest_vectors() {
     let report = run("R05", 8, |rng| r05::run_case_with(rng, &SmallestVectors));
-    assert_caught(&report, "pca_minimizes");
+    caught(&report, "pca_minimizes");
 }
 
 /// Monte Carlo averaging with $M - 1$ in the denominator (a biased mean).
@@ -82,8 +102,9 @@ impl r05::Subject for MonteCarloBiased {
         m: usize,
         rng: &mut SeededRng,
     ) -> Result<MonteCarlo> {
-        let mut mc =
-            diffusion_lowdim::reduction::dae_loss_monte_carlo(u, x, schedule, weight, rule, m, rng)?;
+        let mut mc = diffusion_lowdim::reduction::dae_loss_monte_carlo(
+            u, x, schedule, weight, rule, m, rng,
+        )?;
         mc.value *= m as f64 / (m as f64 - 1.0);
         Ok(mc)
     }
@@ -92,5 +113,5 @@ impl r05::Subject for MonteCarloBiased {
 #[test]
 fn r05_planted_monte_carlo_biased() {
     let report = run("R05", 4, |rng| r05::run_case_with(rng, &MonteCarloBiased));
-    assert_caught(&report, "monte_carlo");
+    caught(&report, "monte_carlo");
 }

@@ -5,7 +5,29 @@ use diffusion_lowdim::reduction::bounds;
 use diffusion_lowdim::theorem::r06;
 use faer::{Mat, MatRef};
 
+use diffusion_lowdim::theorem::ResultReport;
+
 use super::{assert_caught, run};
+
+/// Prints which facets failed on how many instances (visible with `--nocapture`), then
+/// asserts that `facet` caught the defect.
+#[track_caller]
+fn caught(report: &ResultReport, facet: &str) {
+    let counts: Vec<String> = report
+        .facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| format!("{} {}/{}", f.name, f.failures, f.instances))
+        .collect();
+    println!(
+        "{}: {}/{} instances failed; {}",
+        report.id,
+        report.failures,
+        report.instances,
+        counts.join(", ")
+    );
+    assert_caught(report, facet);
+}
 
 /// PCA keeping the $r$ *smallest* left singular vectors (full SVD, last $r$ columns).
 struct SmallestVectors;
@@ -20,7 +42,7 @@ impl r06::Subject for SmallestVectors {
 #[test]
 fn r06_planted_pca_smallest_vectors() {
     let report = run("R06", 4, |rng| r06::run_case_with(rng, &SmallestVectors));
-    assert_caught(&report, "exact_recovery");
+    caught(&report, "exact_recovery");
 }
 
 /// The Wedin constant halved: $\sqrt2 \to 1/\sqrt2$.
@@ -34,7 +56,7 @@ impl r06::Subject for WedinHalved {
 #[test]
 fn r06_planted_wedin_constant_halved() {
     let report = run("R06", 4, |rng| r06::run_case_with(rng, &WedinHalved));
-    assert_caught(&report, "sin_theta_bound");
+    caught(&report, "sin_theta_bound");
 }
 
 /// The Wedin constant doubled ($2\sqrt2$: a valid but looser bound, stated as if proven tight).
@@ -48,7 +70,7 @@ impl r06::Subject for WedinDoubled {
 #[test]
 fn r06_planted_wedin_constant_doubled() {
     let report = run("R06", 4, |rng| r06::run_case_with(rng, &WedinDoubled));
-    assert_caught(&report, "sin_theta_tight");
+    caught(&report, "sin_theta_tight");
 }
 
 /// Weyl with the wrong sign: $\sigma_r(A) + \|E\|_2$ in the a-priori denominator.
@@ -62,7 +84,7 @@ impl r06::Subject for WeylSignFlipped {
 #[test]
 fn r06_planted_weyl_sign_flipped() {
     let report = run("R06", 4, |rng| r06::run_case_with(rng, &WeylSignFlipped));
-    assert_caught(&report, "sin_theta_a_priori");
+    caught(&report, "sin_theta_a_priori");
 }
 
 /// The subspace distance without the factor $\sqrt2$: $\|(I - VV^\top)U\|_F$.
@@ -78,5 +100,5 @@ fn r06_planted_distance_missing_sqrt2() {
     let report = run("R06", 4, |rng| {
         r06::run_case_with(rng, &DistanceMissingSqrt2)
     });
-    assert_caught(&report, "tight_distance");
+    caught(&report, "tight_distance");
 }

@@ -5,7 +5,29 @@ use diffusion_lowdim::reduction::bounds;
 use diffusion_lowdim::theorem::r07;
 use faer::{Mat, MatRef};
 
+use diffusion_lowdim::theorem::ResultReport;
+
 use super::{assert_caught, run};
+
+/// Prints which facets failed on how many instances (visible with `--nocapture`), then
+/// asserts that `facet` caught the defect.
+#[track_caller]
+fn caught(report: &ResultReport, facet: &str) {
+    let counts: Vec<String> = report
+        .facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| format!("{} {}/{}", f.name, f.failures, f.instances))
+        .collect();
+    println!(
+        "{}: {}/{} instances failed; {}",
+        report.id,
+        report.failures,
+        report.instances,
+        counts.join(", ")
+    );
+    assert_caught(report, facet);
+}
 
 /// The adversarial construction picking $W$ from the *largest* singular values of $B^\top U_g$
 /// (i.e. inside $\operatorname{span}U_g$ as far as possible): an optimal basis, but not the farthest.
@@ -26,7 +48,9 @@ impl r07::Subject for AdversarialWrongEnd {
         let g = b.transpose() * u_g;
         let gs = g.svd().expect("SVD");
         let mut out = Mat::<f64>::zeros(d, r);
-        out.as_mut().subcols_mut(0, k).copy_from(svd.U().subcols(0, k));
+        out.as_mut()
+            .subcols_mut(0, k)
+            .copy_from(svd.U().subcols(0, k));
         let w = b * gs.U().subcols(0, r - k);
         out.as_mut().subcols_mut(k, r - k).copy_from(w.as_ref());
         Ok((out, k, if k > 0 { s[k - 1] } else { 0.0 }))
@@ -38,7 +62,7 @@ fn r07_planted_adversarial_wrong_end() {
     let report = run("R07", 4, |rng| {
         r07::run_case_with(rng, &AdversarialWrongEnd)
     });
-    assert_caught(&report, "adversarial_error_exact");
+    caught(&report, "adversarial_error_exact");
 }
 
 /// The largest error stated as $\sqrt{2(r-k)}$, ignoring $d - r < r - k$.
@@ -52,7 +76,7 @@ impl r07::Subject for MaxErrorIgnoresD {
 #[test]
 fn r07_planted_max_error_ignores_d() {
     let report = run("R07", 16, |rng| r07::run_case_with(rng, &MaxErrorIgnoresD));
-    assert_caught(&report, "adversarial_error_exact");
+    caught(&report, "adversarial_error_exact");
 }
 
 /// The failure bound with $2$ in place of $\sqrt2$.
@@ -68,7 +92,7 @@ fn r07_planted_lower_bound_factor_two() {
     let report = run("R07", 4, |rng| {
         r07::run_case_with(rng, &LowerBoundFactorTwo)
     });
-    assert_caught(&report, "failure_lower_bound");
+    caught(&report, "failure_lower_bound");
 }
 
 /// The generic optimal basis completed from the leading singular vectors of $X$ *without* them:
@@ -89,5 +113,5 @@ fn r07_planted_optimal_basis_ignores_data() {
     let report = run("R07", 4, |rng| {
         r07::run_case_with(rng, &OptimalBasisIgnoresData)
     });
-    assert_caught(&report, "contains_span_x");
+    caught(&report, "contains_span_x");
 }
