@@ -349,7 +349,7 @@ impl Instance {
     /// The tight instance: the a-posteriori bound is attained (module docs).
     fn tight(&self, s: &dyn Subject, out: &mut Vec<Measurement>) -> Result<()> {
         let (d, r, n) = (self.d, self.r, self.n);
-        let mut g = seeded(self.seed ^ 0x7469_6768_74);
+        let mut g = seeded(self.seed ^ 0x74_6967_6874);
         let u = random_orthonormal(&mut g, d, r + 1)?;
         let v = random_orthonormal(&mut g, n, r)?;
         let eps = log_uniform(&mut g, -8.0, -(2f64.log10()));
