@@ -33,8 +33,18 @@ pub fn recovery_bound(e_fro: f64, e_op: f64, r: usize, sigma_r: f64) -> f64 {
 
 /// The a-priori form of [`recovery_bound`]: by Weyl, $\sigma_r(\tilde X) \ge \sigma_r(A) - \|E\|_2$, so
 /// $$\|\hat U\hat U^\top - U_gU_g^\top\|_F \le \frac{\sqrt2\,\min(\|E\|_F, \sqrt r\|E\|_2)}{\sigma_r(A) - \|E\|_2}$$
-/// whenever $\|E\|_2 < \sigma_r(A)$ (else $+\infty$). With the small-ball event
-/// $\sigma_r(A) \ge \epsilon(\sqrt N - \sqrt{r-1})$ this is Theorem 2(i) with $c_1 = \sqrt2$.
+/// whenever $\|E\|_2 < \sigma_r(A)$ (else $+\infty$).
+///
+/// # Relation to Theorem 2(i) of arXiv:2409.02426
+/// For Gaussian $A$ ($N \ge r$), on the small-ball event $\sigma_r(A) \ge \epsilon(\sqrt N - \sqrt{r-1})$, of
+/// probability $\ge 1 - r(er\epsilon^2)^{(N-r+1)/2}$ ([`small_ball_bound`]), this gives what is proven:
+/// $$\|\hat U\hat U^\top - U_gU_g^\top\|_F \le \frac{\sqrt2\,\min(\|E\|_F, \sqrt r\|E\|_2)}{\epsilon(\sqrt N - \sqrt{r-1}) - \|E\|_2}
+///   \quad\text{if } \|E\|_2 < \epsilon(\sqrt N - \sqrt{r-1}).$$
+/// The paper's form $c_1\|E\|_F/(\sqrt N - \sqrt{r-1})$ with probability $1 - 2^{-(N-r+1)}$ needs
+/// $\epsilon \lesssim (4er)^{-1/2}$ and the extra assumption $\|E\|_2 \le \theta\,\epsilon(\sqrt N - \sqrt{r-1})$, $\theta < 1$:
+/// at $\epsilon = (4er)^{-1/2}$ it holds with probability $\ge 1 - r\,2^{-(N-r+1)}$ and
+/// $c_1 = 2\sqrt{2er}/(1-\theta)$ (exactly $1 - 2^{-(N-r+1)}$ at $\epsilon = (4er)^{-1/2}r^{-1/(N-r+1)}$, with $c_1$
+/// multiplied by $r^{1/(N-r+1)}$). So $c_1$ grows like $\sqrt r$; it is not $\sqrt2$.
 pub fn recovery_bound_a_priori(e_fro: f64, e_op: f64, r: usize, sigma_r_a: f64) -> f64 {
     recovery_bound(e_fro, e_op, r, sigma_r_a - e_op)
 }
@@ -43,6 +53,13 @@ pub fn recovery_bound_a_priori(e_fro: f64, e_op: f64, r: usize, sigma_r_a: f64) 
 /// optimal basis $\hat U = [Q_{\tilde X}, W]$ built by [`adversarial_optimal_basis`] satisfies
 /// $$\|\hat U\hat U^\top - U_gU_g^\top\|_F \ge \sqrt2\,\Big(m - \frac{\min(\|E\|_F^2, m\|E\|_2^2)}{\sigma_k(\tilde X)^2}\Big)_+^{1/2}
 ///  \ge \sqrt{2m} - \frac{\sqrt2\min(\|E\|_F, \sqrt m\|E\|_2)}{\sigma_k(\tilde X)},\qquad m = \min\{r-k, d-r\}.$$
+///
+/// # Relation to Theorem 2(ii) of arXiv:2409.02426
+/// For Gaussian $A$ ($N < r$, $k = N$), $\sigma_N(\tilde X) \ge \sigma_N(A) - \|E\|_2$ (Weyl) and the small-ball bound applied
+/// to $A^\top$ gives $\sigma_N(A) \ge \epsilon(\sqrt r - \sqrt{N-1})$ with probability $\ge 1 - N(eN\epsilon^2)^{(r-N+1)/2}$. The
+/// paper's form $\sqrt{2m} - c_1'\|E\|_F/(\sqrt r - \sqrt{N-1})$ with probability $1 - 2^{-(r-N+1)}$ needs
+/// $\epsilon \lesssim (4eN)^{-1/2}$ and $\|E\|_2 \le \theta\,\epsilon(\sqrt r - \sqrt{N-1})$: at $\epsilon = (4eN)^{-1/2}$ it holds with
+/// probability $\ge 1 - N\,2^{-(r-N+1)}$ and $c_1' = 2\sqrt{2eN}/(1-\theta)$.
 pub fn failure_lower_bound(e_fro: f64, e_op: f64, m: usize, sigma_k: f64) -> f64 {
     if m == 0 {
         return 0.0;
@@ -61,6 +78,9 @@ pub fn failure_lower_bound(e_fro: f64, e_op: f64, m: usize, sigma_k: f64) -> f64
 ///   \min\Big\{1,\ r\,F_{\chi^2_{N-r+1}}\big(r\epsilon^2(\sqrt N - \sqrt{r-1})^2\big)\Big\}
 ///   \le r\,(e\,r\,\epsilon^2)^{(N-r+1)/2} ,$$
 /// the shape $(C\epsilon)^{N-r+1}$ of Rudelson–Vershynin (2009) with $C = \sqrt{e r}$ and prefactor $r$.
+/// It is at most $r\,2^{-(N-r+1)}$ iff $\epsilon \le (4er)^{-1/2}$ (the paper's rate $2^{-(N-r+1)}$ up to the
+/// factor $r$). A lower bound on the same probability is $F_{\chi^2_{N-r+1}}\big(\epsilon^2(\sqrt N - \sqrt{r-1})^2\big)$
+/// ($\sigma_r(A) \le \operatorname{dist}(a_j, H_j)$; `proofs/R06-pca-recovery.md`).
 ///
 /// # Errors
 /// [`Error::InvalidCount`] unless $1 \le r \le N$; [`Error::InvalidParameter`] unless $\epsilon \ge 0$ is finite.

@@ -25,25 +25,98 @@
 //!   repeated $rNM$ times, the tolerance $7\sqrt{V_G} + 2\|\kappa\|_2\sqrt{27} + 2\|\kappa\|_\infty 27$
 //!   is exceeded with probability $\le 2\Phi(-7) + 2e^{-27} < 10^{-11}$ per instance
 //!   (Gaussian tail; Laurent–Massart 2000, Lemma 1), plus rounding.
-//! - `pca_minimizes`: the PCA basis (thin SVD, completed if $r > N$) has
-//!   $\ell(\hat U) = D - C\sum_{j\le r}\sigma_j^2$ and $\ell(\hat U) \le \ell(U)$ for the instance's $U$.
+//! - `pca_minimizes`: the subject's PCA basis (thin SVD, completed if $r > N$) has
+//!   $\ell(\hat U) = D - C\sum_{j\le r}\sigma_j^2$, with $\sum_{j\le r}\sigma_j^2$ the sum of the $r$ largest Gram
+//!   eigenvalues of $X$ ([`super::r06::top_energy`], independent of the SVD under test; its error
+//!   allowance times $C$ is added), and $\ell(\hat U) \le \ell(U)$ for the instance's $U$.
+//!
+//! The computations under test are the methods of [`Subject`] (coefficients, closed form,
+//! Monte Carlo estimate, PCA basis); `check` runs them for [`Reference`].
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::{CaseResult, Measurement};
+use super::r06::top_energy;
+use super::{CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, random_orthonormal};
 use crate::prec::gamma;
 use crate::reduction::loss::projection_energies;
 use crate::reduction::quadrature::composite_rule;
 use crate::reduction::{
-    LossCoefficients, Pca, Weight, dae_loss_closed_form, dae_loss_monte_carlo, dae_loss_quadrature,
-    dae_loss_rule,
+    LossCoefficients, MonteCarlo, Pca, Weight, dae_loss_closed_form, dae_loss_monte_carlo,
+    dae_loss_quadrature, dae_loss_rule,
 };
 use crate::rng::{SeededRng, seeded, standard_normal};
 use crate::schedule::{RectifiedFlow, Schedule, SubVp, Ve, VpCosine, VpLinear};
+
+/// The computations R05 checks, each with a default body that calls this crate.
+///
+/// The reference they are compared with is the check's own: the loss of the actual linear
+/// denoiser integrated by adaptive quadrature ([`dae_loss_quadrature`]), the exact value of a
+/// fixed rule ([`dae_loss_rule`]), the VE antiderivatives ([`LossCoefficients::ve_analytic`]) and
+/// the Gram eigenvalues of $X$.
+pub trait Subject: Sync {
+    /// The time-integrated coefficients $L = \int\lambda_t$, $C = \int\lambda_t(2a_t - a_t^2)$,
+    /// $C' = \int\lambda_t(1-a_t)^2$, $G = \int\lambda_t a_t(1-a_t)$ over $[t_0, t_1]$
+    /// ($a_t = \alpha_t^2/(\alpha_t^2+\beta_t^2)$), with stated errors.
+    ///
+    /// # Errors
+    /// Schedule, weight or range errors.
+    fn coefficients(
+        &self,
+        schedule: &dyn Schedule,
+        weight: &Weight,
+        t0: f64,
+        t1: f64,
+    ) -> Result<LossCoefficients> {
+        LossCoefficients::quadrature(schedule, weight, t0, t1)
+    }
+
+    /// The closed-form loss $\ell(U) = L\|(I-UU^\top)X\|_F^2 + C'\|U^\top X\|_F^2 + NrG$.
+    ///
+    /// # Errors
+    /// Basis or data validation errors.
+    fn closed_form(
+        &self,
+        u: MatRef<'_, f64>,
+        x: MatRef<'_, f64>,
+        k: &LossCoefficients,
+    ) -> Result<f64> {
+        dae_loss_closed_form(u, x, k)
+    }
+
+    /// The Monte Carlo estimate of the loss on the time rule `rule` with `m` noise draws per node
+    /// (an unbiased estimate of [`dae_loss_rule`]).
+    ///
+    /// # Errors
+    /// As [`dae_loss_monte_carlo`].
+    #[allow(clippy::too_many_arguments)]
+    fn monte_carlo(
+        &self,
+        u: MatRef<'_, f64>,
+        x: MatRef<'_, f64>,
+        schedule: &dyn Schedule,
+        weight: &Weight,
+        rule: &[(f64, f64)],
+        m: usize,
+        rng: &mut SeededRng,
+    ) -> Result<MonteCarlo> {
+        dae_loss_monte_carlo(u, x, schedule, weight, rule, m, rng)
+    }
+
+    /// A minimizer of the loss: an orthonormal $d\times r$ basis spanning the $r$ leading left
+    /// singular vectors of $X$ (completed by random directions from `seeded(seed)` if $r > \min(d, N)$).
+    ///
+    /// # Errors
+    /// Data validation or SVD failures.
+    fn pca_basis(&self, x: MatRef<'_, f64>, r: usize, seed: u64) -> Result<Mat<f64>> {
+        Pca::fit(x, r)?.complete(&mut seeded(seed))
+    }
+}
+
+impl Subject for Reference {}
 
 /// Which schedule an instance uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,11 +252,19 @@ impl Instance {
         Ok((u, x))
     }
 
-    /// Runs the facets.
+    /// Runs the facets on this crate's implementation.
     ///
     /// # Errors
     /// Construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Construction or evaluation errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let (u, x) = self.data()?;
         let schedule = self.schedule.build();
         let weight = self.weight.build();
@@ -194,11 +275,11 @@ impl Instance {
         let x2 = xf * xf;
         let nr = (n * r) as f64;
         let e = projection_energies(u.as_ref(), x.as_ref())?;
-        let k = LossCoefficients::quadrature(schedule.as_ref(), &weight, self.t0, self.t1)?;
+        let k = s.coefficients(schedule.as_ref(), &weight, self.t0, self.t1)?;
         let mut out = Vec::new();
 
         // closed form vs quadrature of the actual denoiser
-        let closed = dae_loss_closed_form(u.as_ref(), x.as_ref(), &k)?;
+        let closed = s.closed_form(u.as_ref(), x.as_ref(), &k)?;
         let quad = dae_loss_quadrature(
             u.as_ref(),
             x.as_ref(),
@@ -220,7 +301,7 @@ impl Instance {
         // analytic coefficients: VE with λ = 1 and λ = 1/β² over the instance's time range
         for w in [Weight::Unit, Weight::InverseNoiseVariance] {
             let a = LossCoefficients::ve_analytic(&w, self.t0, self.t1)?;
-            let q = LossCoefficients::quadrature(&Ve, &w, self.t0, self.t1)?;
+            let q = s.coefficients(&Ve, &w, self.t0, self.t1)?;
             let pairs = [
                 (a.weight_integral, q.weight_integral),
                 (a.c, q.c),
@@ -250,7 +331,7 @@ impl Instance {
         let rule = composite_rule(self.t0, self.t1, 1)?;
         let m = 4usize;
         let mut mc_rng = seeded(self.seed ^ 0x6d63_5f72_6f35);
-        let mc = dae_loss_monte_carlo(
+        let mc = s.monte_carlo(
             u.as_ref(),
             x.as_ref(),
             schedule.as_ref(),
@@ -280,12 +361,17 @@ impl Instance {
             dev + round_mc,
         ));
 
-        // PCA minimizes the loss
-        let pca = Pca::fit(x.as_ref(), r)?;
-        let u_hat = pca.complete(&mut seeded(self.seed ^ 0x0070_6361))?;
-        let l_hat = dae_loss_closed_form(u_hat.as_ref(), x.as_ref(), &k)?;
-        let predicted = k.d(x2, n, r) - k.c * pca.objective();
-        let tol_pca = err_id + round_id + 2.0 * round_closed;
+        // PCA minimizes the loss: the subject's basis reaches D − C·Σ_{j≤r}σ_j², the σ_j² taken
+        // from the Gram eigenvalues (not from the subject's SVD), and beats the instance's U.
+        let u_hat = s.pca_basis(x.as_ref(), r, self.seed ^ 0x0070_6361)?;
+        let l_hat = s.closed_form(u_hat.as_ref(), x.as_ref(), &k)?;
+        let (top, top_err) = top_energy(x.as_ref(), r)?;
+        let predicted = k.d(x2, n, r) - k.c * top;
+        let d_hat = crate::linalg::orthonormality_deviation(u_hat.as_ref());
+        let tol_pca = err_id
+            + round_id
+            + 2.0 * round_closed
+            + k.c.abs() * (top_err + 4.0 * r as f64 * d_hat * x2);
         out.push(Measurement::new(
             "pca_minimizes",
             (l_hat - predicted).abs(),
@@ -300,7 +386,12 @@ impl Instance {
     }
 }
 
-/// Registry entry.
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
+}
+
+/// Registry entry: [`run_case_with`] on this crate ([`Reference`]).
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &Reference)
 }
