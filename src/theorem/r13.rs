@@ -1,6 +1,9 @@
 //! R13: reproducibility (RP) and generalization (GL) scores with exact Clopper–Pearson
 //! intervals, and the theory's predictions on MoLRG data.
 //!
+//! The implementation under test is a [`Subject`]: the Clopper–Pearson interval and the
+//! two scores.
+//!
 //! Facets:
 //! - `clopper_pearson_tails`: for $k$ successes in $n \le 400$ trials at confidence
 //!   $1 - a \in \{0.9, 0.95, 0.99\}$, the interval's ends solve their defining equations
@@ -30,17 +33,22 @@
 //!   instances every sample was a training point bit for bit, except for rank-1 sets with
 //!   two points closer than $0.08$, where it was a mixture of those two (cosine $\pm1$ with both,
 //!   same sign in every case observed).
+//! - `scores_recount`: the check recounts both scores from the same samples with its own
+//!   cosine $a^\top b/(\|a\|\|b\|)$ — RP counts the noises whose two samples have cosine
+//!   $> \tau$, GL the samples whose largest cosine with a training point is $\le \tau$ — and the
+//!   reported successes and trials must equal those counts (the cosines here are within
+//!   rounding of 1, far from $\tau = 0.6$, so no count depends on rounding).
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use rand::RngExt;
 use statrs::function::gamma::ln_gamma;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{CaseResult, Measurement};
+use super::{CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::flow::{FlowMap, Heun, Sampler, TimeGrid};
 use crate::linalg;
-use crate::metric::{Pfd, Scores, clopper_pearson, subspaces_denoiser};
+use crate::metric::{DEFAULT_THRESHOLD, Pfd, Proportion, Scores, subspaces_denoiser};
 use crate::model::Empirical;
 use crate::prec::EPS;
 use crate::rng::{SeededRng, seeded, standard_normal};
@@ -48,6 +56,43 @@ use crate::schedule::Ve;
 
 /// Noises per instance.
 pub const SAMPLES: usize = 64;
+
+/// The computations the R13 check exercises, as the implementation under test.
+pub trait Subject: Sync {
+    /// The exact (Clopper–Pearson) interval $(p_\ell, p_u)$ for $k$ successes in $n$ trials at
+    /// confidence $1 - a$: $\mathbb P_{p_\ell}(X \ge k) = a/2$ ($p_\ell = 0$ for $k = 0$) and
+    /// $\mathbb P_{p_u}(X \le k) = a/2$ ($p_u = 1$ for $k = n$), $X \sim \mathrm{Bin}(n, p)$.
+    ///
+    /// # Errors
+    /// As [`crate::metric::clopper_pearson`].
+    fn clopper_pearson(&self, k: usize, n: usize, confidence: f64) -> Result<(f64, f64)> {
+        crate::metric::clopper_pearson(k, n, confidence)
+    }
+
+    /// The reproducibility score of two batches (`d × M`) from the same noises: the number of
+    /// columns $j$ with $\cos(a_j, b_j) > \tau$ ($\tau$ = [`DEFAULT_THRESHOLD`]) out of $M$.
+    ///
+    /// # Errors
+    /// As [`Scores::reproducibility`].
+    fn reproducibility(&self, a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<Proportion> {
+        Scores::new().reproducibility(a, b)
+    }
+
+    /// The generalization score of samples (`d × M`) against the training set (`d × N`): the
+    /// number of samples whose largest cosine with a training point is $\le \tau$, out of $M$.
+    ///
+    /// # Errors
+    /// As [`Scores::generalization`].
+    fn generalization(
+        &self,
+        samples: MatRef<'_, f64>,
+        training: MatRef<'_, f64>,
+    ) -> Result<Proportion> {
+        Scores::new().generalization(samples, training)
+    }
+}
+
+impl Subject for Reference {}
 
 /// One R13 instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,15 +146,23 @@ impl Instance {
     /// # Errors
     /// Model, flow or estimator errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
-        let mut out = self.clopper_pearson()?;
-        out.extend(self.scores()?);
+        self.check_with(&Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Model, flow or estimator errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
+        let mut out = self.clopper_pearson(s)?;
+        out.extend(self.scores(s)?);
         Ok(out)
     }
 
-    fn clopper_pearson(&self) -> Result<Vec<Measurement>> {
+    fn clopper_pearson(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let (k, n) = (self.successes, self.trials);
         let half = 0.5 * (1.0 - self.confidence);
-        let (lo, hi) = clopper_pearson(k, n, self.confidence)?;
+        let (lo, hi) = s.clopper_pearson(k, n, self.confidence)?;
         let mut out = Vec::new();
         if k > 0 {
             let (tail, scale) = upper_tail(k, n, lo);
@@ -134,7 +187,7 @@ impl Instance {
         let mut coverage = 0.0;
         let mut rounding = 0.0f64;
         for kk in 0..=nc {
-            let (lo, hi) = clopper_pearson(kk, nc, self.confidence)?;
+            let (lo, hi) = s.clopper_pearson(kk, nc, self.confidence)?;
             let (w, scale) = pmf(kk, nc, self.p);
             rounding = rounding.max(scale);
             if lo <= self.p && self.p <= hi {
@@ -149,7 +202,7 @@ impl Instance {
         Ok(out)
     }
 
-    fn scores(&self) -> Result<Vec<Measurement>> {
+    fn scores(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let mut rng = seeded(self.seed);
         let (d, r, k, n) = (self.d, self.r, self.components, self.points);
         let bases = orthogonal_bases(&mut rng, d, &vec![r; k], BasisKind::Haar)?;
@@ -172,12 +225,36 @@ impl Instance {
         let x1 = Sampler::new(&Ve, &low1, &Heun, grid.clone()).map(noises.as_ref())?;
         let x2 = Sampler::new(&Ve, &low2, &Heun, grid.clone()).map(noises.as_ref())?;
         let xe = Sampler::new(&Ve, &emp, &Heun, grid).map(noises.as_ref())?;
-        let scores = Scores::new();
-        let rp = scores.reproducibility(x1.as_ref(), x2.as_ref())?;
-        let gl = scores.generalization(xe.as_ref(), train1.as_ref())?;
+        let rp = s.reproducibility(x1.as_ref(), x2.as_ref())?;
+        let gl = s.generalization(xe.as_ref(), train1.as_ref())?;
+        // The check's own count of both scores.
+        let col = |x: MatRef<'_, f64>, j: usize| -> Vec<f64> { (0..d).map(|i| x[(i, j)]).collect() };
+        let cos = |a: &[f64], b: &[f64]| -> f64 {
+            let dot: f64 = a.iter().zip(b).map(|(u, v)| u * v).sum();
+            let na: f64 = a.iter().map(|u| u * u).sum::<f64>().sqrt();
+            let nb: f64 = b.iter().map(|u| u * u).sum::<f64>().sqrt();
+            dot / (na * nb)
+        };
+        let m = noises.ncols();
+        let rp_count = (0..m)
+            .filter(|&j| cos(&col(x1.as_ref(), j), &col(x2.as_ref(), j)) > DEFAULT_THRESHOLD)
+            .count();
+        let gl_count = (0..m)
+            .filter(|&j| {
+                let x = col(xe.as_ref(), j);
+                let best = (0..train1.ncols())
+                    .map(|i| cos(&x, &col(train1.as_ref(), i)))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                best <= DEFAULT_THRESHOLD || best.is_nan()
+            })
+            .count();
         Ok(vec![
             Measurement::holds("rp_lowrank_one", rp.successes == rp.trials),
             Measurement::holds("gl_memorizing_zero", gl.successes == 0),
+            Measurement::holds(
+                "scores_recount",
+                (rp.successes, rp.trials, gl.successes, gl.trials) == (rp_count, m, gl_count, m),
+            ),
         ])
     }
 }
@@ -216,7 +293,12 @@ fn lower_tail(k: usize, n: usize, p: f64) -> (f64, f64) {
     })
 }
 
-/// Registry entry.
+/// Registry entry: [`run_case_with`] on this crate's implementation.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &Reference)
+}
+
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
 }
