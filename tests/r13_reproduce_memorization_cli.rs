@@ -99,3 +99,61 @@ fn r13_cli_memorization_error_leaves_no_file() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+/// Every memorization figure the README states, from `reproduce memorization` with its
+/// defaults (MoLRG d = 96, r = 24, K = 2, 200 noises, Heun on 18 EDM steps, seed 0): for
+/// N ≥ r the low-rank denoiser has RP = 1 and GL in [0.925, 0.985] and E_gen < 1e-12; below
+/// r its RP is 6/200, 51/200 and 148/200 at N/r = 0.25, 0.5, 0.75; the memorizing denoiser
+/// has GL = 0 and RP ≤ 3/200 at every N. The run is deterministic (fixed seed), so these are
+/// exact regression values of the README's table, not statistical claims.
+#[test]
+fn r13_readme_memorization_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "reproduce",
+        "memorization",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("memorization.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (ratio, denoiser, rp, gl, e_gen) = (
+        col("ratio"),
+        col("denoiser"),
+        col("rp"),
+        col("gl"),
+        col("e_gen"),
+    );
+    let mut low_rank_below = Vec::new();
+    let mut rows = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| f[i].parse::<f64>().unwrap();
+        rows += 1;
+        match f[denoiser] {
+            "low-rank" if num(ratio) >= 1.0 => {
+                assert_eq!(num(rp), 1.0, "{line}");
+                assert!((0.925..=0.985).contains(&num(gl)), "{line}");
+                assert!(num(e_gen) < 1e-12, "{line}");
+            }
+            "low-rank" => low_rank_below.push((num(ratio), (num(rp) * 200.0).round())),
+            "memorizing" => {
+                assert_eq!(num(gl), 0.0, "{line}");
+                assert!(num(rp) <= 0.015, "{line}");
+            }
+            other => panic!("unexpected denoiser {other}"),
+        }
+    }
+    assert_eq!(rows, 16);
+    assert_eq!(
+        low_rank_below,
+        vec![(0.25, 6.0), (0.5, 51.0), (0.75, 148.0)]
+    );
+}
