@@ -189,9 +189,15 @@ fn r13_readme_memorization_figures() {
                 .unwrap()
         };
         let (low, mem) = (row("low-rank"), row("memorizing"));
-        let count = |f: &Vec<String>, i: usize| (f[i].parse::<f64>().unwrap() * 200.0).round() as u32;
+        let count =
+            |f: &Vec<String>, i: usize| (f[i].parse::<f64>().unwrap() * 200.0).round() as u32;
         assert_eq!(
-            [count(low, rp), count(low, gl), count(mem, rp), count(mem, gl)],
+            [
+                count(low, rp),
+                count(low, gl),
+                count(mem, rp),
+                count(mem, gl)
+            ],
             counts,
             "N/r = {ratio_v}"
         );

@@ -316,7 +316,9 @@ fn oracle(p: &Affine, q: &Affine, w: MatRef<'_, f64>, t: f64) -> Oracle {
 fn mean_deviation_bound(o: &Oracle, n: usize, alpha: f64) -> f64 {
     let (k, d) = (o.big_b.nrows(), o.big_b.ncols());
     let q = Mat::from_fn(d, d, |i, j| {
-        (0..k).map(|a| o.big_b[(a, i)] * o.big_b[(a, j)]).sum::<f64>()
+        (0..k)
+            .map(|a| o.big_b[(a, i)] * o.big_b[(a, j)])
+            .sum::<f64>()
     });
     let q_fro = q.norm_l2();
     let btb: f64 = (0..d)
@@ -427,8 +429,8 @@ impl Instance {
         let k = wm.nrows();
         let (fp, fq) = (exact_flow(&p, t), exact_flow(&q, t));
         let o = oracle(&fp, &fq, wm.as_ref(), t);
-        let scale = wm.norm_l2()
-            * (t * (norm(&fp.f) + norm(&fq.f)) + 2.0 * (norm(&fp.mu) + norm(&fq.mu)));
+        let scale =
+            wm.norm_l2() * (t * (norm(&fp.f) + norm(&fq.f)) + 2.0 * (norm(&fp.mu) + norm(&fq.mu)));
         let tau = 16.0 * gamma(4 * d + 2 * k) * scale * scale + f64::MIN_POSITIVE;
         let mut out = Vec::new();
 
@@ -520,10 +522,7 @@ impl Instance {
         out.push(Measurement::new(
             "solver_pfd",
             (solved.estimate - exact.estimate).abs(),
-            bounds[0]
-                + bounds[1]
-                + round * (solved.estimate + exact.estimate)
-                + f64::MIN_POSITIVE,
+            bounds[0] + bounds[1] + round * (solved.estimate + exact.estimate) + f64::MIN_POSITIVE,
         ));
         Ok(out)
     }

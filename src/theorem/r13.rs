@@ -228,7 +228,8 @@ impl Instance {
         let rp = s.reproducibility(x1.as_ref(), x2.as_ref())?;
         let gl = s.generalization(xe.as_ref(), train1.as_ref())?;
         // The check's own count of both scores.
-        let col = |x: MatRef<'_, f64>, j: usize| -> Vec<f64> { (0..d).map(|i| x[(i, j)]).collect() };
+        let col =
+            |x: MatRef<'_, f64>, j: usize| -> Vec<f64> { (0..d).map(|i| x[(i, j)]).collect() };
         let cos = |a: &[f64], b: &[f64]| -> f64 {
             let dot: f64 = a.iter().zip(b).map(|(u, v)| u * v).sum();
             let na: f64 = a.iter().map(|u| u * u).sum::<f64>().sqrt();

@@ -1,9 +1,9 @@
 //! R11 planted defects: each overrides one method of `r11::Subject` with a plausible bug.
 
+use diffusion_lowdim::flow::FlowMap;
 use diffusion_lowdim::flow::{Euler, GaussianFlow, Solver};
 use diffusion_lowdim::metric::{LinearFeatures, Pfd, PfdEstimate, pfd_gaussians, pfd_subspaces};
 use diffusion_lowdim::theorem::r11::{self, Subject};
-use diffusion_lowdim::flow::FlowMap;
 use diffusion_lowdim::{Denoiser, Gaussian, NoiseLevel, Result};
 use faer::{Mat, MatRef};
 
@@ -126,10 +126,7 @@ impl Subject for MeanSign {
         });
         let diff = Mat::from_fn(d, d, |i, j| ap[(i, j)] - aq[(i, j)]);
         let (wc, wm) = match feature {
-            Some(h) => (
-                h.matrix() * c.as_ref(),
-                h.matrix() * diff.as_ref(),
-            ),
+            Some(h) => (h.matrix() * c.as_ref(), h.matrix() * diff.as_ref()),
             None => (c, diff),
         };
         Ok(wc.norm_l2().hypot(t_max * wm.norm_l2()))

@@ -1,9 +1,9 @@
 //! R12 planted defects: each overrides `r12::Subject::bias_variance` with a plausible bug.
 
+use diffusion_lowdim::Result;
 use diffusion_lowdim::flow::FlowMap;
 use diffusion_lowdim::metric::{BiasVariance, Pfd};
 use diffusion_lowdim::theorem::r12::{self, Subject};
-use diffusion_lowdim::Result;
 use faer::MatRef;
 
 use super::{assert_caught, run};

@@ -1,8 +1,8 @@
 //! R13 planted defects: each overrides one method of `r13::Subject` with a plausible bug.
 
+use diffusion_lowdim::Result;
 use diffusion_lowdim::metric::{Proportion, Scores, clopper_pearson};
 use diffusion_lowdim::theorem::r13::{self, Subject};
-use diffusion_lowdim::Result;
 use faer::MatRef;
 
 use super::{assert_caught, run};
