@@ -9,6 +9,16 @@ use faer::{Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// Prints the failure count of every failed facet (shown with `--nocapture`).
+fn show(report: &diffusion_lowdim::theorem::ResultReport) {
+    for f in report.facets.iter().filter(|f| f.failures > 0) {
+        println!(
+            "{}: {} failed {}/{} instances",
+            report.id, f.name, f.failures, f.instances
+        );
+    }
+}
+
 /// Heun replaced by Euler (order 1 instead of 2).
 struct EulerSolver;
 impl Subject for EulerSolver {
@@ -20,6 +30,7 @@ impl Subject for EulerSolver {
 #[test]
 fn r11_planted_euler_instead_of_heun() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &EulerSolver));
+    show(&report);
     assert_caught(&report, "solver_error");
 }
 
@@ -42,6 +53,7 @@ impl Subject for NoSqrt {
 #[test]
 fn r11_planted_estimate_without_square_root() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &NoSqrt));
+    show(&report);
     assert_caught(&report, "estimator_mean");
 }
 
@@ -75,6 +87,7 @@ impl Subject for Unpaired {
 #[test]
 fn r11_planted_unpaired_noises() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &Unpaired));
+    show(&report);
     assert_caught(&report, "estimator_mean");
 }
 
@@ -98,6 +111,7 @@ impl Subject for NoQuantile {
 #[test]
 fn r11_planted_interval_without_quantile() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &NoQuantile));
+    show(&report);
     assert_caught(&report, "coverage");
 }
 
@@ -136,6 +150,7 @@ impl Subject for MeanSign {
 #[test]
 fn r11_planted_closed_form_mean_sign() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &MeanSign));
+    show(&report);
     assert_caught(&report, "closed_form");
 }
 
@@ -162,6 +177,7 @@ impl Subject for NoNoiseScale {
 #[test]
 fn r11_planted_closed_form_without_noise_scale() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &NoNoiseScale));
+    show(&report);
     assert_caught(&report, "closed_form");
 }
 
@@ -176,5 +192,6 @@ impl Subject for SubspaceFactor {
 #[test]
 fn r11_planted_subspace_factor_without_square_root() {
     let report = run("R11", 8, |rng| r11::run_case_with(rng, &SubspaceFactor));
+    show(&report);
     assert_caught(&report, "closed_form_subspace");
 }

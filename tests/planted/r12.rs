@@ -8,6 +8,16 @@ use faer::MatRef;
 
 use super::{assert_caught, run};
 
+/// Prints the failure count of every failed facet (shown with `--nocapture`).
+fn show(report: &diffusion_lowdim::theorem::ResultReport) {
+    for f in report.facets.iter().filter(|f| f.failures > 0) {
+        println!(
+            "{}: {} failed {}/{} instances",
+            report.id, f.name, f.failures, f.instances
+        );
+    }
+}
+
 /// The variance with the unbiased $1/(m-1)$ instead of the identity's $1/m$.
 struct UnbiasedVariance;
 impl Subject for UnbiasedVariance {
@@ -30,6 +40,7 @@ impl Subject for UnbiasedVariance {
 #[test]
 fn r12_planted_variance_with_m_minus_one() {
     let report = run("R12", 16, |rng| r12::run_case_with(rng, &UnbiasedVariance));
+    show(&report);
     assert_caught(&report, "identity");
 }
 
@@ -52,6 +63,7 @@ impl Subject for BiasOfFirstModel {
 #[test]
 fn r12_planted_bias_of_first_model() {
     let report = run("R12", 16, |rng| r12::run_case_with(rng, &BiasOfFirstModel));
+    show(&report);
     assert_caught(&report, "components_dd");
 }
 
@@ -76,5 +88,6 @@ impl Subject for GenNotSquared {
 #[test]
 fn r12_planted_generalization_error_not_squared() {
     let report = run("R12", 16, |rng| r12::run_case_with(rng, &GenNotSquared));
+    show(&report);
     assert_caught(&report, "matches_pfd");
 }

@@ -7,6 +7,16 @@ use faer::MatRef;
 
 use super::{assert_caught, run};
 
+/// Prints the failure count of every failed facet (shown with `--nocapture`).
+fn show(report: &diffusion_lowdim::theorem::ResultReport) {
+    for f in report.facets.iter().filter(|f| f.failures > 0) {
+        println!(
+            "{}: {} failed {}/{} instances",
+            report.id, f.name, f.failures, f.instances
+        );
+    }
+}
+
 /// Clopper–Pearson with the one-sided quantile: $a$ in each tail instead of $a/2$.
 struct OneSidedQuantile;
 impl Subject for OneSidedQuantile {
@@ -18,6 +28,7 @@ impl Subject for OneSidedQuantile {
 #[test]
 fn r13_planted_clopper_pearson_one_sided_quantile() {
     let report = run("R13", 8, |rng| r13::run_case_with(rng, &OneSidedQuantile));
+    show(&report);
     assert_caught(&report, "clopper_pearson_tails");
 }
 
@@ -33,6 +44,7 @@ impl Subject for RpInverted {
 #[test]
 fn r13_planted_reproducibility_threshold_inverted() {
     let report = run("R13", 8, |rng| r13::run_case_with(rng, &RpInverted));
+    show(&report);
     assert_caught(&report, "rp_lowrank_one");
 }
 
@@ -52,5 +64,6 @@ impl Subject for GlFirstPoint {
 #[test]
 fn r13_planted_generalization_first_training_point_only() {
     let report = run("R13", 8, |rng| r13::run_case_with(rng, &GlFirstPoint));
+    show(&report);
     assert_caught(&report, "gl_memorizing_zero");
 }
