@@ -59,7 +59,9 @@
 //!   clean end (the denoiser at $\sigma_{\min}$) by $\lambda_i/(\lambda_i + \sigma_{\min}^2)$ (0 outside
 //!   $\operatorname{span}V$), so Heun's map is $\mu + \sum_i \hat g_iv_iv_i^\top(x - \mu)$ and its deviation from the
 //!   exact flow on the noises is $e_p = \mathrm{RMS}_m\|W\sum_i(\hat g_i - f_i)v_iv_i^\top(x^{(m)} - \mu)\|$. Tolerance
-//!   $e_p$ plus the solver's rounding $\gamma_{19(8d+16)}\|W\|_F(\mathrm{RMS}\|x\| + 2\|\mu\|)$. Euler (order 1) exceeds it.
+//!   $e_p$ plus the solver's rounding $\gamma_{19(8d+16)}\|W\|_F(\mathrm{RMS}\|x\| + 2\|\mu\|)$. Euler (order 1) exceeds it. For
+//!   Heun itself the ratio is 1 up to rounding (the bound is Heun's own deviation): the facet
+//!   asserts that the solver is no less accurate than Heun on these Gaussians.
 //! - `solver_pfd`: the PFD between the two solver flows against the PFD between the exact flows
 //!   on the same noises: $|\widehat{\mathrm{PFD}}_{\mathrm{solver}} - \widehat{\mathrm{PFD}}_{\mathrm{exact}}| \le e_p + e_q$ (Minkowski in
 //!   $L^2$ of the empirical measure, with the a-priori $e_p, e_q$ above, not the solver's own
