@@ -15,8 +15,8 @@
 //! component outside $\operatorname{span}V$ scales like $t$ (it vanishes at $t = 0$). Hence
 //! $\Phi_p(x) = \mu_p + \sum_i f_i v_iv_i^\top(x - \mu_p)$, $f_i = \sqrt{\lambda_i/(\lambda_i + T^2)}$, and for
 //! $x = Tz$: $\Phi_p - \Phi_q = c + T(A_p - A_q)z$ with the eigen-sum trace form
-//! $$\mathrm{PFD}^2 = \|Wc\|^2 + T^2\Big(\sum_i f_i^2\|Wv_i\|^2 + \sum_j g_j^2\|Wu_j\|^2
-//!   - 2\sum_{i,j} f_ig_j\,(v_i^\top u_j)\,(Wv_i)^\top(Wu_j)\Big),$$
+//! $$\mathrm{PFD}^2 = \|Wc\|^2 + T^2\Big(\sum_i f_i^2\|Wv_i\|^2 + \sum_j g_j^2\|Wu_j\|^2 -
+//!   2\sum_{i,j} f_ig_j\,(v_i^\top u_j)\,(Wv_i)^\top(Wu_j)\Big),$$
 //! $c = (\mu_p - \mu_q) - \sum_i f_iv_i v_i^\top\mu_p + \sum_j g_ju_ju_j^\top\mu_q$ ($u_j, g_j$ those of $q$). Its
 //! rounding is bounded by $\tau = 16\gamma_{4d+2k}\|W\|_F^2\big(T(\|f\| + \|g\|) + 2(\|\mu_p\| + \|\mu_q\|)\big)^2$ on
 //! the squared scale (each term is a sum of at most $d^2$ products of factors bounded by that scale).
