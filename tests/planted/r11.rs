@@ -149,7 +149,7 @@ impl Subject for MeanSign {
 
 #[test]
 fn r11_planted_closed_form_mean_sign() {
-    let report = run("R11", 8, |rng| r11::run_case_with(rng, &MeanSign));
+    let report = run("R11", 16, |rng| r11::run_case_with(rng, &MeanSign));
     show(&report);
     assert_caught(&report, "closed_form");
 }
