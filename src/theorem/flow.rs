@@ -21,7 +21,7 @@ pub static FLOW: [Theorem; 6] = [
     },
     Theorem {
         id: "R11",
-        title: "PFD: pseudometric, Gaussian closed forms, CI coverage",
+        title: "PFD: Gaussian closed forms, estimator, CI coverage, solver PFD",
         proof: "proofs/R11-probability-flow-distance.md",
         run_case: r11::run_case,
     },
@@ -45,7 +45,7 @@ pub static FLOW: [Theorem; 6] = [
     },
     Theorem {
         id: "R16",
-        title: "Shallow Diffuse Thm 1: null-space perturbation bound",
+        title: "Shallow Diffuse Thm 1: null-space perturbation bound (linear K = 1)",
         proof: "proofs/R16-perturbation-bound.md",
         run_case: r16::run_case,
     },
