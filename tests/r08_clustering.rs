@@ -133,8 +133,8 @@ fn r08_softmax_gap_curve() {
             let level = NoiseLevel::new(1.0, beta).unwrap();
             let g = level.shrinkage();
             let eh = (3.0 * g * g + g) * (2.0 + beta * beta * d as f64) + 2.0 * g;
-            let sg = softmax_gap(&Reference, &bases, x0.as_ref(), level, 4096, &mut seeded(7))
-                .unwrap();
+            let sg =
+                softmax_gap(&Reference, &bases, x0.as_ref(), level, 4096, &mut seeded(7)).unwrap();
             assert!(
                 sg.gap.abs() <= sg.bound + sg.rounding + 5.0 * sg.std_error,
                 "theta {deg} beta {beta}: {sg:?}"

@@ -45,8 +45,8 @@ use rand::RngExt;
 
 use super::instance::log_uniform;
 use super::r08::{
-    best_permutation, cluster_allowance, clustered_data, cross_coherence, labels_of,
-    projection_sq, residual_sq, residual_sum,
+    best_permutation, cluster_allowance, clustered_data, cross_coherence, labels_of, projection_sq,
+    residual_sq, residual_sum,
 };
 use super::{CaseResult, Measurement, Reference};
 use crate::error::Result;

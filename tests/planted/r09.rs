@@ -5,8 +5,9 @@ use diffusion_lowdim::rng::SeededRng;
 use diffusion_lowdim::theorem::r09::{self, Subject};
 use faer::{Mat, MatRef};
 
+use super::r08::assert_caught;
 use super::r08::{bad_step, wrong_rank};
-use super::{assert_caught, run};
+use super::run;
 
 /// K-subspaces with rank $r - 1$, completed at random.
 struct WrongRank;
