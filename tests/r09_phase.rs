@@ -63,8 +63,9 @@ fn r09_phase_transition_is_sharp_at_n_equals_r() {
 /// The figures README.md and docs/reductions.md §7 state for `reproduce phase-transition`
 /// (default grid: d = 48, K = 1, 2, 3, r = 2..8, N = 2..15, 50 trials, seed 0): noise-free,
 /// rate 1 for every N ≥ r and 0 for every N < r; with `--noise 0.1`, rate 0 for N < r, at most
-/// 0.74 at N = r, at least 0.84 at N = r + 2, at least 0.90 from N = r + 3 on, 1.00 at
-/// N = r + 5, the first N with rate ≥ 1/2 at N − r ∈ {0, 1, 2} in every row, and no drop
+/// 0.74 at N = r, at least 0.84 at N = r + 2, at least 0.90 from N = r + 3 on, a rate of 1.00
+/// reached by N = r + 5 (single-trial misses remain at larger N: (K, r, N) = (2, 5, 10) has
+/// 49/50), the first N with rate ≥ 1/2 at N − r ∈ {0, 1, 2} in every row, and no drop
 /// of more than one trial as N grows. (About 7 s in the test profile on 2 cores.)
 #[test]
 fn r09_phase_transition_documented_figures() {
@@ -93,10 +94,13 @@ fn r09_phase_transition_documented_figures() {
                     0 => assert!(rate <= 0.74, "{c:?}"),
                     1 => {}
                     2 => assert!(rate >= 0.84, "{c:?}"),
-                    5 => assert_eq!(c.successes, c.trials, "{c:?}"),
                     _ => assert!(rate >= 0.90, "{c:?}"),
                 }
             }
+            assert!(
+                row.iter().any(|c| c.n <= r + 5 && c.successes == c.trials),
+                "K {k} r {r}: no rate 1.00 by N = r + 5"
+            );
             let first = row.iter().find(|c| c.rate() >= 0.5).expect("reaches 1/2");
             assert!(
                 (r..=r + 2).contains(&first.n),
