@@ -611,7 +611,7 @@ pub fn residual_sum(bases: &[faer::MatRef<'_, f64>], x: faer::MatRef<'_, f64>) -
         .sum()
 }
 
-/// The permutation $\pi$ (true component $\mapsto$ estimate) minimizing $\sum_k\mathrm{dist}[k][\pi(k)]^2$,
+/// The permutation $\pi$ (true component $\mapsto$ estimate) minimizing $\sum_k d_{k,\pi(k)}^2$ over the table `dist`
 /// by exhaustive search over all $K!$ permutations (the check's own matching; $K \le 6$).
 pub fn best_permutation(dist: &[Vec<f64>]) -> Vec<usize> {
     fn rec(
