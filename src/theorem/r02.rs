@@ -18,8 +18,14 @@
 //!   $\alpha\Sigma(\alpha^2\Sigma+\beta^2I)^{-1}$ in double-double, at the same extreme levels,
 //!   relative to $g_{\max}\sqrt r$; tolerance as `dense_dd` plus the oracle's own
 //!   $8d\varepsilon^2\operatorname{cond}(C)$.
+//!
+//! The check is generic over the implementation under test ([`Subject`]); the
+//! double-double oracles stay here. `projector_dd` evaluates the same projector
+//! formulas as the crate (in higher precision: it catches rounding and coding errors
+//! of the crate's evaluation, not a wrong formula); `dense_dd` and `jacobian_dd` are the
+//! independent derivations (dense covariance, Cholesky solve).
 
-use faer::Mat;
+use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
@@ -31,6 +37,58 @@ use crate::linalg::{mul, orthonormality_deviation};
 use crate::model::{Denoiser, ExactModel, Gaussian};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// The computations R02's check exercises, as the implementation under test.
+///
+/// The default methods call [`Gaussian`] ([`super::Reference`]). `model` is
+/// $\mathcal N(\mu, U\Lambda U^\top)$ (`model.mean()`, `model.basis()`, `model.variances()`);
+/// `x_t` holds points $x_t = \alpha x_0 + \beta\varepsilon$ as columns.
+pub trait Subject: Sync {
+    /// $\mathbb E[x_0\mid x_t] = \mu + \alpha\Sigma(\alpha^2\Sigma + \beta^2I)^{-1}(x_t - \alpha\mu)$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn posterior_mean(
+        &self,
+        model: &Gaussian,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        model.posterior_mean(x_t, level)
+    }
+
+    /// $\nabla\log p_t(x_t) = -(\alpha^2\Sigma + \beta^2I)^{-1}(x_t - \alpha\mu)$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn score(&self, model: &Gaussian, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        model.score(x_t, level)
+    }
+
+    /// $\log p_t(x_t) = -\tfrac12\big[(x_t-\alpha\mu)^\top C^{-1}(x_t-\alpha\mu) + \log\det C + d\log 2\pi\big]$,
+    /// $C = \alpha^2\Sigma + \beta^2I$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn log_density(
+        &self,
+        model: &Gaussian,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Vec<f64>> {
+        model.log_density(x_t, level)
+    }
+
+    /// The Jacobian $\partial\,\mathbb E[x_0\mid x_t]/\partial x_t = \alpha\Sigma C^{-1}$ at one point.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn jacobian(&self, model: &Gaussian, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        model.jacobian(x_t, level)
+    }
+}
+
+impl Subject for super::Reference {}
 
 /// One R02 instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +133,14 @@ impl Instance {
     /// # Errors
     /// Model construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&super::Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let mut rng = seeded(self.seed);
         let d = self.d;
         let r = if self.full { d } else { self.r.clamp(1, d) };
@@ -108,9 +174,9 @@ impl Instance {
             .map(|i| self.alpha * x0[(i, 0)] + self.beta * e[(i, 0)])
             .collect();
         let xm = Mat::from_fn(d, 1, |i, _| x[i]);
-        let mean = model.posterior_mean(xm.as_ref(), level)?;
-        let score = model.score(xm.as_ref(), level)?;
-        let logp = model.log_density(xm.as_ref(), level)?[0];
+        let mean = s.posterior_mean(&model, xm.as_ref(), level)?;
+        let score = s.score(&model, xm.as_ref(), level)?;
+        let logp = s.log_density(&model, xm.as_ref(), level)?[0];
         let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
         let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
 
@@ -173,7 +239,7 @@ impl Instance {
 
         // The Jacobian U diag(g) Uᵀ against the dense αΣ(α²Σ+β²I)⁻¹ in double-double,
         // relative to its scale g_max √r. The oracle's own error is ≈ 8dε²·cond(C).
-        let jac = model.jacobian(xm.col(0), level)?;
+        let jac = s.jacobian(&model, xm.col(0), level)?;
         let jref = oracle::gaussian_jacobian_dense(&sigma_dense, self.alpha, self.beta);
         let lmax = lambda.iter().cloned().fold(0.0, f64::max);
         let cond_c = 1.0 + self.alpha * self.alpha * lmax / (self.beta * self.beta);
@@ -212,7 +278,12 @@ fn logdensity_scale(model: &Gaussian, x: &[f64], level: NoiseLevel, logp: f64) -
     logp.abs() + logdet + d * 1.84
 }
 
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
+}
+
 /// Registry entry.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &super::Reference)
 }

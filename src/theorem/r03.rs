@@ -26,8 +26,14 @@
 //!   and the oracle's $8d\varepsilon^2\operatorname{cond}(C_k)$.
 //! - `lemma1_paper_case`: with $\pi_k = 1/K$, equal $r_k$ and $\Lambda_k = I$, the
 //!   crate's posterior mean equals the paper's printed Lemma 1.
+//!
+//! The check is generic over the implementation under test ([`Subject`]); the
+//! double-double oracles stay here. `formula_dd` evaluates the crate's projector-form
+//! formula in higher precision (it catches rounding and coding errors, not a wrong
+//! formula); `dense_mixture_dd` and `jacobian_dd` are the independent derivations (the
+//! general Gaussian-mixture posterior with dense covariances).
 
-use faer::Mat;
+use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, independent_bases, log_uniform, orthogonal_bases};
@@ -39,6 +45,47 @@ use crate::linalg::orthonormality_deviation;
 use crate::model::{Denoiser, ExactModel, Molrg};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// The computations R03's check exercises, as the implementation under test.
+///
+/// The default methods call [`Molrg`] ([`super::Reference`]). `model` is the mixture
+/// $\sum_k\pi_k\mathcal N(0, U_k\Lambda_kU_k^\top)$ (`model.weights()`, `model.basis(k)`,
+/// `model.variances(k)`); `x_t` holds points $x_t = \alpha x_0 + \beta\varepsilon$ as columns.
+pub trait Subject: Sync {
+    /// $\mathbb E[x_0\mid x_t] = \sum_k w_k(x_t)\,U_k\operatorname{diag}(g_k)U_k^\top x_t$, with
+    /// $g_{k,i} = \alpha\lambda_{k,i}/(\alpha^2\lambda_{k,i}+\beta^2)$ and
+    /// $w_k \propto \pi_k\,\mathcal N(x_t; 0, \alpha^2U_k\Lambda_kU_k^\top + \beta^2I)$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn posterior_mean(
+        &self,
+        model: &Molrg,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        model.posterior_mean(x_t, level)
+    }
+
+    /// $\nabla\log p_t(x_t) = (\alpha\,\mathbb E[x_0\mid x_t] - x_t)/\beta^2$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn score(&self, model: &Molrg, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        model.score(x_t, level)
+    }
+
+    /// The Jacobian of the posterior mean at one point:
+    /// $\sum_kw_k\,\alpha\Sigma_kC_k^{-1} + \frac{\alpha}{\beta^2}\sum_kw_k(m_k-m)(m_k-m)^\top$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn jacobian(&self, model: &Molrg, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        model.jacobian(x_t, level)
+    }
+}
+
+impl Subject for super::Reference {}
 
 /// Where the evaluation point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +269,14 @@ impl Instance {
     /// # Errors
     /// Model construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&super::Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let (model, bases, variances, pi) = self.model()?;
         let level = NoiseLevel::new(self.alpha, self.beta)?;
         let d = self.d;
@@ -230,8 +285,8 @@ impl Instance {
             return Ok(vec![]);
         }
         let xm = Mat::from_fn(d, 1, |i, _| x[i]);
-        let mean = model.posterior_mean(xm.as_ref(), level)?;
-        let score = model.score(xm.as_ref(), level)?;
+        let mean = s.posterior_mean(&model, xm.as_ref(), level)?;
+        let score = s.score(&model, xm.as_ref(), level)?;
         let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
         let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
         let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
@@ -334,7 +389,7 @@ impl Instance {
 
         // The Jacobian against J = Σ w_k αΣ_kC_k⁻¹ + (α/β²) Σ w_k (m_k − m)(m_k − m)ᵀ
         // from dense covariances in double-double (see the module docs for the tolerance).
-        let jac = model.jacobian(xm.col(0), level)?;
+        let jac = s.jacobian(&model, xm.col(0), level)?;
         let jref = oracle::mixture_jacobian_dense(&pi, &covs, &x, self.alpha, self.beta);
         let coef = self.alpha / (self.beta * self.beta);
         let dk: Vec<f64> = f
@@ -391,7 +446,12 @@ fn dist_q(a: &[Q], b: &[Q]) -> f64 {
     oracle::f(s.sqrt())
 }
 
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
+}
+
 /// Registry entry.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &super::Reference)
 }

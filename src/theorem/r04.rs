@@ -21,8 +21,27 @@
 //! - `tiny_beta_finite`: at $\beta = 10^{-8}$ (logits of order $10^{16}$) the
 //!   mean, score and weights are finite, the weights sum to one within
 //!   $N\varepsilon$, and the largest is at least $1/N$.
+//! - `high_noise_expansion`: an independent derivation at low signal-to-noise. Writing
+//!   $v_i = x^{(i)} - \bar x$ (data mean $\bar x$, covariance $S = \frac1N\sum_iv_iv_i^\top$, third moment
+//!   $M_3 = \frac1N\sum_i\|v_i\|^2v_i$), the centred logits are
+//!   $b_i = \big(\alpha\langle x_t - \alpha\bar x, v_i\rangle - \frac{\alpha^2}2(\|v_i\|^2 - \operatorname{tr}S)\big)/\beta^2$, and
+//!   expanding $e^{b_i} = 1 + b_i + R_i$, $|R_i| \le \rho = \frac{\delta^2}2e^\delta$ ($\delta = \max_i|b_i|$), gives
+//!   $\big\|\hat x_0 - \bar x - \frac{\alpha}{\beta^2}S(x_t - \alpha\bar x) + \frac{\alpha^2}{2\beta^2}M_3\big\| \le \frac{(2+\delta)\rho}{1-\rho}\max_i\|v_i\|$
+//!   (proof in `proofs/R04-empirical-posterior.md`). The expansion is built from the data's
+//!   moments in double-double — no softmax — so it catches a wrong temperature or a
+//!   wrong scaling of the logits that a higher-precision softmax sharing the same
+//!   formula would not. Measured where $\delta \le 0.1$; tolerance: that bound plus the
+//!   `formula_dd` tolerance of the crate's mean and $8\gamma_{d+4}(\|\bar x\| + \max_i\|v_i\|)$.
+//!
+//! `formula_dd` evaluates the defining softmax in higher precision: it catches rounding
+//! and coding errors of the crate's evaluation, not a misreading of the formula it
+//! shares; `high_noise_expansion` (low SNR), `nearest_point` (the $\beta\to0$ limit,
+//! computed from double-double distances) and R01's `tweedie_fd` (finite differences of
+//! $\log p_t$, moderate levels) are the independent comparisons.
+//!
+//! The check is generic over the implementation under test ([`Subject`]).
 
-use faer::Mat;
+use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
@@ -33,6 +52,78 @@ use crate::level::NoiseLevel;
 use crate::model::{Denoiser, Empirical, ExactModel};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded, standard_normal};
+
+/// The computations R04's check exercises, as the implementation under test.
+///
+/// The default methods call [`Empirical`] ([`super::Reference`]). `model` is the
+/// uniform distribution on the training points $x^{(1)}, \dots, x^{(N)}$ (`model.points()`);
+/// the posterior weights are $s_i(x_t) \propto \exp(-\|x_t - \alpha x^{(i)}\|^2/2\beta^2)$.
+pub trait Subject: Sync {
+    /// $\mathbb E[x_0\mid x_t] = \sum_is_i(x_t)\,x^{(i)}$ at every column of `x_t`, with a
+    /// per-column a-posteriori bound on its relative weight error (the check widens its
+    /// tolerance by `bound · max_i‖x^(i) − x̂0‖`; return zeros if you have none).
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn posterior_mean_with_bounds(
+        &self,
+        model: &Empirical,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<(Mat<f64>, Vec<f64>)> {
+        model.posterior_mean_with_bounds(x_t, level)
+    }
+
+    /// $\nabla\log p_t(x_t) = (\alpha\,\mathbb E[x_0\mid x_t] - x_t)/\beta^2$.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn score(
+        &self,
+        model: &Empirical,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        model.score(x_t, level)
+    }
+
+    /// The Jacobian $\frac{\alpha}{\beta^2}\sum_is_i(x^{(i)} - \hat x_0)(x^{(i)} - \hat x_0)^\top$ at one point.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn jacobian(&self, model: &Empirical, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+        model.jacobian(x_t, level)
+    }
+
+    /// The non-zero posterior weights $(i, s_i(x_t))$ at one point.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn posterior_weights(
+        &self,
+        model: &Empirical,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Vec<(usize, f64)>> {
+        model.posterior_weights(x_t, level)
+    }
+
+    /// $\mathbb E[x_0\mid x_t]$ at every column of `x_t` (the convenience path; defaults to
+    /// [`Subject::posterior_mean_with_bounds`] without the bounds).
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn posterior_mean(
+        &self,
+        model: &Empirical,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        model.posterior_mean(x_t, level)
+    }
+}
+
+impl Subject for super::Reference {}
 
 /// Where the query point is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,13 +224,21 @@ impl Instance {
     /// # Errors
     /// Model construction or evaluation errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&super::Reference)
+    }
+
+    /// Runs the facets on the implementation `s`.
+    ///
+    /// # Errors
+    /// Model construction or evaluation errors (which count as failures).
+    pub fn check_with(&self, s: &dyn Subject) -> Result<Vec<Measurement>> {
         let (pts, x) = self.data();
         let (d, n) = (self.d, pts.ncols());
         let model = Empirical::new(pts.as_ref())?;
         let level = NoiseLevel::new(self.alpha, self.beta)?;
         let xm = Mat::from_fn(d, 1, |i, _| x[i]);
-        let (mean, bounds) = model.posterior_mean_with_bounds(xm.as_ref(), level)?;
-        let score = model.score(xm.as_ref(), level)?;
+        let (mean, bounds) = s.posterior_mean_with_bounds(&model, xm.as_ref(), level)?;
+        let score = s.score(&model, xm.as_ref(), level)?;
         let mean: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
         let score: Vec<f64> = (0..d).map(|i| score[(i, 0)]).collect();
         let mut out = Vec::new();
@@ -200,10 +299,11 @@ impl Instance {
         } else {
             (alpha * spread / b2) / s_scale
         };
+        let tol_mean = base + batch + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale;
         out.push(Measurement::new(
             "formula_dd",
             rel(oracle::dist(&mean, &rm), m_scale),
-            base + batch + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale,
+            tol_mean,
         ));
         out.push(Measurement::new(
             "formula_dd",
@@ -213,7 +313,7 @@ impl Instance {
 
         // jacobian_dd: (α/β²) Σ s_i v_i v_iᵀ, v_i = x^(i) − x̂0, against the same in
         // double-double with the reference weights; scale (α/β²) Σ s_i ‖v_i‖².
-        let jac = model.jacobian(xm.col(0), level)?;
+        let jac = s.jacobian(&model, xm.col(0), level)?;
         let jref = oracle::empirical_jacobian(pts.as_ref(), &x, alpha, self.beta);
         let coef = alpha / b2;
         let vnorms: Vec<f64> = (0..n)
@@ -278,7 +378,7 @@ impl Instance {
                 dup[(l, n + 1)] = pts[(l, 0)];
             }
             let m = Empirical::new(dup.as_ref())?;
-            let wts = m.posterior_weights(xm.col(0), level)?;
+            let wts = s.posterior_weights(&m, xm.col(0), level)?;
             let get = |i: usize| wts.iter().find(|p| p.0 == i).map(|p| p.1).unwrap_or(0.0);
             let (a, b, c) = (get(0), get(n), get(n + 1));
             out.push(Measurement::holds(
@@ -292,7 +392,7 @@ impl Instance {
             }
             let sym = Empirical::new(pm.as_ref())?;
             let origin = Mat::<f64>::zeros(d, 1);
-            let ws = sym.posterior_weights(origin.col(0), level)?;
+            let ws = s.posterior_weights(&sym, origin.col(0), level)?;
             out.push(Measurement::holds(
                 "tie_split",
                 ws.len() == 2
@@ -304,9 +404,9 @@ impl Instance {
         // tiny_beta_finite
         {
             let tiny = NoiseLevel::new(self.alpha.max(1e-8), 1e-8)?;
-            let mt = model.posterior_mean(xm.as_ref(), tiny)?;
-            let st = model.score(xm.as_ref(), tiny)?;
-            let wt = model.posterior_weights(xm.col(0), tiny)?;
+            let mt = s.posterior_mean(&model, xm.as_ref(), tiny)?;
+            let st = s.score(&model, xm.as_ref(), tiny)?;
+            let wt = s.posterior_weights(&model, xm.col(0), tiny)?;
             let sum: f64 = wt.iter().map(|p| p.1).sum();
             let wmax = wt.iter().map(|p| p.1).fold(0.0, f64::max);
             let finite = (0..d).all(|i| mt[(i, 0)].is_finite() && st[(i, 0)].is_finite())
@@ -316,11 +416,82 @@ impl Instance {
                 finite && (sum - 1.0).abs() <= (n as f64 + 2.0) * EPS && wmax >= 1.0 / n as f64,
             ));
         }
+
+        // high_noise_expansion (see the module docs), from the data's moments.
+        if let Some(m) = high_noise_expansion(pts.as_ref(), &x, alpha, self.beta) {
+            let tol = m.bound + tol_mean * m_scale + 8.0 * gamma(d + 4) * m.scale;
+            out.push(Measurement::new(
+                "high_noise_expansion",
+                oracle::dist(&mean, &m.mean),
+                tol,
+            ));
+        }
         Ok(out)
     }
 }
 
+/// The low-SNR expansion of the empirical posterior mean (module docs).
+struct Expansion {
+    /// $\bar x + \frac{\alpha}{\beta^2}S(x_t - \alpha\bar x) - \frac{\alpha^2}{2\beta^2}M_3$.
+    mean: Vec<oracle::Q>,
+    /// $\frac{(2+\delta)\rho}{1-\rho}\max_i\|v_i\|$.
+    bound: f64,
+    /// $\|\bar x\| + \max_i\|v_i\|$.
+    scale: f64,
+}
+
+/// The expansion if $\delta = \max_i|b_i| \le 0.1$, else `None`.
+fn high_noise_expansion(pts: MatRef<'_, f64>, x: &[f64], alpha: f64, beta: f64) -> Option<Expansion> {
+    use oracle::{Q, q};
+    let (d, n) = (pts.nrows(), pts.ncols());
+    let nq = q(n as f64);
+    let mut bar = vec![Q::ZERO; d];
+    for i in 0..n {
+        for (l, b) in bar.iter_mut().enumerate() {
+            *b += q(pts[(l, i)]);
+        }
+    }
+    bar.iter_mut().for_each(|b| *b /= nq);
+    let v: Vec<Vec<Q>> = (0..n)
+        .map(|i| (0..d).map(|l| q(pts[(l, i)]) - bar[l]).collect())
+        .collect();
+    let (qa, qb2) = (q(alpha), q(beta) * q(beta));
+    let y: Vec<Q> = (0..d).map(|l| q(x[l]) - qa * bar[l]).collect();
+    let dot = |a: &[Q], b: &[Q]| a.iter().zip(b).fold(Q::ZERO, |s, (u, w)| s + *u * *w);
+    let sq: Vec<Q> = v.iter().map(|vi| dot(vi, vi)).collect();
+    let tr = sq.iter().fold(Q::ZERO, |s, &t| s + t) / nq;
+    let half_a2 = q(0.5) * qa * qa;
+    let delta = v
+        .iter()
+        .zip(&sq)
+        .map(|(vi, &s2)| oracle::f((qa * dot(&y, vi) - half_a2 * (s2 - tr)) / qb2).abs())
+        .fold(0.0, f64::max);
+    if delta.is_nan() || delta > 0.1 {
+        return None;
+    }
+    // x̄ + (α/β²) S y − (α²/2β²) M₃, with S y = (1/N) Σ v_i ⟨v_i, y⟩, M₃ = (1/N) Σ ‖v_i‖² v_i.
+    let mut mean = bar.clone();
+    for (vi, &s2) in v.iter().zip(&sq) {
+        let c = (qa * dot(vi, &y) - half_a2 * s2) / (qb2 * nq);
+        for (m, &vl) in mean.iter_mut().zip(vi) {
+            *m += c * vl;
+        }
+    }
+    let vmax = sq.iter().map(|&s2| oracle::f(s2).sqrt()).fold(0.0, f64::max);
+    let rho = 0.5 * delta * delta * delta.exp();
+    Some(Expansion {
+        mean,
+        bound: (2.0 + delta) * rho / (1.0 - rho) * vmax,
+        scale: oracle::norm(&bar) + vmax,
+    })
+}
+
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
+}
+
 /// Registry entry.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &super::Reference)
 }
