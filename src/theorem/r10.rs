@@ -45,8 +45,20 @@
 //! - `exact_transport`: $AC_{t_0}A^\top = C_{t_n}$ for the flow matrix $A$ and the marginal
 //!   covariances $C_t = \alpha_t^2\Sigma + \beta_t^2I$, within
 //!   $8\gamma_{3d}(\|A\|_F^2\|C_{t_0}\|_F + \|C_{t_n}\|_F)$.
+//! - `solver_mesh`: in every solve of the order measurement, the solver reports the
+//!   state at exactly the grid's times $t_0, \dots, t_n$ (one observation per time, in
+//!   order, bit-equal times), its [`SolveInfo`](crate::flow::SolveInfo) mesh is that grid with
+//!   $n$ steps, and its returned state is the last observed one. (The order facet
+//!   compares observed states with the exact flow at the grid's times; a solver that
+//!   stopped one step short would otherwise go unnoticed.)
+//!
+//! The check is generic over the implementation under test ([`Subject`]: the solvers,
+//! the velocity, the exact flow). The expected order comes from the instance's
+//! [`SolverKind`], not from the solver's own [`Solver::order`]. The oracle of the
+//! solver facets is the crate's [`GaussianFlow`], whose closed form is itself checked by
+//! `exact_ode` and `exact_transport` (and independently by R11's eigenvalue form).
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::flow::{ScheduleKind, random_gaussian};
@@ -58,6 +70,7 @@ use crate::flow::{
     ProbabilityFlow, Rk4, Solver, TimeGrid,
 };
 use crate::linalg::{frobenius_distance, frobenius_norm, mul};
+use crate::level::NoiseLevel;
 use crate::model::{ExactModel, Gaussian};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded};
@@ -101,6 +114,15 @@ impl SolverKind {
         }
     }
 
+    /// Its order of convergence $p$ (what the check expects, whatever the solver claims).
+    pub fn order(self) -> f64 {
+        match self {
+            Self::Euler | Self::Ddim => 1.0,
+            Self::Heun | Self::DpmSolverPP2M => 2.0,
+            Self::Rk4 => 4.0,
+        }
+    }
+
     /// The facet name of its order check.
     pub fn facet(self) -> &'static str {
         match self {
@@ -112,6 +134,71 @@ impl SolverKind {
         }
     }
 }
+
+/// The computations R10's check exercises, as the implementation under test.
+///
+/// The default methods call this crate ([`super::Reference`]).
+pub trait Subject: Sync {
+    /// The fixed-step solver of kind `kind` (Euler, Heun, RK4, DDIM, DPM-Solver++(2M)),
+    /// integrating the probability-flow ODE $\dot x = v(t, x)$ over a [`TimeGrid`].
+    fn solver(&self, kind: SolverKind) -> Box<dyn Solver> {
+        kind.build()
+    }
+
+    /// The adaptive solver at relative tolerance `rtol` and absolute tolerance `atol`
+    /// (the check's bound assumes an embedded-error controller accepting a step iff its
+    /// scaled RMS error estimate is $\le 1$, as [`DormandPrince`]).
+    ///
+    /// # Errors
+    /// Invalid tolerances.
+    fn adaptive(&self, rtol: f64, atol: f64) -> Result<Box<dyn Solver>> {
+        Ok(Box::new(DormandPrince::new(rtol, atol)?))
+    }
+
+    /// The probability-flow velocity
+    /// $v(t, x) = \frac{\dot\beta_t}{\beta_t}(x - \alpha_tD(x, t)) + \dot\alpha_tD(x, t)$ at every column of `x`.
+    ///
+    /// # Errors
+    /// Evaluation errors (counted as failures).
+    fn velocity(&self, flow: &ProbabilityFlow<'_>, t: f64, x: MatRef<'_, f64>) -> Result<Mat<f64>> {
+        flow.velocity(t, x)
+    }
+
+    /// The exact flow of $\mathcal N(\mu, V\Lambda V^\top)$ from level `from` to $(\alpha, \beta)$,
+    /// applied to the columns of `x`:
+    /// $\alpha\mu + V\operatorname{diag}(f)V^\top(x - \alpha_0\mu) + \frac{\beta}{\beta_0}(I - VV^\top)(x - \alpha_0\mu)$,
+    /// $f_i = \sqrt{(\alpha^2\lambda_i + \beta^2)/(\alpha_0^2\lambda_i + \beta_0^2)}$.
+    ///
+    /// # Errors
+    /// Invalid levels.
+    fn exact_map(
+        &self,
+        model: &Gaussian,
+        from: NoiseLevel,
+        alpha: f64,
+        beta: f64,
+        x: MatRef<'_, f64>,
+    ) -> Result<Mat<f64>> {
+        GaussianFlow::between(model, from, alpha, beta)?.map(x)
+    }
+
+    /// The linear part $A = V\operatorname{diag}(f)V^\top + \frac{\beta}{\beta_0}(I - VV^\top)$ of
+    /// [`Subject::exact_map`].
+    ///
+    /// # Errors
+    /// Invalid levels.
+    fn exact_matrix(
+        &self,
+        model: &Gaussian,
+        from: NoiseLevel,
+        alpha: f64,
+        beta: f64,
+    ) -> Result<Mat<f64>> {
+        Ok(GaussianFlow::between(model, from, alpha, beta)?.matrix())
+    }
+}
+
+impl Subject for super::Reference {}
 
 /// One R10 instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,22 +306,49 @@ impl Instance {
     /// # Errors
     /// Model, grid or solver errors (which count as failures).
     pub fn check(&self) -> Result<Vec<Measurement>> {
+        self.check_with(&super::Reference)
+    }
+
+    /// Runs the facets on the implementation `sub`.
+    ///
+    /// # Errors
+    /// Model, grid or solver errors (which count as failures).
+    pub fn check_with(&self, sub: &dyn Subject) -> Result<Vec<Measurement>> {
         let s = self.schedule.build();
         let s = s.as_ref();
         let coarse = self.time_grid(s, self.steps)?;
         let (g, x_start) = self.setup(s, coarse.start())?;
         let flow = ProbabilityFlow::new(s, &g);
-        let solver = self.solver.build();
-        let order = f64::from(solver.order().unwrap_or(0));
+        let solver = sub.solver(self.solver);
+        let order = self.solver.order();
         let l0 = s.level(coarse.start())?;
+        let mesh_ok = std::cell::Cell::new(true);
         // Global error: max over the solver's mesh of the distance to the exact flow,
         // relative to the largest exact state.
         let run = |n: usize| -> Result<f64> {
             let grid = self.time_grid(s, n)?;
             let mut states = Vec::with_capacity(n + 1);
-            solver.solve_observed(&flow, &grid, x_start.as_ref(), &mut |_, _, x| {
+            let mut times = Vec::with_capacity(n + 1);
+            let sol = solver.solve_observed(&flow, &grid, x_start.as_ref(), &mut |_, t, x| {
+                times.push(t);
                 states.push(x.to_owned())
             })?;
+            let same = |a: &[f64], b: &[f64]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits())
+            };
+            let last_ok = states.last().is_some_and(|x| {
+                x.nrows() == sol.x.nrows()
+                    && x.ncols() == sol.x.ncols()
+                    && (0..x.ncols())
+                        .all(|j| (0..x.nrows()).all(|i| x[(i, j)].to_bits() == sol.x[(i, j)].to_bits()))
+            });
+            if !(same(&times, grid.times())
+                && same(&sol.info.mesh, grid.times())
+                && sol.info.steps == n
+                && last_ok)
+            {
+                mesh_ok.set(false);
+            }
             let (mut err, mut scale) = (0.0f64, 0.0f64);
             for (x, &t) in states.iter().zip(grid.times()) {
                 let l = s.level(t)?;
@@ -246,25 +360,25 @@ impl Instance {
             Ok(err / scale)
         };
         let (measured, _) = measured_order(run, self.steps)?;
-        let mut out = vec![Measurement::new(
-            self.solver.facet(),
-            (measured - order).abs(),
-            0.25,
-        )];
-        out.extend(self.dopri(s, &g, &coarse, &x_start)?);
-        out.extend(self.exact_facets(s, &g, &coarse, &x_start)?);
+        let mut out = vec![
+            Measurement::new(self.solver.facet(), (measured - order).abs(), 0.25),
+            Measurement::holds("solver_mesh", mesh_ok.get()),
+        ];
+        out.extend(self.dopri(sub, s, &g, &coarse, &x_start)?);
+        out.extend(self.exact_facets(sub, s, &g, &coarse, &x_start)?);
         Ok(out)
     }
 
     fn dopri(
         &self,
+        sub: &dyn Subject,
         s: &dyn Schedule,
         g: &Gaussian,
         grid: &TimeGrid,
         x_start: &Mat<f64>,
     ) -> Result<Vec<Measurement>> {
         let atol = 1e-3 * self.rtol;
-        let dp = DormandPrince::new(self.rtol, atol)?;
+        let dp = sub.adaptive(self.rtol, atol)?;
         let sol = dp.solve(&ProbabilityFlow::new(s, g), grid, x_start.as_ref())?;
         let info = &sol.info;
         let l0 = s.level(grid.start())?;
@@ -325,6 +439,7 @@ impl Instance {
 
     fn exact_facets(
         &self,
+        sub: &dyn Subject,
         s: &dyn Schedule,
         g: &Gaussian,
         grid: &TimeGrid,
@@ -338,7 +453,7 @@ impl Instance {
         let h = (t - tn).min(t0 - t) / 64.0;
         let at = |tt: f64| -> Result<Mat<f64>> {
             let l = s.level(tt)?;
-            GaussianFlow::between(g, l0, l.alpha(), l.beta())?.map(x_start.as_ref())
+            sub.exact_map(g, l0, l.alpha(), l.beta(), x_start.as_ref())
         };
         let fd = |h: f64| -> Result<Mat<f64>> {
             let (p2, p1, m1, m2) = (at(t + 2.0 * h)?, at(t + h)?, at(t - h)?, at(t - 2.0 * h)?);
@@ -348,7 +463,7 @@ impl Instance {
         };
         let (dh, d2h) = (fd(h)?, fd(2.0 * h)?);
         let xt = at(t)?;
-        let v = ProbabilityFlow::new(s, g).velocity(t, xt.as_ref())?;
+        let v = sub.velocity(&ProbabilityFlow::new(s, g), t, xt.as_ref())?;
         let xmax = [t - 2.0 * h, t + 2.0 * h, t - 4.0 * h, t + 4.0 * h]
             .iter()
             .map(|&tt| at(tt).map(|m| m.norm_max()))
@@ -366,7 +481,7 @@ impl Instance {
         )];
         // exact_transport: A C_0 Aᵀ = C_n.
         let ln = s.level(tn)?;
-        let a = GaussianFlow::between(g, l0, ln.alpha(), ln.beta())?.matrix();
+        let a = sub.exact_matrix(g, l0, ln.alpha(), ln.beta())?;
         let sigma = g.covariance();
         let cov = |l: crate::NoiseLevel| {
             Mat::from_fn(self.d, self.d, |i, j| {
@@ -418,7 +533,12 @@ where
     Ok((f64::NAN, n))
 }
 
+/// Draws one instance from `rng` and checks the implementation `s` on it.
+pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
+    CaseResult::of(Instance::sample(rng), |i| i.check_with(s))
+}
+
 /// Registry entry.
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
-    CaseResult::of(Instance::sample(rng), Instance::check)
+    run_case_with(rng, &super::Reference)
 }

@@ -2,7 +2,7 @@
 
 use diffusion_lowdim::error::Result;
 use diffusion_lowdim::level::NoiseLevel;
-use diffusion_lowdim::model::{Denoiser, ExactModel, Molrg};
+use diffusion_lowdim::model::{Denoiser, Molrg};
 use diffusion_lowdim::theorem::r03;
 use faer::{ColRef, Mat, MatRef};
 
