@@ -392,21 +392,21 @@ impl Instance {
 /// $\|\mu\|$ for a Gaussian, the largest training point's norm for an empirical
 /// model, 0 for a MoLRG: the size of the prior's location in the Tweedie scale.
 fn mean_magnitude(model: &AnyModel) -> f64 {
-        match model {
-            AnyModel::Gaussian(g) => g.mean().iter().map(|v| v * v).sum::<f64>().sqrt(),
-            AnyModel::Empirical(e) => {
-                let p = e.points();
-                (0..p.ncols())
-                    .map(|j| {
-                        (0..p.nrows())
-                            .map(|i| p[(i, j)] * p[(i, j)])
-                            .sum::<f64>()
-                            .sqrt()
-                    })
-                    .fold(0.0, f64::max)
-            }
-            AnyModel::Molrg(_) => 0.0,
+    match model {
+        AnyModel::Gaussian(g) => g.mean().iter().map(|v| v * v).sum::<f64>().sqrt(),
+        AnyModel::Empirical(e) => {
+            let p = e.points();
+            (0..p.ncols())
+                .map(|j| {
+                    (0..p.nrows())
+                        .map(|i| p[(i, j)] * p[(i, j)])
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .fold(0.0, f64::max)
         }
+        AnyModel::Molrg(_) => 0.0,
+    }
 }
 
 /// Draws one instance from `rng` and checks the implementation `s` on it.

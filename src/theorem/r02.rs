@@ -83,7 +83,12 @@ pub trait Subject: Sync {
     ///
     /// # Errors
     /// Evaluation errors (counted as failures).
-    fn jacobian(&self, model: &Gaussian, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+    fn jacobian(
+        &self,
+        model: &Gaussian,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
         model.jacobian(x_t, level)
     }
 }

@@ -91,7 +91,12 @@ pub trait Subject: Sync {
     ///
     /// # Errors
     /// Evaluation errors (counted as failures).
-    fn jacobian(&self, model: &Empirical, x_t: ColRef<'_, f64>, level: NoiseLevel) -> Result<Mat<f64>> {
+    fn jacobian(
+        &self,
+        model: &Empirical,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
         model.jacobian(x_t, level)
     }
 
@@ -292,7 +297,8 @@ impl Instance {
                 oracle::dist(&v, &rm)
             })
             .fold(0.0, f64::max);
-        let batch = 8.0 * gamma(n + 4) + bounds[0] * pmax_dist / m_scale;
+        let batch =
+            8.0 * gamma(n + 4) + bounds.first().copied().unwrap_or(0.0) * pmax_dist / m_scale;
         // Share of the score's scale carried by the weighted offsets (in [0, 1]).
         let frac_s = if spread == 0.0 {
             0.0
@@ -441,7 +447,12 @@ struct Expansion {
 }
 
 /// The expansion if $\delta = \max_i|b_i| \le 0.1$, else `None`.
-fn high_noise_expansion(pts: MatRef<'_, f64>, x: &[f64], alpha: f64, beta: f64) -> Option<Expansion> {
+fn high_noise_expansion(
+    pts: MatRef<'_, f64>,
+    x: &[f64],
+    alpha: f64,
+    beta: f64,
+) -> Option<Expansion> {
     use oracle::{Q, q};
     let (d, n) = (pts.nrows(), pts.ncols());
     let nq = q(n as f64);
@@ -477,7 +488,10 @@ fn high_noise_expansion(pts: MatRef<'_, f64>, x: &[f64], alpha: f64, beta: f64) 
             *m += c * vl;
         }
     }
-    let vmax = sq.iter().map(|&s2| oracle::f(s2).sqrt()).fold(0.0, f64::max);
+    let vmax = sq
+        .iter()
+        .map(|&s2| oracle::f(s2).sqrt())
+        .fold(0.0, f64::max);
     let rho = 0.5 * delta * delta * delta.exp();
     Some(Expansion {
         mean,

@@ -69,8 +69,8 @@ use crate::flow::{
     Ddim, DormandPrince, DpmSolverPP2M, Euler, FlowMap, GaussianFlow, GridEnd, Heun,
     ProbabilityFlow, Rk4, Solver, TimeGrid,
 };
-use crate::linalg::{frobenius_distance, frobenius_norm, mul};
 use crate::level::NoiseLevel;
+use crate::linalg::{frobenius_distance, frobenius_norm, mul};
 use crate::model::{ExactModel, Gaussian};
 use crate::prec::{EPS, gamma};
 use crate::rng::{SeededRng, seeded};
@@ -339,8 +339,9 @@ impl Instance {
             let last_ok = states.last().is_some_and(|x| {
                 x.nrows() == sol.x.nrows()
                     && x.ncols() == sol.x.ncols()
-                    && (0..x.ncols())
-                        .all(|j| (0..x.nrows()).all(|i| x[(i, j)].to_bits() == sol.x[(i, j)].to_bits()))
+                    && (0..x.ncols()).all(|j| {
+                        (0..x.nrows()).all(|i| x[(i, j)].to_bits() == sol.x[(i, j)].to_bits())
+                    })
             });
             if !(same(&times, grid.times())
                 && same(&sol.info.mesh, grid.times())

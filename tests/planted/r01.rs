@@ -9,6 +9,17 @@ use faer::{Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// `(facet, failed instances, measured instances)` for every failed facet (shown with `--nocapture`).
+fn failure_counts(
+    r: &diffusion_lowdim::theorem::ResultReport,
+) -> Vec<(&'static str, usize, usize)> {
+    r.facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| (f.name, f.failures, f.instances))
+        .collect()
+}
+
 /// The score with its sign flipped ($+\varepsilon/\beta$).
 struct ScoreSignFlipped;
 impl r01::Subject for ScoreSignFlipped {
@@ -20,6 +31,7 @@ impl r01::Subject for ScoreSignFlipped {
 #[test]
 fn r01_planted_score_sign_flipped() {
     let report = run("R01", 16, |rng| r01::run_case_with(rng, &ScoreSignFlipped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "tweedie_analytic");
     assert_caught(&report, "conversions");
 }
@@ -48,7 +60,10 @@ impl r01::Subject for EpsAlphaBetaSwapped {
 
 #[test]
 fn r01_planted_eps_conversion_alpha_beta_swapped() {
-    let report = run("R01", 8, |rng| r01::run_case_with(rng, &EpsAlphaBetaSwapped));
+    let report = run("R01", 8, |rng| {
+        r01::run_case_with(rng, &EpsAlphaBetaSwapped)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "conversions");
 }
 
@@ -70,6 +85,7 @@ fn r01_planted_log_density_beta_for_beta_squared() {
     let report = run("R01", 8, |rng| {
         r01::run_case_with(rng, &LogDensityBetaForBetaSquared)
     });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "tweedie_fd");
 }
 
@@ -89,6 +105,7 @@ impl r01::Subject for MeanMissingAlpha {
 #[test]
 fn r01_planted_mean_missing_alpha() {
     let report = run("R01", 8, |rng| r01::run_case_with(rng, &MeanMissingAlpha));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "tweedie_fd");
     assert_caught(&report, "tweedie_analytic");
 }

@@ -8,6 +8,17 @@ use faer::{ColRef, Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// `(facet, failed instances, measured instances)` for every failed facet (shown with `--nocapture`).
+fn failure_counts(
+    r: &diffusion_lowdim::theorem::ResultReport,
+) -> Vec<(&'static str, usize, usize)> {
+    r.facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| (f.name, f.failures, f.instances))
+        .collect()
+}
+
 /// The log-density without its $-\frac12\log\det C$ term.
 struct LogDetDropped;
 impl r02::Subject for LogDetDropped {
@@ -19,8 +30,7 @@ impl r02::Subject for LogDetDropped {
             .map(|&v| l.log_marginal_variance(v))
             .sum::<f64>()
             + (d - m.rank()) as f64 * 2.0 * l.beta().ln();
-        Ok(m
-            .log_density(x, l)?
+        Ok(m.log_density(x, l)?
             .into_iter()
             .map(|v| v + 0.5 * logdet)
             .collect())
@@ -30,6 +40,7 @@ impl r02::Subject for LogDetDropped {
 #[test]
 fn r02_planted_log_det_dropped() {
     let report = run("R02", 8, |rng| r02::run_case_with(rng, &LogDetDropped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "dense_dd");
 }
 
@@ -48,6 +59,7 @@ impl r02::Subject for MeanMissingMu {
 #[test]
 fn r02_planted_mean_missing_mu() {
     let report = run("R02", 8, |rng| r02::run_case_with(rng, &MeanMissingMu));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "projector_dd");
     assert_caught(&report, "dense_dd");
 }
@@ -63,6 +75,7 @@ impl r02::Subject for ScoreSignFlipped {
 #[test]
 fn r02_planted_score_sign_flipped() {
     let report = run("R02", 8, |rng| r02::run_case_with(rng, &ScoreSignFlipped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "dense_dd");
 }
 
@@ -76,6 +89,9 @@ impl r02::Subject for JacobianMissingAlpha {
 
 #[test]
 fn r02_planted_jacobian_missing_alpha() {
-    let report = run("R02", 8, |rng| r02::run_case_with(rng, &JacobianMissingAlpha));
+    let report = run("R02", 8, |rng| {
+        r02::run_case_with(rng, &JacobianMissingAlpha)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "jacobian_dd");
 }

@@ -8,6 +8,17 @@ use faer::{ColRef, Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// `(facet, failed instances, measured instances)` for every failed facet (shown with `--nocapture`).
+fn failure_counts(
+    r: &diffusion_lowdim::theorem::ResultReport,
+) -> Vec<(&'static str, usize, usize)> {
+    r.facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| (f.name, f.failures, f.instances))
+        .collect()
+}
+
 /// The same components with other prior weights (the variances kept).
 fn reweighted(m: &Molrg, log_pi: &[f64]) -> Result<Molrg> {
     let top = log_pi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -32,6 +43,7 @@ impl r03::Subject for PiDropped {
 #[test]
 fn r03_planted_pi_dropped() {
     let report = run("R03", 16, |rng| r03::run_case_with(rng, &PiDropped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "formula_dd");
     assert_caught(&report, "dense_mixture_dd");
 }
@@ -57,6 +69,7 @@ impl r03::Subject for LogDetDropped {
 #[test]
 fn r03_planted_log_det_dropped() {
     let report = run("R03", 16, |rng| r03::run_case_with(rng, &LogDetDropped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "dense_mixture_dd");
 }
 
@@ -101,6 +114,7 @@ impl r03::Subject for TemperatureHalved {
 #[test]
 fn r03_planted_temperature_halved() {
     let report = run("R03", 16, |rng| r03::run_case_with(rng, &TemperatureHalved));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "dense_mixture_dd");
 }
 
@@ -129,6 +143,9 @@ impl r03::Subject for JacobianWithinOnly {
 
 #[test]
 fn r03_planted_jacobian_within_only() {
-    let report = run("R03", 16, |rng| r03::run_case_with(rng, &JacobianWithinOnly));
+    let report = run("R03", 16, |rng| {
+        r03::run_case_with(rng, &JacobianWithinOnly)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "jacobian_dd");
 }

@@ -8,6 +8,17 @@ use faer::{ColRef, Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// `(facet, failed instances, measured instances)` for every failed facet (shown with `--nocapture`).
+fn failure_counts(
+    r: &diffusion_lowdim::theorem::ResultReport,
+) -> Vec<(&'static str, usize, usize)> {
+    r.facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| (f.name, f.failures, f.instances))
+        .collect()
+}
+
 /// The softmax with temperature β instead of β²: $s_i \propto e^{-\|x_t - \alpha x^{(i)}\|^2/2\beta}$.
 struct SoftmaxBetaNotSquared;
 impl r04::Subject for SoftmaxBetaNotSquared {
@@ -26,6 +37,7 @@ fn r04_planted_softmax_beta_not_squared() {
     let report = run("R04", 16, |rng| {
         r04::run_case_with(rng, &SoftmaxBetaNotSquared)
     });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "formula_dd");
     assert_caught(&report, "high_noise_expansion");
 }
@@ -61,7 +73,10 @@ impl r04::Subject for NearestPointAlways {
 
 #[test]
 fn r04_planted_nearest_point_always() {
-    let report = run("R04", 16, |rng| r04::run_case_with(rng, &NearestPointAlways));
+    let report = run("R04", 16, |rng| {
+        r04::run_case_with(rng, &NearestPointAlways)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "formula_dd");
     assert_caught(&report, "high_noise_expansion");
 }
@@ -77,6 +92,7 @@ impl r04::Subject for ScoreOverBeta {
 #[test]
 fn r04_planted_score_over_beta() {
     let report = run("R04", 8, |rng| r04::run_case_with(rng, &ScoreOverBeta));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "formula_dd");
 }
 
@@ -90,7 +106,10 @@ impl r04::Subject for JacobianMissingAlpha {
 
 #[test]
 fn r04_planted_jacobian_missing_alpha() {
-    let report = run("R04", 8, |rng| r04::run_case_with(rng, &JacobianMissingAlpha));
+    let report = run("R04", 8, |rng| {
+        r04::run_case_with(rng, &JacobianMissingAlpha)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "jacobian_dd");
 }
 
@@ -125,6 +144,7 @@ impl r04::Subject for TiesToFirst {
 
 #[test]
 fn r04_planted_ties_to_first() {
-    let report = run("R04", 4, |rng| r04::run_case_with(rng, &TiesToFirst));
+    let report = run("R04", 24, |rng| r04::run_case_with(rng, &TiesToFirst));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "tie_split");
 }

@@ -11,6 +11,17 @@ use faer::{Mat, MatRef};
 
 use super::{assert_caught, run};
 
+/// `(facet, failed instances, measured instances)` for every failed facet (shown with `--nocapture`).
+fn failure_counts(
+    r: &diffusion_lowdim::theorem::ResultReport,
+) -> Vec<(&'static str, usize, usize)> {
+    r.facets
+        .iter()
+        .filter(|f| f.failures > 0)
+        .map(|f| (f.name, f.failures, f.instances))
+        .collect()
+}
+
 /// Heun's corrector dropped: Euler returned for Heun.
 struct HeunIsEuler;
 impl r10::Subject for HeunIsEuler {
@@ -25,6 +36,7 @@ impl r10::Subject for HeunIsEuler {
 #[test]
 fn r10_planted_heun_is_euler() {
     let report = run("R10", 12, |rng| r10::run_case_with(rng, &HeunIsEuler));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "order_heun");
 }
 
@@ -42,6 +54,7 @@ impl r10::Subject for DpmFirstOrderOnly {
 #[test]
 fn r10_planted_dpm_first_order_only() {
     let report = run("R10", 12, |rng| r10::run_case_with(rng, &DpmFirstOrderOnly));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "order_dpmpp2m");
 }
 
@@ -103,6 +116,7 @@ impl r10::Subject for DdimEpsX0Swapped {
 #[test]
 fn r10_planted_ddim_eps_x0_swapped() {
     let report = run("R10", 12, |rng| r10::run_case_with(rng, &DdimEpsX0Swapped));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "order_ddim");
 }
 
@@ -143,6 +157,7 @@ impl r10::Subject for GridOffByOne {
 #[test]
 fn r10_planted_grid_off_by_one() {
     let report = run("R10", 4, |rng| r10::run_case_with(rng, &GridOffByOne));
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "solver_mesh");
 }
 
@@ -193,7 +208,10 @@ impl r10::Subject for ExactFlowMissingSqrt {
 
 #[test]
 fn r10_planted_exact_flow_missing_sqrt() {
-    let report = run("R10", 8, |rng| r10::run_case_with(rng, &ExactFlowMissingSqrt));
+    let report = run("R10", 8, |rng| {
+        r10::run_case_with(rng, &ExactFlowMissingSqrt)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "exact_ode");
     assert_caught(&report, "exact_transport");
 }
@@ -213,6 +231,9 @@ impl r10::Subject for VelocityMissingDalpha {
 
 #[test]
 fn r10_planted_velocity_missing_dalpha() {
-    let report = run("R10", 8, |rng| r10::run_case_with(rng, &VelocityMissingDalpha));
+    let report = run("R10", 8, |rng| {
+        r10::run_case_with(rng, &VelocityMissingDalpha)
+    });
+    eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "exact_ode");
 }
