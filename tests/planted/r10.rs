@@ -53,7 +53,7 @@ impl r10::Subject for DpmFirstOrderOnly {
 
 #[test]
 fn r10_planted_dpm_first_order_only() {
-    let report = run("R10", 12, |rng| r10::run_case_with(rng, &DpmFirstOrderOnly));
+    let report = run("R10", 24, |rng| r10::run_case_with(rng, &DpmFirstOrderOnly));
     eprintln!("{:?}", failure_counts(&report));
     assert_caught(&report, "order_dpmpp2m");
 }
