@@ -22,13 +22,8 @@ fn failure_counts(
 /// The softmax with temperature β instead of β²: $s_i \propto e^{-\|x_t - \alpha x^{(i)}\|^2/2\beta}$.
 struct SoftmaxBetaNotSquared;
 impl r04::Subject for SoftmaxBetaNotSquared {
-    fn posterior_mean_with_bounds(
-        &self,
-        m: &Empirical,
-        x: MatRef<'_, f64>,
-        l: NoiseLevel,
-    ) -> Result<(Mat<f64>, Vec<f64>)> {
-        m.posterior_mean_with_bounds(x, NoiseLevel::new(l.alpha(), l.beta().sqrt())?)
+    fn posterior_mean(&self, m: &Empirical, x: MatRef<'_, f64>, l: NoiseLevel) -> Result<Mat<f64>> {
+        m.posterior_mean(x, NoiseLevel::new(l.alpha(), l.beta().sqrt())?)
     }
 }
 
@@ -45,12 +40,7 @@ fn r04_planted_softmax_beta_not_squared() {
 /// The nearest training point (closest $\alpha x^{(i)}$ to $x_t$) returned at every level.
 struct NearestPointAlways;
 impl r04::Subject for NearestPointAlways {
-    fn posterior_mean_with_bounds(
-        &self,
-        m: &Empirical,
-        x: MatRef<'_, f64>,
-        l: NoiseLevel,
-    ) -> Result<(Mat<f64>, Vec<f64>)> {
+    fn posterior_mean(&self, m: &Empirical, x: MatRef<'_, f64>, l: NoiseLevel) -> Result<Mat<f64>> {
         let p = m.points();
         let (d, n) = (p.nrows(), p.ncols());
         let mut out = Mat::<f64>::zeros(d, x.ncols());
@@ -67,7 +57,7 @@ impl r04::Subject for NearestPointAlways {
                 out[(a, j)] = p[(a, star)];
             }
         }
-        Ok((out, vec![0.0; x.ncols()]))
+        Ok(out)
     }
 }
 
