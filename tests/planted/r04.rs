@@ -96,7 +96,7 @@ impl r04::Subject for JacobianMissingAlpha {
 
 #[test]
 fn r04_planted_jacobian_missing_alpha() {
-    let report = run("R04", 8, |rng| {
+    let report = run("R04", 16, |rng| {
         r04::run_case_with(rng, &JacobianMissingAlpha)
     });
     eprintln!("{:?}", failure_counts(&report));
