@@ -321,7 +321,9 @@ impl Instance {
         let e = self.analytic_tolerance() * (nx + alpha * mean_magnitude(model)) / alpha;
         let u = 8.0 * EPS;
         let h2 = alpha * alpha + beta * beta;
-        let cases: [(Prediction, &Mat<f64>, Prediction, &[Q], f64, f64); 7] = [
+        // (from, value, to, reference, carried mean/score mismatch, rounding allowance)
+        type Conversion<'a> = (Prediction, &'a Mat<f64>, Prediction, &'a [Q], f64, f64);
+        let cases: [Conversion<'_>; 7] = [
             (
                 Prediction::X0,
                 &mean,
