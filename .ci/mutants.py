@@ -4,6 +4,7 @@ mutants, each run against the tests that check its stratum (docs/mutation.md).
 
     python3 .ci/mutants.py sample [--seed 20261203] [--size 420]   # writes docs/mutation-sample.tsv
     python3 .ci/mutants.py run [--stratum S] [--only-missed] [--dir DIR]
+    python3 .ci/mutants.py sync [--dir DIR]                         # records a running run's progress
     python3 .ci/mutants.py table                                    # prints the docs/mutation.md table
 
 `sample` lists every mutant of the core with `cargo mutants --list --json`, groups them by
@@ -126,6 +127,26 @@ def parse_outcomes(outdir):
     return res
 
 
+def cmd_sync(args):
+    """Records the outcomes a run has reached so far (its caught/missed/unviable/timeout
+    lists), for progress while `run` is still going."""
+    rows = read_sample()
+    header = [l[2:] for l in SAMPLE.read_text().splitlines() if l.startswith("# ")][:-1]
+    base = Path(args.dir).resolve() / ".mutants-out"
+    for s in STRATA:
+        out = base / s / "mutants.out"
+        for kind in ("caught", "missed", "unviable", "timeout"):
+            f = out / f"{kind}.txt"
+            if not f.exists():
+                continue
+            names = set(f.read_text().splitlines())
+            for r in rows:
+                if r["stratum"] == s and r["name"] in names:
+                    r["outcome"] = kind
+    write_sample(rows, header)
+    print(table(rows))
+
+
 def cmd_run(args):
     rows = read_sample()
     header = [l[2:] for l in SAMPLE.read_text().splitlines() if l.startswith("# ")][:-1]
@@ -219,12 +240,16 @@ def main():
     b.add_argument("--stratum", choices=list(STRATA))
     b.add_argument("--only-missed", action="store_true")
     b.add_argument("--dir", default=str(ROOT))
+    c = sub.add_parser("sync")
+    c.add_argument("--dir", default=str(ROOT))
     sub.add_parser("table")
     args = p.parse_args()
     if args.cmd == "sample":
         cmd_sample(args)
     elif args.cmd == "run":
         cmd_run(args)
+    elif args.cmd == "sync":
+        cmd_sync(args)
     else:
         print(table(read_sample()))
 

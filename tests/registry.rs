@@ -160,8 +160,11 @@ fn every_check_passes_and_its_proof_lists_its_tests_and_facets() {
             .split("*Check*")
             .nth(1)
             .unwrap_or_else(|| panic!("{}: no '*Check*' list", t.id));
+        // The list ends at the next emphasized heading (e.g. "*Planted defects*").
         let listed_facets: Vec<String> = check_part
             .lines()
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('*'))
             .filter_map(|l| l.trim_start().strip_prefix("- `"))
             .map(|l| l.split('`').next().unwrap().to_string())
             .collect();

@@ -257,3 +257,62 @@ fn custom_schedule() {
         Err(Error::InvalidUserFunction { .. })
     ));
 }
+
+// Mutation-testing kills (docs/mutation.md): validation boundaries and interpolation that no
+// theorem check reaches.
+
+#[test]
+fn schedule_names_are_the_documented_ones() {
+    let names = [
+        Ve.name(),
+        RectifiedFlow.name(),
+        VpLinear::score_sde().name(),
+        SubVp::score_sde().name(),
+        VpCosine::nichol_dhariwal().name(),
+    ];
+    assert_eq!(
+        names,
+        ["ve", "rectified-flow", "vp-linear", "sub-vp", "vp-cosine"]
+    );
+}
+
+#[test]
+fn beta_tables_reject_rates_outside_the_open_unit_interval() {
+    assert!(
+        linear_betas(10, 1e-4, 1.5).is_err(),
+        "beta_end > 1 accepted"
+    );
+    assert!(
+        linear_betas(10, -1e-4, 0.02).is_err(),
+        "beta_start < 0 accepted"
+    );
+    assert!(linear_betas(10, 1e-4, 0.02).is_ok());
+    assert!(
+        DiscreteTable::from_betas("zero", &[0.0, 0.5]).is_err(),
+        "beta = 0 accepted"
+    );
+    assert!(
+        DiscreteTable::from_betas("one", &[0.5, 1.0]).is_err(),
+        "beta = 1 accepted"
+    );
+    // Two steps is the smallest table (n < 2 is the documented error).
+    assert_eq!(cosine_betas(2).unwrap().len(), 2);
+    assert!(cosine_betas(1).is_err());
+}
+
+/// Between grid points log ᾱ is linear: at t = n + 1/2, α = (ᾱ_n ᾱ_{n+1})^{1/4}.
+#[test]
+fn discrete_table_interpolates_log_alpha_bar_linearly() {
+    let betas = linear_betas(50, 1e-3, 0.2).unwrap();
+    let table = DiscreteTable::from_betas("lin", &betas).unwrap();
+    let ab = table.alphas_cumprod();
+    for n in [0usize, 7, 48] {
+        let c = table.coefficients(n as f64 + 0.5).unwrap();
+        let want = (ab[n] * ab[n + 1]).powf(0.25);
+        assert!(
+            (c.alpha - want).abs() <= 1e-14 * want,
+            "n = {n}: {} vs {want}",
+            c.alpha
+        );
+    }
+}

@@ -36,7 +36,7 @@ use crate::level::NoiseLevel;
 use crate::linalg::{
     frobenius_distance, frobenius_norm, mul, projection_residual, symmetric_eigenvalues,
 };
-use crate::model::{Denoiser, ExactModel, Gaussian, Molrg};
+use crate::model::{Denoiser, Gaussian, Molrg};
 use crate::prec::gamma;
 use crate::rng::{SeededRng, seeded, standard_normal_vec};
 
