@@ -34,12 +34,12 @@ SAMPLE = ROOT / "docs" / "mutation-sample.tsv"
 # Stratum -> (cargo-mutants file globs, test binaries that check it). `registry` runs every
 # theorem check end to end (64 instances each) and `planted` runs them on planted defects.
 STRATA = {
-    "tweedie+level": (["src/tweedie.rs", "src/level.rs"], ["registry", "r01_tweedie"]),
-    "schedule": (["src/schedule/**"], ["registry", "schedules"]),
-    "model": (["src/model/**"], ["registry", "r02_r03_gaussian_molrg", "r04_empirical"]),
-    "reduction": (["src/reduction/**"], ["registry", "r08_clustering"]),
-    "flow": (["src/flow/**"], ["registry", "r10_probability_flow"]),
-    "metric": (["src/metric/**"], ["registry", "r11_pfd"]),
+    "tweedie+level": (["src/tweedie.rs", "src/level.rs"], ["registry", "planted", "r01_tweedie"]),
+    "schedule": (["src/schedule/**"], ["registry", "planted", "schedules"]),
+    "model": (["src/model/**"], ["registry", "planted", "r02_r03_gaussian_molrg", "r04_empirical"]),
+    "reduction": (["src/reduction/**"], ["registry", "planted", "r08_clustering"]),
+    "flow": (["src/flow/**"], ["registry", "planted", "r10_probability_flow"]),
+    "metric": (["src/metric/**"], ["registry", "planted", "r11_pfd"]),
 }
 
 
