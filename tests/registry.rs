@@ -186,3 +186,19 @@ fn every_check_passes_and_its_proof_lists_its_tests_and_facets() {
         }
     }
 }
+
+/// Issue 11: every result's check is run on at least two planted defects (tests/planted/),
+/// as the README says.
+#[test]
+fn every_result_has_at_least_two_planted_defects() {
+    let tests = test_functions();
+    for t in registry() {
+        let prefix = format!("{}_planted_", t.id.to_lowercase());
+        let n = tests.iter().filter(|n| n.starts_with(&prefix)).count();
+        assert!(
+            n >= 2,
+            "{}: {n} planted-defect tests (at least 2 required)",
+            t.id
+        );
+    }
+}
