@@ -315,4 +315,31 @@ fn discrete_table_interpolates_log_alpha_bar_linearly() {
             c.alpha
         );
     }
+    // Grid points, the last one included, give α = √ᾱ_n.
+    for n in [0usize, 1, 25, 48, 49] {
+        let c = table.coefficients(n as f64).unwrap();
+        let want = ab[n].sqrt();
+        assert!(
+            (c.alpha - want).abs() <= 4e-16 * want,
+            "t = {n}: {} vs {want}",
+            c.alpha
+        );
+    }
+}
+
+/// The end of the sub-VP domain is a valid time: some σ within a few hundred ulps of σ(1)
+/// maps back to exactly t = 1, and that is `Ok`, not an out-of-domain error.
+#[test]
+fn sub_vp_time_at_the_end_of_the_domain() {
+    let s = SubVp::score_sde();
+    let c = s.coefficients(1.0).unwrap();
+    let sigma = c.beta / c.alpha;
+    let exact_end = (-400i64..=400)
+        .map(|k| f64::from_bits((sigma.to_bits() as i64 + k) as u64))
+        .filter_map(|x| s.time_at_sigma(x).ok())
+        .any(|t| t == 1.0);
+    assert!(
+        exact_end,
+        "no sigma near sigma(1) = {sigma} maps to t = 1 exactly"
+    );
 }
