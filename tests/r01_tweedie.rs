@@ -162,48 +162,6 @@ fn r01_monte_carlo_posterior_mean() {
 
 // Mutation-testing kills (docs/mutation.md): public items no check reached.
 
-/// A user denoiser that implements only `posterior_mean_into`, so its score is the trait's
-/// default (Tweedie): it must equal the Gaussian's own score, computed by a separate formula.
-#[test]
-fn default_score_of_a_user_denoiser_is_tweedie() {
-    use diffusion_lowdim::Gaussian;
-    use faer::{MatMut, MatRef};
-    struct MeanOnly(Gaussian);
-    impl Denoiser for MeanOnly {
-        fn dim(&self) -> usize {
-            self.0.dim()
-        }
-        fn posterior_mean_into(
-            &self,
-            x_t: MatRef<'_, f64>,
-            level: NoiseLevel,
-            out: MatMut<'_, f64>,
-        ) -> diffusion_lowdim::Result<()> {
-            self.0.posterior_mean_into(x_t, level, out)
-        }
-    }
-    let u = faer::mat![[0.6], [0.8], [0.0]];
-    let g = Gaussian::new(&[0.1, -0.2, 0.3], u.as_ref(), &[2.0]).unwrap();
-    let user = MeanOnly(g.clone());
-    let level = NoiseLevel::new(0.7, 0.4).unwrap();
-    let x = standard_normal(&mut seeded(5), 3, 4);
-    let (a, b) = (
-        user.score(x.as_ref(), level).unwrap(),
-        g.score(x.as_ref(), level).unwrap(),
-    );
-    for j in 0..4 {
-        for i in 0..3 {
-            let scale = a[(i, j)].abs().max(1.0);
-            assert!(
-                (a[(i, j)] - b[(i, j)]).abs() <= 1e-13 * scale,
-                "({i},{j}): {} vs {}",
-                a[(i, j)],
-                b[(i, j)]
-            );
-        }
-    }
-}
-
 /// `posterior_mean_from_score` inverts the Gaussian's score to its posterior mean.
 #[test]
 fn posterior_mean_from_score_recovers_the_gaussian_mean() {
