@@ -270,3 +270,28 @@ fn default_score_of_a_user_denoiser_is_tweedie() {
         }
     }
 }
+
+/// Validation boundaries the mutation run found unchecked (docs/mutation.md): the symmetry
+/// tolerance of a covariance is relative to its largest entry, and mixture weights must sum
+/// to one within `WEIGHT_SUM_TOL` (1e-12).
+#[test]
+fn covariance_symmetry_and_weight_sum_tolerances() {
+    // Largest entry 100: an asymmetry of 1e-11 (= 1e-13 relative) is rounding, 1e-8 is not.
+    let ok = faer::mat![[100.0, 1.0], [1.0 + 1e-11, 2.0]];
+    assert!(Gaussian::from_covariance(&[0.0, 0.0], ok.as_ref()).is_ok());
+    let bad = faer::mat![[100.0, 1.0], [1.0 + 1e-8, 2.0]];
+    assert!(Gaussian::from_covariance(&[0.0, 0.0], bad.as_ref()).is_err());
+    let u1 = faer::mat![[1.0], [0.0]];
+    let u2 = faer::mat![[0.0], [1.0]];
+    let bases = [u1.as_ref(), u2.as_ref()];
+    let var = [vec![1.0], vec![2.0]];
+    assert!(Molrg::with_variances(&[0.5, 0.5], &bases, &var).is_ok());
+    assert!(
+        Molrg::with_variances(&[0.5, 0.6], &bases, &var).is_err(),
+        "sum 1.1 accepted"
+    );
+    assert!(
+        Molrg::with_variances(&[0.5, 0.4], &bases, &var).is_err(),
+        "sum 0.9 accepted"
+    );
+}
