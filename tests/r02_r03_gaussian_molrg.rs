@@ -294,4 +294,12 @@ fn covariance_symmetry_and_weight_sum_tolerances() {
         Molrg::with_variances(&[0.5, 0.4], &bases, &var).is_err(),
         "sum 0.9 accepted"
     );
+    // Variances are ≥ 0: a zero variance (a degenerate direction) is admissible, −1 is not.
+    let zero = [vec![0.0], vec![2.0]];
+    assert!(
+        Molrg::with_variances(&[0.5, 0.5], &bases, &zero).is_ok(),
+        "zero variance rejected"
+    );
+    let negative = [vec![-1.0], vec![2.0]];
+    assert!(Molrg::with_variances(&[0.5, 0.5], &bases, &negative).is_err());
 }
