@@ -36,10 +36,26 @@ SAMPLE = ROOT / "docs" / "mutation-sample.tsv"
 STRATA = {
     "tweedie+level": (["src/tweedie.rs", "src/level.rs"], ["registry", "planted", "r01_tweedie"]),
     "schedule": (["src/schedule/**"], ["registry", "planted", "schedules"]),
-    "model": (["src/model/**"], ["registry", "planted", "r02_r03_gaussian_molrg", "r04_empirical"]),
-    "reduction": (["src/reduction/**"], ["registry", "planted", "r08_clustering"]),
-    "flow": (["src/flow/**"], ["registry", "planted", "r10_probability_flow"]),
-    "metric": (["src/metric/**"], ["registry", "planted", "r11_pfd"]),
+    "model": (
+        ["src/model/**"],
+        ["registry", "planted", "r02_r03_gaussian_molrg", "r04_empirical", "r14_jacobian",
+         "fast_paths"],
+    ),
+    "reduction": (
+        ["src/reduction/**"],
+        ["registry", "planted", "r05_loss", "r06_recovery", "r07_failure", "r08_clustering",
+         "r09_phase", "fast_paths"],
+    ),
+    "flow": (
+        ["src/flow/**"],
+        ["registry", "planted", "r10_probability_flow", "r11_pfd", "r12_bias_variance",
+         "subspace_sampler", "flow_interop"],
+    ),
+    "metric": (
+        ["src/metric/**"],
+        ["registry", "planted", "r11_pfd", "r12_bias_variance", "r13_scores",
+         "r15_hidden_gaussian", "r16_perturbation", "subspace_sampler"],
+    ),
 }
 
 
