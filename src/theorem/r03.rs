@@ -15,7 +15,12 @@
 //!   $4\delta\|x\|/\beta^2$), which the tolerance adds; exactly orthonormal
 //!   (Hadamard) instances have $\delta = 0$. The oracle's own double-double
 //!   rounding of its quadratic forms ($\approx d\varepsilon^2\|x\|^2/\beta^2$) is added too:
-//!   near-tie points at low SNR reach $\|x\| \sim 10^{15}$.
+//!   near-tie points at low SNR reach $\|x\| \sim 10^{15}$. So is the backward error of its
+//!   Cholesky solve, $(3d+1)\varepsilon^2\operatorname{tr}(C_k)\|C_k^{-1}x\|^2$ in each logit
+//!   (Higham, Thm 10.4, with $\||L||L^\top|\|_2 \le \operatorname{tr}C_k$): at
+//!   $\operatorname{cond}(C_k) \sim 1/\beta^2 \sim 10^{12}$ the dense oracle resolves logits to
+//!   about $10^{-9}$ only, and the facet is correspondingly weaker there (the projector-form
+//!   `formula_dd` keeps its tolerance).
 //! - `jacobian_dd`: the analytic Jacobian against
 //!   $\sum_k w_k\,\alpha\Sigma_kC_k^{-1} + \frac{\alpha}{\beta^2}\sum_k w_k(m_k-m)(m_k-m)^\top$ with dense
 //!   covariances, dense weights and dense component means in double-double
@@ -369,7 +374,26 @@ impl Instance {
         // The dense oracle's own rounding: its quadratic forms xᵀC⁻¹x ≈ ‖x‖²/β² carry
         // a double-double error of about d·ε²·‖x‖²/β² (ε² ≈ 4.9e-32).
         let q_mag = nx * nx / (self.beta * self.beta);
-        let eta_dense = eta + 2.0 * delta * q_mag + 8.0 * (d as f64) * EPS * EPS * q_mag;
+        // The dense oracle's Cholesky solve is backward stable in double-double (unit
+        // ε² ≈ 4.9e-32): (C_k + δC)ẑ = y with |δC| ≤ γ_{3d+1}|L||Lᵀ| (Higham, Thm 10.4) and
+        // ‖|L||Lᵀ|‖₂ ≤ ‖L‖_F² = tr C_k, so its quadratic form yᵀẑ is off by
+        // |z*ᵀδCẑ| ≤ (3d+1)ε² tr(C_k)‖z_k‖², with ‖z_k‖ ≤ the component's score magnitude;
+        // its log-determinant by |tr(C⁻¹δC)| ≤ √d(d+1)ε² tr(C_k)/β². At cond(C_k) ~ 1/β² ~ 1e12
+        // this reaches 1e-9 of a logit, far above the f64 rounding of the crate's logits.
+        let chol = f
+            .score_magnitudes
+            .iter()
+            .zip(&variances)
+            .map(|(sk, lam)| {
+                let tr = self.alpha * self.alpha * lam.iter().sum::<f64>()
+                    + d as f64 * self.beta * self.beta;
+                (3 * d + 1) as f64 * EPS * EPS * tr * sk * sk
+                    + (d as f64).sqrt() * (d + 1) as f64 * EPS * EPS * tr
+                        / (self.beta * self.beta)
+            })
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
+        let eta_dense = eta + 2.0 * delta * q_mag + 8.0 * (d as f64) * EPS * EPS * q_mag + chol;
         let tol_dm = base_tol
             + 4.0 * delta
             + (2.0 * eta_dense + 2.0 * crate::prec::MOLRG_REFINE_TOL) * spread_m / m_scale;
