@@ -129,3 +129,55 @@ fn r04_no_overflow_at_tiny_beta() {
         }
     }
 }
+
+/// A query far from the data, ‖x‖ = 1e6 ≫ α‖x^(i)‖ ≈ 0.5, with the points tied to O(β²) in
+/// their distances: the GEMM logits' rounding (γ_d α‖x^(i)‖ · 2‖x‖ ≈ 1e-9, over 2β² = 2e-6)
+/// would move logits by ~1e-3, so the rounding allowance must scale with ‖x‖ and send the
+/// query to the exact (double-length) gaps. The posterior mean must match the double-double
+/// oracle to 1e-12 (relative to max‖x^(i)‖; the crate's exact path is ~1e-15); an allowance
+/// that ignores ‖x‖ takes the GEMM path and misses by ~1e-7.
+#[test]
+fn r04_far_query_with_tied_points_uses_exact_gaps() {
+    use diffusion_lowdim::theorem::oracle;
+    let (d, n) = (8usize, 20usize);
+    let mut g = seeded(4_040);
+    let v0 = standard_normal(&mut g, d, 1);
+    let nv = (0..d).map(|i| v0[(i, 0)] * v0[(i, 0)]).sum::<f64>().sqrt();
+    let v: Vec<f64> = (0..d).map(|i| v0[(i, 0)] / nv).collect();
+    let perp = |h: &Mat<f64>, j: usize| -> Vec<f64> {
+        let c: f64 = (0..d).map(|i| h[(i, j)] * v[i]).sum();
+        (0..d).map(|i| h[(i, j)] - c * v[i]).collect()
+    };
+    let gp = standard_normal(&mut g, d, n);
+    let points = Mat::from_fn(d, n, |i, j| 0.5 * v[i] + 1e-3 * perp(&gp, j)[i]);
+    let hq = standard_normal(&mut g, d, 1);
+    let hp = perp(&hq, 0);
+    let x: Vec<f64> = (0..d).map(|i| 1e6 * v[i] + 1e-3 * hp[i]).collect();
+    let (alpha, beta) = (1.0, 1e-3);
+    let model = Empirical::new(points.as_ref()).unwrap();
+    let level = NoiseLevel::new(alpha, beta).unwrap();
+    let xm = Mat::from_fn(d, 1, |i, _| x[i]);
+    let mean = model.posterior_mean(xm.as_ref(), level).unwrap();
+    let (oracle_mean, _, w) = oracle::empirical_at(points.as_ref(), &x, alpha, beta);
+    // The instance is a real tie: several points carry weight.
+    let carried = w.iter().filter(|wi| oracle::f(**wi) > 1e-3).count();
+    assert!(carried >= 2, "only {carried} points carry weight");
+    let got: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
+    let err = oracle::dist(&got, &oracle_mean);
+    assert!(err <= 1e-12 * 0.5, "posterior mean off by {err:e}");
+    // The per-column bound B of the batch path holds: |x̂0 − exact| ≤ B·max_i‖x^(i) − x̂0‖ plus
+    // the rounding of the final weighted sum (γ_{n+1}·max_i‖x^(i)‖, generously 64ε·0.6).
+    let (bm, b) = model.posterior_mean_with_bounds(xm.as_ref(), level).unwrap();
+    let got: Vec<f64> = (0..d).map(|i| bm[(i, 0)]).collect();
+    let err = oracle::dist(&got, &oracle_mean);
+    let spread = (0..n)
+        .map(|j| {
+            (0..d)
+                .map(|i| (points[(i, j)] - got[i]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .fold(0.0, f64::max);
+    let allowance = b[0] * spread + 64.0 * f64::EPSILON * 0.6;
+    assert!(err <= allowance, "batch mean off by {err:e} > bound {allowance:e} (B = {:e})", b[0]);
+}
