@@ -177,6 +177,11 @@ def cmd_run(args):
         ]
         if not todo:
             continue
+        if args.limit:
+            # A seeded order, so that a run stopped after `limit` per stratum has run a random
+            # subset of the stratum's sample (run the strata round-robin to keep them balanced).
+            random.Random(args.order_seed).shuffle(todo)
+            todo = todo[: args.limit]
         regex = "^(" + "|".join(re.escape(r["name"]) for r in todo) + ")$"
         tests = [a for t in STRATA[s][1] for a in ("--test", t)]
         outdir = work / ".mutants-out" / s
@@ -256,6 +261,8 @@ def main():
     b.add_argument("--stratum", choices=list(STRATA))
     b.add_argument("--only-missed", action="store_true")
     b.add_argument("--dir", default=str(ROOT))
+    b.add_argument("--limit", type=int, default=0, help="at most this many per stratum")
+    b.add_argument("--order-seed", type=int, default=20261203)
     c = sub.add_parser("sync")
     c.add_argument("--dir", default=str(ROOT))
     sub.add_parser("table")
