@@ -14,6 +14,13 @@
 //! - `k1_rank`: for $\mathcal N(0, UU^\top)$ the tolerance rank of $J$ is exactly $r$.
 //! - `energy_rank`: the 0.99-energy rank equals its exact prediction for $r$
 //!   equal singular values: the smallest $k$ with $k/r > 0.99^2$.
+//! - `energy_rank_spectrum`: for $\mathcal N(0, U\operatorname{diag}(\lambda)U^\top)$ with
+//!   $\lambda_j$ log-uniform in $[10^{-3}, 10]$, the energy rank equals the smallest $k$ with
+//!   $\sum_{i\le k}g_{(i)}^2 > 0.99^2\sum_ig_i^2$ for the sorted gains $g_i = g(\lambda_i)$ (the
+//!   eigenvalues of $J$, R02) — no SVD; instances whose cumulative energy lies within
+//!   $64\gamma_d\sum_ig_i^2$ of the threshold are not scored. Unlike `energy_rank` (equal
+//!   singular values), this distinguishes a threshold on $\sum\sigma_i^2$ from one on $\sum\sigma_i$
+//!   or on $0.99^2$.
 //! - `steering`: $D(x + \lambda u) = D(x) + \lambda\sigma u$ for the top singular
 //!   pair $(\sigma, u)$ of $J$ and $\lambda \in [-10, 10]$, within
 //!   $16\gamma_{d+r}(\|D(x)\| + |\lambda|\sigma + g\|x\|)$.
@@ -198,6 +205,41 @@ impl Instance {
             "energy_rank",
             s1.energy_rank == predicted,
         ));
+
+        // energy_rank_spectrum: N(0, U diag(λ) Uᵀ) with λ spread over four decades; J has
+        // eigenvalues g(λ_j) (R02), so both ranks follow from the sorted gains without an SVD.
+        let mut srng = seeded(self.seed ^ 0x0e4e_7267_7900);
+        let rs = srng.random_range(2..=d.min(16));
+        let us = orthogonal_bases(&mut srng, d, &[rs], BasisKind::Haar)?.remove(0);
+        let lam: Vec<f64> = (0..rs).map(|_| log_uniform(&mut srng, -3.0, 1.0)).collect();
+        let gs = Gaussian::new(&vec![0.0; d], us.as_ref(), &lam)?;
+        let js = s.jacobian(&AnyModel::Gaussian(gs), xm.col(0), level)?;
+        let ss = s.analyze(js.as_ref())?;
+        let mut g: Vec<f64> = lam.iter().map(|&l| level.gain(l)).collect();
+        g.sort_by(|a, b| b.total_cmp(a));
+        let total: f64 = g.iter().map(|v| v * v).sum();
+        let target = ENERGY_THRESHOLD * ENERGY_THRESHOLD * total;
+        let mut cum = 0.0;
+        let mut predicted = rs;
+        let mut clear = true;
+        for (k, v) in g.iter().enumerate() {
+            cum += v * v;
+            // A cumulative energy within the SVD's backward error of the threshold leaves the
+            // rank ambiguous: such instances are not scored.
+            if (cum - target).abs() <= 64.0 * gamma(d) * total {
+                clear = false;
+            }
+            if cum > target {
+                predicted = k + 1;
+                break;
+            }
+        }
+        if clear {
+            out.push(Measurement::holds(
+                "energy_rank_spectrum",
+                ss.energy_rank == predicted,
+            ));
+        }
 
         // steering along the top singular vector of J.
         let svd = j1

@@ -101,3 +101,57 @@ fn r14_planted_tolerance_rank_without_threshold() {
     });
     assert_caught(&report, "k1_rank");
 }
+
+/// The energy rank with the threshold applied to $\sum\sigma_i$ instead of $\sqrt{\sum\sigma_i^2}$.
+struct EnergyOnSingularValues;
+impl Subject for EnergyOnSingularValues {
+    fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
+        let mut s = analyze(j)?;
+        let sv = s.singular_values.clone();
+        let total: f64 = sv.iter().sum();
+        let mut cum = 0.0;
+        s.energy_rank = sv
+            .iter()
+            .position(|v| {
+                cum += v;
+                cum > 0.99 * total
+            })
+            .map_or(sv.len(), |k| k + 1);
+        Ok(s)
+    }
+}
+
+#[test]
+fn r14_planted_energy_on_singular_values() {
+    let report = run("R14", 24, |rng| {
+        r14::run_case_with(rng, &EnergyOnSingularValues)
+    });
+    assert_caught(&report, "energy_rank_spectrum");
+}
+
+/// The energy rank at threshold $\theta^2 = 0.9801$ instead of $\theta = 0.99$ (on the root energy).
+struct EnergyThresholdSquared;
+impl Subject for EnergyThresholdSquared {
+    fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
+        let mut s = analyze(j)?;
+        let sv = s.singular_values.clone();
+        let total: f64 = sv.iter().map(|v| v * v).sum();
+        let mut cum = 0.0;
+        s.energy_rank = sv
+            .iter()
+            .position(|v| {
+                cum += v * v;
+                cum.sqrt() > 0.99 * 0.99 * total.sqrt()
+            })
+            .map_or(sv.len(), |k| k + 1);
+        Ok(s)
+    }
+}
+
+#[test]
+fn r14_planted_energy_threshold_squared() {
+    let report = run("R14", 24, |rng| {
+        r14::run_case_with(rng, &EnergyThresholdSquared)
+    });
+    assert_caught(&report, "energy_rank_spectrum");
+}
