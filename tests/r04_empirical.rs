@@ -167,7 +167,9 @@ fn r04_far_query_with_tied_points_uses_exact_gaps() {
     assert!(err <= 1e-12 * 0.5, "posterior mean off by {err:e}");
     // The per-column bound B of the batch path holds: |x̂0 − exact| ≤ B·max_i‖x^(i) − x̂0‖ plus
     // the rounding of the final weighted sum (γ_{n+1}·max_i‖x^(i)‖, generously 64ε·0.6).
-    let (bm, b) = model.posterior_mean_with_bounds(xm.as_ref(), level).unwrap();
+    let (bm, b) = model
+        .posterior_mean_with_bounds(xm.as_ref(), level)
+        .unwrap();
     let got: Vec<f64> = (0..d).map(|i| bm[(i, 0)]).collect();
     let err = oracle::dist(&got, &oracle_mean);
     let spread = (0..n)
@@ -179,5 +181,9 @@ fn r04_far_query_with_tied_points_uses_exact_gaps() {
         })
         .fold(0.0, f64::max);
     let allowance = b[0] * spread + 64.0 * f64::EPSILON * 0.6;
-    assert!(err <= allowance, "batch mean off by {err:e} > bound {allowance:e} (B = {:e})", b[0]);
+    assert!(
+        err <= allowance,
+        "batch mean off by {err:e} > bound {allowance:e} (B = {:e})",
+        b[0]
+    );
 }

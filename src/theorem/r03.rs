@@ -388,8 +388,7 @@ impl Instance {
                 let tr = self.alpha * self.alpha * lam.iter().sum::<f64>()
                     + d as f64 * self.beta * self.beta;
                 (3 * d + 1) as f64 * EPS * EPS * tr * sk * sk
-                    + (d as f64).sqrt() * (d + 1) as f64 * EPS * EPS * tr
-                        / (self.beta * self.beta)
+                    + (d as f64).sqrt() * (d + 1) as f64 * EPS * EPS * tr / (self.beta * self.beta)
             })
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max);
