@@ -347,3 +347,20 @@ fn r10_velocity_at_alpha_zero() {
     assert_eq!(v, faer::mat![[0.5], [3.0]]);
     let _ = g.sample_x0(&mut rng::seeded(0), 1);
 }
+
+/// `Sampler::noise_scale` is $\beta_{t_0}$ at the grid's start: 80 for VE on the EDM grid
+/// ($\beta = \sigma = t$), and $\sqrt{1 - e^{-(\beta_{\min} + (\beta_{\max}-\beta_{\min})/2)}}$ at
+/// $t = 1$ for the score_sde VP-linear schedule (written here from its closed form).
+#[test]
+fn r10_sampler_noise_scale_is_beta_at_the_start() {
+    use diffusion_lowdim::flow::Sampler;
+    let model = random_gaussian(&mut rng::seeded(3), 3, 2).unwrap();
+    let edm = TimeGrid::edm(&Ve, 8).unwrap();
+    let s = Sampler::new(&Ve, &model, &Heun, edm);
+    assert_eq!(s.noise_scale().unwrap(), 80.0);
+    let vp = VpLinear::score_sde();
+    let s = Sampler::new(&vp, &model, &Euler, TimeGrid::uniform(10, 1.0, 1e-3).unwrap());
+    let expected = (-(-(0.1f64 + 0.5 * (20.0 - 0.1))).exp_m1()).sqrt();
+    let got = s.noise_scale().unwrap();
+    assert!((got - expected).abs() <= 4.0 * f64::EPSILON, "{got} vs {expected}");
+}
