@@ -359,8 +359,35 @@ fn r10_sampler_noise_scale_is_beta_at_the_start() {
     let s = Sampler::new(&Ve, &model, &Heun, edm);
     assert_eq!(s.noise_scale().unwrap(), 80.0);
     let vp = VpLinear::score_sde();
-    let s = Sampler::new(&vp, &model, &Euler, TimeGrid::uniform(10, 1.0, 1e-3).unwrap());
+    let s = Sampler::new(
+        &vp,
+        &model,
+        &Euler,
+        TimeGrid::uniform(10, 1.0, 1e-3).unwrap(),
+    );
     let expected = (-(-(0.1f64 + 0.5 * (20.0 - 0.1))).exp_m1()).sqrt();
     let got = s.noise_scale().unwrap();
-    assert!((got - expected).abs() <= 4.0 * f64::EPSILON, "{got} vs {expected}");
+    assert!(
+        (got - expected).abs() <= 4.0 * f64::EPSILON,
+        "{got} vs {expected}"
+    );
+}
+
+/// Each solver reports its documented order of accuracy (`None` for the adaptive
+/// Dormand–Prince pair, whose error is set by its tolerance, not by a step count) and name.
+#[test]
+fn r10_solver_orders_and_names_are_the_documented_ones() {
+    let dopri = DormandPrince::new(1e-8, 1e-10).unwrap();
+    let solvers: [(&dyn Solver, Option<u32>, &str); 6] = [
+        (&Euler, Some(1), "euler"),
+        (&Heun, Some(2), "heun"),
+        (&Rk4, Some(4), "rk4"),
+        (&Ddim, Some(1), "ddim"),
+        (&DpmSolverPP2M, Some(2), "dpm-solver++(2m)"),
+        (&dopri, None, "dormand-prince"),
+    ];
+    for (s, order, name) in solvers {
+        assert_eq!(s.order(), order, "{}", s.name());
+        assert_eq!(s.name(), name);
+    }
 }
