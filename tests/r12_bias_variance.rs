@@ -89,3 +89,40 @@ fn r12_hostile_inputs_give_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+/// The stated rounding bound is the documented one,
+/// $\gamma_{kM+m+4}(\overline{E^2_{\mathrm{gen}}} + E^2_{\mathrm{bias}} + E_{\mathrm{var}}) + 2\gamma_mA\,E_{\mathrm{bias}}$
+/// with $A = \|\frac1m\sum_j|F_j|\|_M$, recomputed here from the features (γ_n in the crate's
+/// conservative convention of `prec::gamma`, 2nε/(1 − nε)):
+/// a bound that grows (or shrinks) silently would loosen (or break) R12's `identity` facet.
+#[test]
+fn r12_residual_bound_is_the_documented_one() {
+    let mut g = rng::seeded(1212);
+    let (m, k, n) = (5usize, 3usize, 7usize);
+    let truth = rng::standard_normal(&mut g, k, n);
+    let fits: Vec<Mat<f64>> = (0..m)
+        .map(|j| {
+            let e = rng::standard_normal(&mut g, k, n);
+            Mat::from_fn(k, n, |a, b| {
+                truth[(a, b)] + 0.3 * e[(a, b)] + 0.1 * j as f64
+            })
+        })
+        .collect();
+    let bv = BiasVariance::from_features(&fits, &truth).unwrap();
+    let gamma = |p: usize| 2.0 * p as f64 * f64::EPSILON / (1.0 - p as f64 * f64::EPSILON);
+    let mut a2 = 0.0;
+    for a in 0..k {
+        for b in 0..n {
+            let v: f64 = fits.iter().map(|f| f[(a, b)].abs()).sum::<f64>() / m as f64;
+            a2 += v * v;
+        }
+    }
+    let big_a = (a2 / n as f64).sqrt();
+    let expected = gamma(k * n + m + 4) * (bv.mean_gen_sq + bv.bias_sq + bv.variance)
+        + 2.0 * gamma(m) * big_a * bv.bias_sq.sqrt();
+    assert!(
+        (bv.residual_bound - expected).abs() <= 1e-12 * expected,
+        "{} vs {expected}",
+        bv.residual_bound
+    );
+}
