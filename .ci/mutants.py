@@ -183,7 +183,10 @@ def cmd_run(args):
             random.Random(args.order_seed).shuffle(todo)
             todo = todo[: args.limit]
         regex = "^(" + "|".join(re.escape(r["name"]) for r in todo) + ")$"
-        tests = [a for t in STRATA[s][1] for a in ("--test", t)]
+        # Passed to every cargo invocation (--cargo-arg), so that the build phase builds only
+        # these test binaries: after `--` they would reach `cargo test` only, and the build
+        # phase (`cargo test --no-run`) would build all 29 test binaries for every mutant.
+        tests = [f"--cargo-arg=--test={t}" for t in STRATA[s][1]]
         outdir = work / ".mutants-out" / s
         outdir.mkdir(parents=True, exist_ok=True)
         # cargo-mutants selects "delete field" mutants whatever --re says: the file globs
@@ -193,8 +196,7 @@ def cmd_run(args):
         files = [a for g in paths for a in ("-f", g)]
         cmd = [
             "cargo", "mutants", "--in-place", "--baseline", "skip", "--no-times",
-            "--timeout", "300", "--re", regex, *files, "-o", str(outdir),
-            "--", *tests,
+            "--timeout", "300", "--re", regex, *files, "-o", str(outdir), *tests,
         ]
         print(f"== {s}: {len(todo)} mutants; tests {STRATA[s][1]}", flush=True)
         # A mutant's cost is its build: opt-level 1 without debug info builds several times
