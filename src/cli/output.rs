@@ -28,3 +28,54 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
 }
+
+/// Refuses an output that is one of the inputs (same file after resolving links);
+/// `inputs` are described by their flag (e.g. `"--x"`).
+pub fn ensure_not_input(
+    out_flag: &'static str,
+    out: &std::path::Path,
+    inputs: &[(String, std::path::PathBuf)],
+) -> Result<(), CliError> {
+    let refs: Vec<(&str, &std::path::Path)> = inputs
+        .iter()
+        .map(|(w, p)| (w.as_str(), p.as_path()))
+        .collect();
+    diffusion_lowdim::interop::fsio::ensure_not_input(out_flag, out, &refs)?;
+    Ok(())
+}
+
+/// The files of a loaded model, described for [`ensure_not_input`].
+pub fn model_inputs(
+    flag: &str,
+    m: &diffusion_lowdim::interop::model_file::LoadedModel,
+) -> Vec<(String, std::path::PathBuf)> {
+    m.files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let what = if i == 0 {
+                flag.to_string()
+            } else {
+                format!("an array of {flag}")
+            };
+            (what, p.clone())
+        })
+        .collect()
+}
+
+/// A library error of a computation on a user's file, with the file and its flag.
+pub fn on_file(
+    e: diffusion_lowdim::interop::InteropError,
+    path: &std::path::Path,
+    flag: &'static str,
+) -> diffusion_lowdim::interop::InteropError {
+    use diffusion_lowdim::interop::InteropError;
+    match e {
+        InteropError::Lib(source) => InteropError::InputFile {
+            path: path.to_path_buf(),
+            flag,
+            source,
+        },
+        other => other,
+    }
+}

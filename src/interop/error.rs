@@ -63,15 +63,15 @@ pub enum InteropError {
     /// A request (a count on the command line, a shape in a file) whose memory
     /// footprint exceeds the memory budget (see [`super::limits`]).
     #[error(
-        "{what} needs {needs}; at most {at_most} fit in the memory budget of {budget} \
-         (set DIFFUSION_LOWDIM_MEMORY_BUDGET, in bytes, to change it)"
+        "{what} needs {needs}, more than the memory budget of {budget}; the most that fits: \
+         {at_most} (set DIFFUSION_LOWDIM_MEMORY_BUDGET, in bytes, to change the budget)"
     )]
     BudgetExceeded {
         /// The request, e.g. `"--steps 1000000000"`.
         what: String,
         /// What it needs, for people (e.g. `"8.0 GB"`).
         needs: String,
-        /// The largest value that fits.
+        /// The largest request that fits, e.g. `"--steps 178956969"`.
         at_most: String,
         /// The budget, for people.
         budget: String,

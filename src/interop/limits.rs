@@ -10,7 +10,8 @@
 //! whose estimated footprint exceeds it is refused with
 //! [`InteropError::BudgetExceeded`], which says what was asked, what it needs and
 //! the largest value that fits, e.g.
-//! `--steps 1000000000 needs 24.0 GB; at most 178956970 fit in the memory budget of 4.3 GB`.
+//! `--steps 1000000000 needs 22.4 GiB, more than the memory budget of 4.0 GiB; the most
+//! that fits: --steps 178956968`.
 //!
 //! The estimates count the arrays whose length is the requested count (8 bytes
 //! per `f64`); they are lower bounds on the real footprint, so a request that
@@ -67,11 +68,21 @@ pub fn memory_budget() -> u64 {
         .unwrap_or(DEFAULT_MEMORY_BUDGET)
 }
 
-/// A byte count for people: `8.0 GB`, `512.0 MB`, `17 bytes`.
+/// A byte count for people, in binary units: `8.0 GiB`, `512.0 MiB`, `17 bytes`.
 pub fn human_bytes(bytes: u128) -> String {
-    const UNITS: [(&str, f64); 4] = [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
+    const UNITS: [(&str, u32); 5] = [
+        ("EiB", 60),
+        ("TiB", 40),
+        ("GiB", 30),
+        ("MiB", 20),
+        ("KiB", 10),
+    ];
     let b = bytes as f64;
-    for (unit, size) in UNITS {
+    if bytes >= 1u128 << 70 {
+        return format!("{b:.1e} bytes");
+    }
+    for (unit, shift) in UNITS {
+        let size = (1u128 << shift) as f64;
         if b >= size {
             return format!("{:.1} {unit}", b / size);
         }
@@ -79,29 +90,44 @@ pub fn human_bytes(bytes: u128) -> String {
     format!("{bytes} bytes")
 }
 
-/// Checks that `count` units of `bytes_per_unit` bytes (plus `fixed` bytes) fit in the
-/// memory budget; `what` names the request for the message (e.g. `"--steps 1000000000"`).
+/// A number for messages: plain when moderate, in scientific notation when huge or tiny.
+pub fn human_number(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Checks that a request for `flag value` fits in the memory budget: it holds
+/// `value + extra` units of `bytes_per_unit` bytes, plus `fixed` bytes; `note` is
+/// appended to the request in the message (e.g. `" (d = 4)"`).
 ///
 /// # Errors
-/// [`InteropError::BudgetExceeded`] with the largest count that fits.
+/// [`InteropError::BudgetExceeded`] naming the flag, what it needs and the largest
+/// value that fits.
 pub fn ensure_count_fits(
-    what: &str,
-    count: u128,
+    flag: &str,
+    value: u128,
+    extra: u128,
     bytes_per_unit: u128,
     fixed: u128,
+    note: &str,
 ) -> Result<()> {
     let budget = memory_budget();
-    let needs = count
-        .saturating_mul(bytes_per_unit.max(1))
+    let per = bytes_per_unit.max(1);
+    let needs = value
+        .saturating_add(extra)
+        .saturating_mul(per)
         .saturating_add(fixed);
     if needs <= u128::from(budget) {
         return Ok(());
     }
-    let at_most = u128::from(budget).saturating_sub(fixed) / bytes_per_unit.max(1);
+    let at_most = (u128::from(budget).saturating_sub(fixed) / per).saturating_sub(extra);
     Err(InteropError::BudgetExceeded {
-        what: what.to_string(),
+        what: format!("{flag} {value}{note}"),
         needs: human_bytes(needs),
-        at_most: at_most.to_string(),
+        at_most: format!("{flag} {at_most}{note}"),
         budget: human_bytes(u128::from(budget)),
     })
 }
@@ -121,7 +147,7 @@ pub fn ensure_f64s_fit(what: &str, dims: &[u128]) -> Result<()> {
     Err(InteropError::BudgetExceeded {
         what: what.to_string(),
         needs: human_bytes(needs),
-        at_most: format!("{} entries", u128::from(budget) / F64_BYTES),
+        at_most: format!("{} float64 entries", u128::from(budget) / F64_BYTES),
         budget: human_bytes(u128::from(budget)),
     })
 }
@@ -143,12 +169,14 @@ mod tests {
 
     #[test]
     fn a_count_beyond_the_budget_says_what_fits() {
-        let e = ensure_count_fits("--steps 1000000000", 1_000_000_000, 8, 0).unwrap_err();
+        let e = ensure_count_fits("--steps", 1 << 30, 0, 8, 0, "").unwrap_err();
         let m = e.to_string();
-        assert!(m.contains("--steps 1000000000 needs 8.0 GB"), "{m}");
-        assert!(m.contains("at most 536870912"), "{m}");
-        assert!(ensure_count_fits("--steps 10", 10, 8, 0).is_ok());
-        assert!(ensure_count_fits("x", u128::MAX, u128::MAX, u128::MAX).is_err());
+        assert!(m.contains("--steps 1073741824 needs 8.0 GiB"), "{m}");
+        assert!(m.contains("the most that fits: --steps 536870912"), "{m}");
+        assert!(ensure_count_fits("--steps", 10, 1, 8, 0, "").is_ok());
+        assert!(ensure_count_fits("x", u128::MAX, u128::MAX, u128::MAX, u128::MAX, "").is_err());
+        assert_eq!(human_number(1e300), "1e300");
+        assert_eq!(human_number(0.25), "0.25");
         assert!(ensure_f64s_fit("x", &[u128::MAX, 2]).is_err());
     }
 }
