@@ -365,16 +365,48 @@ impl Fixture {
         let (dir, _, _) = setup();
         let p = |n: &str| dir.path().join(n);
         write_f64(&p("value.npy"), &[3, 4], &[0.25; 12]);
-        write_f64(&p("noises.npy"), &[5, 4], &(0..20).map(f64::from).collect::<Vec<_>>());
-        write_f64(&p("w.npy"), &[2, 4], &[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        write_f64(
+            &p("noises.npy"),
+            &[5, 4],
+            &(0..20).map(f64::from).collect::<Vec<_>>(),
+        );
+        write_f64(
+            &p("w.npy"),
+            &[2, 4],
+            &[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+        );
+        // Features of the golden suite's dimension (24), for measure.
+        write_f64(
+            &p("w24.npy"),
+            &[2, 24],
+            &(0..48).map(|i| f64::from(i % 5)).collect::<Vec<_>>(),
+        );
         // Bad files.
         let ok = std::fs::read(p("x.npy")).unwrap();
         std::fs::write(p("truncated.npy"), &ok[..ok.len() - 3]).unwrap();
-        write_f64(&p("nan.npy"), &[3, 4], &[0.5, f64::NAN, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+        write_f64(
+            &p("nan.npy"),
+            &[3, 4],
+            &[
+                0.5,
+                f64::NAN,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+            ],
+        );
         // A header declaring 2^40 x 2^40 float64 with 8 bytes of data.
-        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }";
+        let header =
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }";
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
@@ -427,21 +459,22 @@ fn temporaries(dir: &Path) -> Vec<String> {
 fn hostile(args: &[&str], must: &[&str]) -> String {
     let out_dir = tmp();
     let out = out_dir.path().join("out.npy");
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.replace("{out}", s(&out)))
-        .collect();
-    let o = bin()
-        .args(&args)
-        .output()
-        .expect("the binary runs");
+    let args: Vec<String> = args.iter().map(|a| a.replace("{out}", s(&out))).collect();
+    let o = bin().args(&args).output().expect("the binary runs");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(2), "{args:?}: exit status; stderr: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?}: exit status; stderr: {err}"
+    );
     for w in must {
         assert!(err.contains(w), "{args:?}: message lacks {w:?}: {err}");
     }
     assert!(!err.contains("panicked"), "{args:?}: {err}");
-    assert!(entries(out_dir.path()).is_empty(), "{args:?}: output left behind");
+    assert!(
+        entries(out_dir.path()).is_empty(),
+        "{args:?}: output left behind"
+    );
     err
 }
 
@@ -458,37 +491,73 @@ fn commands(f: &Fixture) -> Vec<(&'static str, Vec<String>)> {
     let mut out = Vec::new();
     for q in ["posterior-mean", "score", "jacobian"] {
         for slot in ["--model", "--x"] {
-            let mut a = vec!["eval".to_string(), q.into(), "--model".into(), m.clone(), "--x".into(), x.clone()];
+            let mut a = vec![
+                "eval".to_string(),
+                q.into(),
+                "--model".into(),
+                m.clone(),
+                "--x".into(),
+                x.clone(),
+            ];
             a.extend(level.iter().map(|s| s.to_string()));
             a.extend(["--out".into(), "{out}".into()]);
             out.push((slot, a));
         }
     }
     for slot in ["--x", "--value"] {
-        let mut a: Vec<String> = ["eval", "convert", "--from", "eps", "--to", "x0", "--x", &x, "--value", &v]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut a: Vec<String> = [
+            "eval", "convert", "--from", "eps", "--to", "x0", "--x", &x, "--value", &v,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         a.extend(level.iter().map(|s| s.to_string()));
         a.extend(["--out".into(), "{out}".into()]);
         out.push((slot, a));
     }
     for slot in ["--model", "--x"] {
-        let a = ["eval", "flow", "--model", &m, "--x", &x, "--solver", "euler", "--steps", "3", "--out", "{out}"];
+        let a = [
+            "eval", "flow", "--model", &m, "--x", &x, "--solver", "euler", "--steps", "3", "--out",
+            "{out}",
+        ];
         out.push((slot, a.iter().map(|s| s.to_string()).collect()));
     }
     for slot in ["--model", "--model2", "--noises", "--features"] {
         let a = [
-            "eval", "pfd", "--model", &m, "--model2", &m, "--noises", &n, "--features", &w,
-            "--solver", "euler", "--steps", "3", "--out-json", "{out}",
+            "eval",
+            "pfd",
+            "--model",
+            &m,
+            "--model2",
+            &m,
+            "--noises",
+            &n,
+            "--features",
+            &w,
+            "--solver",
+            "euler",
+            "--steps",
+            "3",
+            "--out-json",
+            "{out}",
         ];
         out.push((slot, a.iter().map(|s| s.to_string()).collect()));
     }
     let samples = s(&f.golden.join("measure/noises.npy")).to_string();
+    let w24 = s(&f.p("w24.npy")).to_string();
     for slot in ["--samples", "--train", "--features"] {
         let a = [
-            "measure", "--samples", &samples, "--golden", &g, "--train", &samples, "--features", &w,
-            "--report", "{out}",
+            "measure",
+            "--samples",
+            &samples,
+            "--golden",
+            &g,
+            "--train",
+            &samples,
+            "--features",
+            &w24,
+            "--report",
+            "{out}",
         ];
         out.push((slot, a.iter().map(|s| s.to_string()).collect()));
     }
@@ -508,7 +577,10 @@ fn every_file_reading_subcommand_refuses_special_truncated_huge_and_nan_files() 
     let f = Fixture::new();
     let bad = [
         (f.p("fifo.npy"), vec!["fifo.npy", "FIFO"]),
-        (PathBuf::from("/dev/zero"), vec!["/dev/zero", "not a regular file"]),
+        (
+            PathBuf::from("/dev/zero"),
+            vec!["/dev/zero", "not a regular file"],
+        ),
         (f.p("adir.npy"), vec!["adir.npy", "directory"]),
         (f.p("truncated.npy"), vec!["truncated.npy", "truncated"]),
         (f.p("huge.npy"), vec!["huge.npy", "1099511627776"]),
@@ -557,16 +629,55 @@ fn model_array_paths_must_stay_inside_the_manifest_folder() {
         let m = manifest(name, basis);
         for q in ["posterior-mean", "score", "jacobian"] {
             hostile(
-                &["eval", q, "--model", s(&m), "--x", s(&f.p("x.npy")), "--sigma", "1", "--out", "{out}"],
+                &[
+                    "eval",
+                    q,
+                    "--model",
+                    s(&m),
+                    "--x",
+                    s(&f.p("x.npy")),
+                    "--sigma",
+                    "1",
+                    "--out",
+                    "{out}",
+                ],
                 &[name, "basis", must],
             );
         }
         hostile(
-            &["eval", "flow", "--model", s(&m), "--x", s(&f.p("x.npy")), "--solver", "heun", "--steps", "2", "--out", "{out}"],
+            &[
+                "eval",
+                "flow",
+                "--model",
+                s(&m),
+                "--x",
+                s(&f.p("x.npy")),
+                "--solver",
+                "heun",
+                "--steps",
+                "2",
+                "--out",
+                "{out}",
+            ],
             &[name, must],
         );
         hostile(
-            &["eval", "pfd", "--model", s(&f.p("m/model.json")), "--model2", s(&m), "--solver", "heun", "--steps", "2", "--samples", "4", "--out-json", "{out}"],
+            &[
+                "eval",
+                "pfd",
+                "--model",
+                s(&f.p("m/model.json")),
+                "--model2",
+                s(&m),
+                "--solver",
+                "heun",
+                "--steps",
+                "2",
+                "--samples",
+                "4",
+                "--out-json",
+                "{out}",
+            ],
             &[name, must],
         );
     }
@@ -575,7 +686,18 @@ fn model_array_paths_must_stay_inside_the_manifest_folder() {
     std::fs::copy(f.p("m/basis.npy"), d.join("basis.npy")).unwrap();
     let m = manifest("fine.json", "sub/../basis.npy");
     let out = f.p("fine.npy");
-    let o = run(&["eval", "score", "--model", s(&m), "--x", s(&f.p("x.npy")), "--sigma", "1", "--out", s(&out)]);
+    let o = run(&[
+        "eval",
+        "score",
+        "--model",
+        s(&m),
+        "--x",
+        s(&f.p("x.npy")),
+        "--sigma",
+        "1",
+        "--out",
+        s(&out),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -602,27 +724,101 @@ fn an_output_equal_to_an_input_is_refused_and_the_input_kept() {
         let o = run(&a);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains("same file as the input") && err.contains(must), "{err}");
+        assert!(
+            err.contains("same file as the input") && err.contains(must),
+            "{err}"
+        );
     }
     let value = f.p("value.npy");
-    let mut a = vec!["eval", "convert", "--from", "eps", "--to", "x0", "--x", s(&x), "--value", s(&value)];
+    let mut a = vec![
+        "eval",
+        "convert",
+        "--from",
+        "eps",
+        "--to",
+        "x0",
+        "--x",
+        s(&x),
+        "--value",
+        s(&value),
+    ];
     a.extend(level);
     a.extend(["--out", s(&value)]);
     assert_eq!(run(&a).status.code(), Some(2));
-    let o = run(&["eval", "flow", "--model", s(&m), "--x", s(&x), "--solver", "euler", "--steps", "2", "--out", s(&x)]);
+    let o = run(&[
+        "eval",
+        "flow",
+        "--model",
+        s(&m),
+        "--x",
+        s(&x),
+        "--solver",
+        "euler",
+        "--steps",
+        "2",
+        "--out",
+        s(&x),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let noises = f.p("noises.npy");
-    let o = run(&["eval", "pfd", "--model", s(&m), "--model2", s(&m), "--noises", s(&noises), "--solver", "euler", "--steps", "2", "--out-json", s(&noises)]);
+    let o = run(&[
+        "eval",
+        "pfd",
+        "--model",
+        s(&m),
+        "--model2",
+        s(&m),
+        "--noises",
+        s(&noises),
+        "--solver",
+        "euler",
+        "--steps",
+        "2",
+        "--out-json",
+        s(&noises),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let samples = f.golden.join("measure/noises.npy");
-    let o = run(&["measure", "--samples", s(&samples), "--golden", s(&f.golden), "--report", s(&samples)]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "measure",
+        "--samples",
+        s(&samples),
+        "--golden",
+        s(&f.golden),
+        "--report",
+        s(&samples),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let outputs = f.p("outputs");
     std::fs::create_dir(&outputs).unwrap();
-    let o = run(&["golden", "validate", "--golden", s(&f.golden), "--outputs", s(&outputs), "--report", s(&f.golden.join("manifest.json"))]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "golden",
+        "validate",
+        "--golden",
+        s(&f.golden),
+        "--outputs",
+        s(&outputs),
+        "--report",
+        s(&f.golden.join("manifest.json")),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(std::fs::read(&x).unwrap(), before, "the input is untouched");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert!(temporaries(f.dir.path()).is_empty());
 }
 
@@ -645,20 +841,38 @@ fn outputs_plus(golden: &Path, outputs: &Path, id: &str, delta: f64) {
         if c.id == id {
             a.data_mut().iter_mut().for_each(|v| *v += delta);
         }
-        std::fs::write(outputs.join(&c.output), diffusion_lowdim::interop::npy::encode(&a)).unwrap();
+        std::fs::write(
+            outputs.join(&c.output),
+            diffusion_lowdim::interop::npy::encode(&a),
+        )
+        .unwrap();
     }
 }
 
 #[test]
 fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     let f = Fixture::new();
-    let first = diffusion_lowdim::interop::golden::validate::read_manifest(&f.golden).unwrap().cases[0].clone();
+    let first = diffusion_lowdim::interop::golden::validate::read_manifest(&f.golden)
+        .unwrap()
+        .cases[0]
+        .clone();
     let validate = |g: &Path, outputs: &Path| {
-        run(&["golden", "validate", "--golden", s(g), "--outputs", s(outputs)])
+        run(&[
+            "golden",
+            "validate",
+            "--golden",
+            s(g),
+            "--outputs",
+            s(outputs),
+        ])
     };
     let outputs = f.p("outputs");
     outputs_plus(&f.golden, &outputs, &first.id, 1.0);
-    assert_eq!(validate(&f.golden, &outputs).status.code(), Some(1), "a wrong output fails");
+    assert_eq!(
+        validate(&f.golden, &outputs).status.code(),
+        Some(1),
+        "a wrong output fails"
+    );
 
     // (1) A negative tolerance or scale with a consistent digest (ratio -1.57 used to pass).
     for (file, what) in [("tol_f64.npy", "tol_f64"), ("scale.npy", "scale")] {
@@ -670,7 +884,10 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
         let o = validate(&g, &outputs);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains(file) && err.contains("finite and > 0") && err.contains(&first.id), "{err}");
+        assert!(
+            err.contains(file) && err.contains("finite and > 0") && err.contains(&first.id),
+            "{err}"
+        );
     }
     // (2) An expected output altered without its digest: the file is named.
     let g = f.golden_copy("altered");
@@ -681,10 +898,16 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     let o = validate(&g, &outputs);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("expected.npy") && err.contains("altered"), "{err}");
+    assert!(
+        err.contains("expected.npy") && err.contains("altered"),
+        "{err}"
+    );
     // Also for measure, which reads the same suite.
     let samples = g.join("measure/noises.npy");
-    hostile(&["measure", "--samples", s(&samples), "--golden", s(&g)], &["expected.npy", "altered"]);
+    hostile(
+        &["measure", "--samples", s(&samples), "--golden", s(&g)],
+        &["expected.npy", "altered"],
+    );
     // (3) `expected` pointed at the candidate's own output, or outside the suite.
     for (k, expected) in [
         format!("../outputs/{}.npy", first.id),
@@ -696,13 +919,17 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     {
         let g = f.golden_copy(&format!("pointed-{k}"));
         let mpath = g.join("manifest.json");
-        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
         m["cases"][0]["expected"] = expected.clone().into();
         write_json(&mpath, &m);
         let o = validate(&g, &outputs);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{expected}: {err}");
-        assert!(err.contains("manifest.json") && err.contains(&first.id), "{err}");
+        assert!(
+            err.contains("manifest.json") && err.contains(&first.id),
+            "{err}"
+        );
     }
     // (4) The case folder a symbolic link to the outputs, with the candidate's output
     // copied as expected.npy and the digests recomputed: outside the suite.
@@ -726,7 +953,12 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     let g = f.golden_copy("self");
     outputs_plus(&g, &g, "none", 0.0);
     let o = validate(&g, &g);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // (6) A suite without digests (exported before them): refused, naming the fix.
     let g = f.golden_copy("old");
     let mpath = g.join("manifest.json");
@@ -747,13 +979,30 @@ fn measure_refuses_a_reference_flow_of_the_wrong_shape() {
     let ms = m.measure.unwrap();
     let a = diffusion_lowdim::interop::npy::read(&g.join(&ms.reference_flow)).unwrap();
     let (rows, d) = (a.shape()[0], a.shape()[1]);
-    let cut = diffusion_lowdim::interop::npy::Array::new(vec![rows - 1, d], a.data()[..(rows - 1) * d].to_vec()).unwrap();
-    rewrite_with_digest(&g, &ms.reference_flow, &diffusion_lowdim::interop::npy::encode(&cut));
+    let cut = diffusion_lowdim::interop::npy::Array::new(
+        vec![rows - 1, d],
+        a.data()[..(rows - 1) * d].to_vec(),
+    )
+    .unwrap();
+    rewrite_with_digest(
+        &g,
+        &ms.reference_flow,
+        &diffusion_lowdim::interop::npy::encode(&cut),
+    );
     let samples = g.join(&ms.noises);
-    let name = Path::new(&ms.reference_flow).file_name().unwrap().to_str().unwrap().to_string();
+    let name = Path::new(&ms.reference_flow)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     hostile(
         &["measure", "--samples", s(&samples), "--golden", s(&g)],
-        &[&name, &format!("[{}, {d}]", rows - 1), &format!("expected {rows}")],
+        &[
+            &name,
+            &format!("[{}, {d}]", rows - 1),
+            &format!("expected {rows}"),
+        ],
     );
 }
 
@@ -764,63 +1013,209 @@ fn sizes_are_checked_against_the_memory_budget_before_allocating() {
     let x = s(&f.p("x.npy")).to_string();
     let max = usize::MAX.to_string();
     let flow = |steps: &str| -> Vec<String> {
-        ["eval", "flow", "--model", &m, "--x", &x, "--solver", "euler", "--steps", steps, "--out", "{out}"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "eval", "flow", "--model", &m, "--x", &x, "--solver", "euler", "--steps", steps,
+            "--out", "{out}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
-        (flow(&max), vec!["--steps 18446744073709551615 needs", "the most that fits: --steps"]),
-        (flow("1000000000"), vec!["--steps 1000000000 needs 22.4 GiB", "memory budget of 4.0 GiB"]),
         (
-            ["eval", "score", "--model", &m, "--x", &x, "--schedule", "edm", "--t", "3", "--steps", &max, "--out", "{out}"]
-                .iter().map(|s| s.to_string()).collect(),
+            flow(&max),
+            vec![
+                "--steps 18446744073709551615 needs",
+                "the most that fits: --steps",
+            ],
+        ),
+        (
+            flow("1000000000"),
+            vec![
+                "--steps 1000000000 needs 22.4 GiB",
+                "memory budget of 4.0 GiB",
+            ],
+        ),
+        (
+            [
+                "eval",
+                "score",
+                "--model",
+                &m,
+                "--x",
+                &x,
+                "--schedule",
+                "edm",
+                "--t",
+                "3",
+                "--steps",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--steps 18446744073709551615"],
         ),
         (
-            ["eval", "schedule", "--schedule", "k-diffusion-karras", "--steps", &max, "--out-dir", "{out}"]
-                .iter().map(|s| s.to_string()).collect(),
+            [
+                "eval",
+                "schedule",
+                "--schedule",
+                "k-diffusion-karras",
+                "--steps",
+                &max,
+                "--out-dir",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--steps 18446744073709551615"],
         ),
         (
-            ["eval", "pfd", "--model", &m, "--model2", &m, "--solver", "euler", "--steps", "3", "--samples", "1000000000000", "--out-json", "{out}"]
-                .iter().map(|s| s.to_string()).collect(),
-            vec!["--samples 1000000000000 (d = 4) needs", "the most that fits: --samples"],
+            [
+                "eval",
+                "pfd",
+                "--model",
+                &m,
+                "--model2",
+                &m,
+                "--solver",
+                "euler",
+                "--steps",
+                "3",
+                "--samples",
+                "1000000000000",
+                "--out-json",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            vec![
+                "--samples 1000000000000 (d = 4) needs",
+                "the most that fits: --samples",
+            ],
         ),
         (
-            ["reproduce", "memorization", "--ratios", "1e300", "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "memorization",
+                "--ratios",
+                "1e300",
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--ratios 1e300", "the most that fits: a ratio of"],
         ),
         (
-            ["reproduce", "memorization", "--dim", "1000000000", "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "memorization",
+                "--dim",
+                "1000000000",
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--dim 1000000000 needs"],
         ),
         (
-            ["reproduce", "memorization", "--steps", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "memorization",
+                "--steps",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--steps 18446744073709551615"],
         ),
         (
-            ["reproduce", "memorization", "--samples", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "memorization",
+                "--samples",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--samples 18446744073709551615"],
         ),
         (
-            ["reproduce", "phase-transition", "--trials", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "phase-transition",
+                "--trials",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--trials 18446744073709551615"],
         ),
         (
-            ["reproduce", "phase-transition", "--dim", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "phase-transition",
+                "--dim",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--dim 18446744073709551615", "the most that fits: --dim"],
         ),
         (
-            ["reproduce", "phase-transition", "--r-max", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "phase-transition",
+                "--r-max",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--r-max 18446744073709551615"],
         ),
         (
-            ["reproduce", "phase-transition", "--n-max", &max, "--out", "{out}"].iter().map(|s| s.to_string()).collect(),
+            [
+                "reproduce",
+                "phase-transition",
+                "--n-max",
+                &max,
+                "--out",
+                "{out}",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             vec!["--n-max 18446744073709551615"],
         ),
         (
-            ["check", "--cases", &max, "--report", "{out}"].iter().map(|s| s.to_string()).collect(),
+            ["check", "--cases", &max, "--report", "{out}"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             vec!["--cases 18446744073709551615"],
         ),
     ];
@@ -831,12 +1226,28 @@ fn sizes_are_checked_against_the_memory_budget_before_allocating() {
     // A smaller budget from the environment is honoured.
     let o = bin()
         .env("DIFFUSION_LOWDIM_MEMORY_BUDGET", "1K")
-        .args(["eval", "flow", "--model", &m, "--x", &x, "--solver", "euler", "--steps", "100", "--out", s(&f.p("o.npy"))])
+        .args([
+            "eval",
+            "flow",
+            "--model",
+            &m,
+            "--x",
+            &x,
+            "--solver",
+            "euler",
+            "--steps",
+            "100",
+            "--out",
+            s(&f.p("o.npy")),
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("memory budget of 1.0 KiB") && err.contains("--steps 40"), "{err}");
+    assert!(
+        err.contains("memory budget of 1.0 KiB") && err.contains("--steps 40"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -844,24 +1255,78 @@ fn negative_numbers_are_values_rejected_by_their_domain() {
     let f = Fixture::new();
     let (m, x) = (f.p("m/model.json"), f.p("x.npy"));
     let err = hostile(
-        &["eval", "posterior-mean", "--model", s(&m), "--x", s(&x), "--alpha", "-1", "--beta", "0.5", "--out", "{out}"],
+        &[
+            "eval",
+            "posterior-mean",
+            "--model",
+            s(&m),
+            "--x",
+            s(&x),
+            "--alpha",
+            "-1",
+            "--beta",
+            "0.5",
+            "--out",
+            "{out}",
+        ],
         &["alpha = -1"],
     );
     assert!(!err.contains("unexpected argument"), "{err}");
     hostile(
-        &["eval", "score", "--model", s(&m), "--x", s(&x), "--sigma", "-2", "--out", "{out}"],
+        &[
+            "eval",
+            "score",
+            "--model",
+            s(&m),
+            "--x",
+            s(&x),
+            "--sigma",
+            "-2",
+            "--out",
+            "{out}",
+        ],
         &["-2"],
     );
     hostile(
-        &["eval", "flow", "--model", s(&m), "--x", s(&x), "--solver", "euler", "--steps", "-3", "--out", "{out}"],
+        &[
+            "eval",
+            "flow",
+            "--model",
+            s(&m),
+            "--x",
+            s(&x),
+            "--solver",
+            "euler",
+            "--steps",
+            "-3",
+            "--out",
+            "{out}",
+        ],
         &["--steps", "-3"],
     );
     hostile(
-        &["reproduce", "memorization", "--ratios", "-1,2", "--out", "{out}"],
+        &[
+            "reproduce",
+            "memorization",
+            "--ratios",
+            "-1,2",
+            "--out",
+            "{out}",
+        ],
         &["ratio", "-1"],
     );
     hostile(
-        &["measure", "--samples", s(&f.golden.join("measure/noises.npy")), "--golden", s(&f.golden), "--threshold", "-0.5", "--confidence", "-1"],
+        &[
+            "measure",
+            "--samples",
+            s(&f.golden.join("measure/noises.npy")),
+            "--golden",
+            s(&f.golden),
+            "--threshold",
+            "-0.5",
+            "--confidence",
+            "-1",
+        ],
         &["-1"],
     );
 }
@@ -874,13 +1339,21 @@ fn outputs_get_0666_minus_umask_and_keep_a_replaced_files_mode() {
     let out = f.p("mean.npy");
     let args = |out: &Path| {
         vec![
-            "eval".to_string(), "posterior-mean".into(), "--model".into(), s(&f.p("m/model.json")).into(),
-            "--x".into(), s(&f.p("x.npy")).into(), "--sigma".into(), "1".into(), "--out".into(), s(out).into(),
+            "eval".to_string(),
+            "posterior-mean".into(),
+            "--model".into(),
+            s(&f.p("m/model.json")).into(),
+            "--x".into(),
+            s(&f.p("x.npy")).into(),
+            "--sigma".into(),
+            "1".into(),
+            "--out".into(),
+            s(out).into(),
         ]
     };
     // umask 022 in the child (through sh), so the expected mode is exactly 0644.
     let sh = |a: Vec<String>| {
-        let cmd = format!("umask 022; exec \"$0\" \"$@\"");
+        let cmd = "umask 022; exec \"$0\" \"$@\"";
         std::process::Command::new("sh")
             .arg("-c")
             .arg(cmd)
@@ -898,14 +1371,37 @@ fn outputs_get_0666_minus_umask_and_keep_a_replaced_files_mode() {
     let outputs = f.p("outputs");
     outputs_plus(&f.golden, &outputs, "none", 0.0);
     let report = f.p("report.json");
-    let o = sh(["golden", "validate", "--golden", s(&f.golden), "--outputs", s(&outputs), "--report", s(&report)]
-        .iter()
-        .map(|s| s.to_string())
-        .collect());
+    let o = sh([
+        "golden",
+        "validate",
+        "--golden",
+        s(&f.golden),
+        "--outputs",
+        s(&outputs),
+        "--report",
+        s(&report),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(mode(&report), 0o644);
     let sched = f.p("sched");
-    assert!(sh(["eval", "schedule", "--schedule", "edm", "--out-dir", s(&sched)].iter().map(|s| s.to_string()).collect()).status.success());
+    assert!(
+        sh([
+            "eval",
+            "schedule",
+            "--schedule",
+            "edm",
+            "--out-dir",
+            s(&sched)
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect())
+        .status
+        .success()
+    );
     assert_eq!(mode(&sched), 0o755);
     assert_eq!(mode(&sched.join("t.npy")), 0o644);
 }
@@ -923,8 +1419,16 @@ fn sigterm_and_sigint_during_a_write_leave_no_temporary() {
             cmd.args(["golden", "export", "--out", s(&out)]);
         } else {
             cmd.args([
-                "eval", "posterior-mean", "--model", s(&f.p("m/model.json")), "--x", s(&f.p("x.npy")),
-                "--sigma", "1", "--out", s(&out),
+                "eval",
+                "posterior-mean",
+                "--model",
+                s(&f.p("m/model.json")),
+                "--x",
+                s(&f.p("x.npy")),
+                "--sigma",
+                "1",
+                "--out",
+                s(&out),
             ]);
         }
         let child = cmd
@@ -946,7 +1450,66 @@ fn sigterm_and_sigint_during_a_write_leave_no_temporary() {
         assert!(st.success());
         let o = child.wait_with_output().unwrap();
         assert!(start.elapsed().as_secs() < 15, "the signal ended the write");
-        assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(entries(out_dir.path()).is_empty(), "{signal}: {:?}", entries(out_dir.path()));
+        assert_eq!(
+            o.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            entries(out_dir.path()).is_empty(),
+            "{signal}: {:?}",
+            entries(out_dir.path())
+        );
+    }
+}
+
+#[test]
+fn golden_validate_refuses_special_output_files_and_reads_no_data_of_a_wrong_shape() {
+    let f = Fixture::new();
+    let m = diffusion_lowdim::interop::golden::validate::read_manifest(&f.golden).unwrap();
+    let first = &m.cases[0];
+    for (k, bad) in [
+        "fifo.npy",
+        "adir.npy",
+        "/dev/zero",
+        "truncated.npy",
+        "nan.npy",
+        "huge.npy",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let outputs = f.p(&format!("outputs-{k}"));
+        outputs_plus(&f.golden, &outputs, "none", 0.0);
+        let target = outputs.join(&first.output);
+        std::fs::remove_file(&target).unwrap();
+        let src = if bad.starts_with('/') {
+            PathBuf::from(bad)
+        } else {
+            f.p(bad)
+        };
+        std::os::unix::fs::symlink(&src, &target).unwrap();
+        let o = run(&[
+            "golden",
+            "validate",
+            "--golden",
+            s(&f.golden),
+            "--outputs",
+            s(&outputs),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let table = String::from_utf8_lossy(&o.stdout);
+        match *bad {
+            // A file of another shape (the huge header, the truncated x of shape (3, 4)) or
+            // with NaN is a failed case, not an error; its data is not read.
+            "huge.npy" | "truncated.npy" | "nan.npy" if o.status.code() == Some(1) => {
+                assert!(table.contains(&first.id), "{table}");
+            }
+            _ => {
+                assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+                assert!(err.contains(&first.output), "{bad}: {err}");
+            }
+        }
     }
 }

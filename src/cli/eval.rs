@@ -362,8 +362,10 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
             noise_scale: a.t_max,
         },
     };
-    let (est, x) = eval::pfd(&p, &q, &spec, &noises, features.as_ref(), a.confidence)
-        .map_err(|e| match &a.noises {
+    let (est, x) =
+        eval::pfd(&p, &q, &spec, &noises, features.as_ref(), a.confidence).map_err(|e| match &a
+            .noises
+        {
             Some(path) => on_file(e, path, "--noises"),
             None => e,
         })?;

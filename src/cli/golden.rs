@@ -14,7 +14,10 @@ use super::output::{CliError, ensure_not_input};
 /// described for [`ensure_not_input`]; empty if the manifest cannot be read (the
 /// command then fails on it with the real error).
 pub fn golden_files(golden: &std::path::Path) -> Vec<(String, PathBuf)> {
-    let mut v = vec![("the golden manifest".to_string(), golden.join("manifest.json"))];
+    let mut v = vec![(
+        "the golden manifest".to_string(),
+        golden.join("manifest.json"),
+    )];
     if let Ok(m) = golden::validate::read_manifest(golden) {
         v.extend(
             m.sha256
@@ -94,11 +97,12 @@ pub fn run(action: Action) -> Result<ExitCode, CliError> {
             if let Some(path) = &report {
                 let mut inputs = golden_files(&golden);
                 if let Ok(m) = golden::validate::read_manifest(&golden) {
-                    inputs.extend(
-                        m.cases
-                            .iter()
-                            .map(|c| (format!("the output of case {}", c.id), outputs.join(&c.output))),
-                    );
+                    inputs.extend(m.cases.iter().map(|c| {
+                        (
+                            format!("the output of case {}", c.id),
+                            outputs.join(&c.output),
+                        )
+                    }));
                 }
                 ensure_not_input("--report", path, &inputs)?;
             }

@@ -258,7 +258,14 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
             detail: manifest.crate_version.clone(),
         });
     };
-    let noises = golden_batch(&suite, "measure.noises", &m.noises, "noise bank", None, None)?;
+    let noises = golden_batch(
+        &suite,
+        "measure.noises",
+        &m.noises,
+        "noise bank",
+        None,
+        None,
+    )?;
     let (d, bank) = (noises.nrows(), noises.ncols());
     const ONE_PER_NOISE: &str = "the number of noises M of the golden noise bank";
     let reference = golden_batch(
@@ -344,7 +351,8 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
         }
         TrainingSet::File(p) => {
             let points = npy::read_finite(p)?.to_batch(p, "training set", Some(d))?;
-            let flow = empirical_flow(&points, &noises, &m).map_err(|e| on_file(e, p, "--train"))?;
+            let flow =
+                empirical_flow(&points, &noises, &m).map_err(|e| on_file(e, p, "--train"))?;
             Some((
                 TrainingReport {
                     source: "file",

@@ -413,9 +413,12 @@ pub(crate) fn confined(manifest: &Path, field: &str, rel: &str) -> Result<PathBu
     };
     let written = Path::new(rel);
     if written.is_absolute()
-        || written
-            .components()
-            .any(|c| matches!(c, std::path::Component::Prefix(_) | std::path::Component::RootDir))
+        || written.components().any(|c| {
+            matches!(
+                c,
+                std::path::Component::Prefix(_) | std::path::Component::RootDir
+            )
+        })
     {
         return Err(outside("is an absolute path", written.to_path_buf()));
     }
@@ -423,8 +426,10 @@ pub(crate) fn confined(manifest: &Path, field: &str, rel: &str) -> Result<PathBu
         return Err(outside("is empty", written.to_path_buf()));
     }
     let joined = folder.join(written);
-    let (Ok(base), Ok(resolved)) = (std::fs::canonicalize(folder), std::fs::canonicalize(&joined))
-    else {
+    let (Ok(base), Ok(resolved)) = (
+        std::fs::canonicalize(folder),
+        std::fs::canonicalize(&joined),
+    ) else {
         // Missing: refuse `..` outright (it could point anywhere once created).
         if written
             .components()

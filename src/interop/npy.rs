@@ -332,6 +332,74 @@ pub struct NpyInfo {
     pub data_bytes: u64,
 }
 
+/// Refuses a header whose `shape` has more entries than fit in 64 bits before the
+/// `.npy` parser sees it (it multiplies the shape without overflow checks).
+///
+/// Every `shape` key of the header dictionary must be followed by a tuple of decimal
+/// integers (what numpy writes) whose product, times 8, fits in a `u64`.
+fn precheck_shape(path: &Path, bytes: &[u8]) -> Result<()> {
+    let refuse = |why: &str| InteropError::NpyHeader {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
+    };
+    let start: usize = match bytes.get(6) {
+        Some(1) => 10,
+        Some(2 | 3) => 12,
+        _ => return Ok(()), // not a .npy header: the parser reports it
+    };
+    let len = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+        Some(2 | 3) if bytes.len() >= 12 => {
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        _ => return Ok(()),
+    };
+    let end = start.saturating_add(len).min(bytes.len());
+    let text = &bytes[start.min(end)..end];
+    for key in [&b"'shape'"[..], &b"\"shape\""[..]] {
+        let mut from = 0;
+        while let Some(k) = find(&text[from..], key) {
+            let after = from + k + key.len();
+            let rest = &text[after..];
+            let Some(open) = rest.iter().position(|&c| c == b'(') else {
+                return Err(refuse("the shape is not a tuple"));
+            };
+            if rest[..open]
+                .iter()
+                .any(|&c| !(c == b':' || c.is_ascii_whitespace()))
+            {
+                return Err(refuse("the shape is not a tuple"));
+            }
+            let Some(close) = rest[open..].iter().position(|&c| c == b')') else {
+                return Err(refuse("the shape tuple is not closed"));
+            };
+            let inner = &rest[open + 1..open + close];
+            let mut total: u64 = 8;
+            for item in inner.split(|&c| c == b',') {
+                let item = std::str::from_utf8(item).unwrap_or("x").trim();
+                if item.is_empty() {
+                    continue;
+                }
+                let Ok(n) = item.trim_end_matches('L').parse::<u64>() else {
+                    return Err(refuse("the shape must be a tuple of decimal integers"));
+                };
+                total = total.checked_mul(n).ok_or_else(|| {
+                    refuse(&format!(
+                        "the shape ({}) declares more bytes than fit in 64 bits",
+                        String::from_utf8_lossy(inner).trim()
+                    ))
+                })?;
+            }
+            from = after;
+        }
+    }
+    Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Parses a header from the start of `bytes` and checks the dtype and the data size
 /// against `total`, the length of the whole file (`bytes` may hold only its start).
 fn parse_header(path: &Path, bytes: &[u8], total: u64) -> Result<(NpyHeader, NpyInfo)> {
@@ -339,6 +407,7 @@ fn parse_header(path: &Path, bytes: &[u8], total: u64) -> Result<(NpyHeader, Npy
         path: path.to_path_buf(),
         source,
     };
+    precheck_shape(path, bytes)?;
     let mut cursor = Cursor::new(bytes);
     let header = NpyHeader::from_reader(&mut cursor).map_err(header_err)?;
     let header_bytes = cursor.position();
@@ -360,7 +429,9 @@ fn parse_header(path: &Path, bytes: &[u8], total: u64) -> Result<(NpyHeader, Npy
         .try_fold(1u64, |acc, &s| acc.checked_mul(s))
         .and_then(|n| n.checked_mul(item))
         // No usize index may overflow either (32-bit targets).
-        .filter(|&n| usize::try_from(n).is_ok() && shape.iter().all(|&s| usize::try_from(s).is_ok()));
+        .filter(|&n| {
+            usize::try_from(n).is_ok() && shape.iter().all(|&s| usize::try_from(s).is_ok())
+        });
     let Some(expected) = expected else {
         return Err(InteropError::NpyTruncated {
             path: path.to_path_buf(),
@@ -426,7 +497,9 @@ fn header_of(path: &Path, f: &mut std::fs::File, len: u64) -> Result<(NpyHeader,
     let declared = match prefix.get(6) {
         Some(1) if prefix.len() >= 10 => u64::from(u16::from_le_bytes([prefix[8], prefix[9]])) + 10,
         Some(2 | 3) if prefix.len() >= 12 => {
-            u64::from(u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]])) + 12
+            u64::from(u32::from_le_bytes([
+                prefix[8], prefix[9], prefix[10], prefix[11],
+            ])) + 12
         }
         // Not a .npy file: let the parser say what is wrong.
         _ => prefix.len() as u64,
@@ -467,8 +540,14 @@ pub fn read(path: &Path) -> Result<Array> {
     let (header, info) = header_of(path, &mut f, len)?;
     let budget = super::limits::memory_budget();
     // The f64 entries (f32 is promoted) and their C-order copy for Fortran files.
-    let needs = u128::from(info.data_bytes / if info.stored == StoredPrecision::F32 { 4 } else { 8 })
-        * super::limits::F64_BYTES
+    let needs = u128::from(
+        info.data_bytes
+            / if info.stored == StoredPrecision::F32 {
+                4
+            } else {
+                8
+            },
+    ) * super::limits::F64_BYTES
         * 2;
     if needs > u128::from(budget) {
         return Err(InteropError::BudgetExceeded {
@@ -478,7 +557,13 @@ pub fn read(path: &Path) -> Result<Array> {
             budget: super::limits::human_bytes(u128::from(budget)),
         });
     }
-    let data = super::fsio::read_to_vec(path, &mut f, info.data_bytes, info.data_bytes, ".npy data section")?;
+    let data = super::fsio::read_to_vec(
+        path,
+        &mut f,
+        info.data_bytes,
+        info.data_bytes,
+        ".npy data section",
+    )?;
     if (data.len() as u64) < info.data_bytes {
         // The file shrank while being read.
         return Err(InteropError::NpyTruncated {
@@ -642,6 +727,50 @@ mod tests {
             decode(p(), b"not a numpy file at all"),
             Err(InteropError::NpyHeader { .. })
         ));
+    }
+
+    /// A v1 `.npy` file with a hand-written header and `data`.
+    fn with_header(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = dict.to_string();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn shapes_whose_product_overflows_are_refused_before_parsing() {
+        for shape in [
+            "(1099511627776, 1099511627776)",
+            "(1099511627776, 1099511627776, 0)",
+            "(18446744073709551615,)",
+        ] {
+            let b = with_header(
+                &format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"),
+                &[0; 8],
+            );
+            assert!(
+                matches!(decode(p(), &b), Err(InteropError::NpyHeader { .. })),
+                "{shape}"
+            );
+        }
+        // A duplicate key cannot smuggle a second shape past the check.
+        let b = with_header(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'shape': (4294967296, 4294967296), }",
+            &[0; 8],
+        );
+        assert!(decode(p(), &b).is_err());
+        // Zero-length axes after small ones are fine (an empty array).
+        let b = with_header(
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 0, 2), }",
+            &[],
+        );
+        assert_eq!(decode(p(), &b).unwrap().shape(), &[3, 0, 2]);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct Args {
     steps: usize,
 }
 
+/// `x <= budget`, false for NaN (so a NaN footprint is refused).
+fn fits(x: f64, budget: f64) -> bool {
+    x <= budget
+}
+
 /// Refuses a study whose arrays do not fit in the memory budget, naming the flag.
 ///
 /// Per ratio with `n = ceil(ratio · r)` points per component, the study holds the
@@ -60,13 +65,9 @@ fn check_memory(study: &MemorizationStudy) -> Result<(), CliError> {
         study.samples as f64,
     );
     let steps = study.steps as f64 + 2.0;
-    let n_min = study
-        .ratios
-        .iter()
-        .map(|&q| (q * r).ceil().max(1.0))
-        .fold(f64::INFINITY, f64::min)
-        .min(1e300);
-    // Everything but the flag's own term, at the other flags' values (and the smallest N).
+    // The flags but --ratios first, at one point per component.
+    let n_min = 1.0;
+    // The footprint at given d, samples, steps and N.
     let needs = |d: f64, m: f64, steps: f64, n: f64| {
         8.0 * (d * k * r + 9.0 * d * m + 6.0 * d * k * n + m * k * n) + 24.0 * steps
     };
@@ -80,30 +81,39 @@ fn check_memory(study: &MemorizationStudy) -> Result<(), CliError> {
     };
     let floor = |x: f64| limits::human_number(x.max(0.0).floor());
     let total = needs(d, m, steps, n_min);
-    if !(total <= budget) {
-        // Name the flag whose term dominates.
-        let by_steps = 24.0 * steps;
-        let by_samples = 8.0 * (9.0 * d * m + m * k * n_min);
-        if by_steps >= by_samples && by_steps >= total / 2.0 {
+    if !fits(total, budget) {
+        // Blame --dim if even 2 samples and 1 step do not fit, else --steps if the grid
+        // takes more than half the budget, else --samples.
+        if !fits(needs(d, 2.0, 3.0, n_min), budget) {
+            let per = 8.0 * (k * r + 18.0 + 6.0 * k * n_min);
+            return refuse(
+                format!("--dim {}", study.d),
+                total,
+                format!(
+                    "--dim {} (with --samples 2)",
+                    floor((budget - 72.0 - 16.0 * k * n_min) / per)
+                ),
+            );
+        }
+        if 24.0 * steps > budget / 2.0 {
             return refuse(
                 format!("--steps {}", study.steps),
                 total,
-                format!("--steps {}", floor((budget - needs(d, m, 0.0, n_min)) / 24.0 - 2.0)),
+                format!(
+                    "--steps {}",
+                    floor((budget - needs(d, m, 0.0, n_min)) / 24.0 - 2.0)
+                ),
             );
         }
-        if by_samples >= total / 2.0 {
-            let per = 8.0 * (9.0 * d + k * n_min);
-            return refuse(
-                format!("--samples {}", study.samples),
-                total,
-                format!("--samples {} (at --dim {})", floor((budget - needs(d, 0.0, steps, n_min)) / per), study.d),
-            );
-        }
-        let per = 8.0 * (k * r + 9.0 * m + 6.0 * k * n_min);
+        let per = 8.0 * (9.0 * d + k * n_min);
         return refuse(
-            format!("--dim {}", study.d),
+            format!("--samples {}", study.samples),
             total,
-            format!("--dim {}", floor((budget - 24.0 * steps - 8.0 * m * k * n_min) / per)),
+            format!(
+                "--samples {} (at --dim {})",
+                floor((budget - needs(d, 0.0, steps, n_min)) / per),
+                study.d
+            ),
         );
     }
     let fixed = needs(d, m, steps, 0.0);
@@ -111,7 +121,7 @@ fn check_memory(study: &MemorizationStudy) -> Result<(), CliError> {
     for &ratio in &study.ratios {
         let n = (ratio * r).ceil().max(1.0);
         let total = fixed + per_point * n;
-        if !(total <= budget) {
+        if !fits(total, budget) {
             return refuse(
                 format!(
                     "--ratios {} (N = {} points per component)",

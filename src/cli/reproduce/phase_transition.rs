@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use diffusion_lowdim::figure::phase_transition::{csv, svg};
+use diffusion_lowdim::interop::{InteropError, limits};
 use diffusion_lowdim::reduction::phase::{transitions, validate};
 use diffusion_lowdim::reduction::{PhaseConfig, phase_transition};
-use diffusion_lowdim::interop::{InteropError, limits};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::output::{CliError, write_atomic};
@@ -37,7 +37,12 @@ pub struct Args {
     #[arg(long, default_value_t = 48, allow_negative_numbers = true)]
     dim: usize,
     /// Numbers of components K, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,3",
+        allow_hyphen_values = true
+    )]
     ks: Vec<usize>,
     /// Smallest rank r.
     #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
@@ -65,8 +70,22 @@ fn check_memory(args: &Args) -> Result<(), CliError> {
     let ranks = range(args.r_min, args.r_max);
     let samples = range(args.n_min, args.n_max);
     let note = |lo| format!(" (with {lo})");
-    limits::ensure_count_fits("--r-max", args.r_max as u128, 1, 8, 0, &note(format!("--r-min {}", args.r_min)))?;
-    limits::ensure_count_fits("--n-max", args.n_max as u128, 1, 8, 0, &note(format!("--n-min {}", args.n_min)))?;
+    limits::ensure_count_fits(
+        "--r-max",
+        args.r_max as u128,
+        1,
+        8,
+        0,
+        &note(format!("--r-min {}", args.r_min)),
+    )?;
+    limits::ensure_count_fits(
+        "--n-max",
+        args.n_max as u128,
+        1,
+        8,
+        0,
+        &note(format!("--n-min {}", args.n_min)),
+    )?;
     let cells = (args.ks.len() as u128)
         .saturating_mul(ranks)
         .saturating_mul(samples);
@@ -91,7 +110,11 @@ fn check_memory(args: &Args) -> Result<(), CliError> {
         let (mut lo, mut hi) = (0u128, d);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if mid.saturating_mul(mid.saturating_add(kn)).saturating_mul(per_d2) <= budget {
+            if mid
+                .saturating_mul(mid.saturating_add(kn))
+                .saturating_mul(per_d2)
+                <= budget
+            {
                 lo = mid;
             } else {
                 hi = mid - 1;

@@ -100,8 +100,12 @@ pub fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest> {
 fn check_rel(manifest: &Path, field: String, rel: &str) -> Result<()> {
     let p = Path::new(rel);
     let ok = !rel.is_empty()
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
     if ok {
         Ok(())
     } else {
@@ -343,7 +347,12 @@ impl Suite {
     /// # Errors
     /// As [`Suite::open`] for the file, the `.npy` errors, [`InteropError::NonFinite`],
     /// [`InteropError::InvalidGolden`] for a shape other than the manifest's.
-    pub fn array(&self, field: &str, rel: &str, shape: Option<&[usize]>) -> Result<(Array, PathBuf)> {
+    pub fn array(
+        &self,
+        field: &str,
+        rel: &str,
+        shape: Option<&[usize]>,
+    ) -> Result<(Array, PathBuf)> {
         let (bytes, path) = self.read_verified(field, rel)?;
         let a = npy::decode(&path, &bytes)?;
         a.ensure_finite(&path)?;

@@ -215,7 +215,11 @@ pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String])
         let info = npy::read_info(&out_path)?;
         r.stored = Some(info.stored);
         let same_shape = info.shape.len() == case.shape.len()
-            && info.shape.iter().zip(&case.shape).all(|(&a, &b)| a == b as u64);
+            && info
+                .shape
+                .iter()
+                .zip(&case.shape)
+                .all(|(&a, &b)| a == b as u64);
         if !same_shape {
             r.status = CaseStatus::ShapeMismatch;
             r.message = Some(format!(
