@@ -412,7 +412,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("suite")]);
-        assert!(pending().is_empty());
     }
 
     #[cfg(unix)]
