@@ -332,11 +332,16 @@ pub struct NpyInfo {
     pub data_bytes: u64,
 }
 
+/// The deepest nesting of brackets accepted in a `.npy` header (numpy writes 2 for the
+/// float arrays read here).
+const MAX_HEADER_DEPTH: usize = 4;
+
 /// Refuses a header whose `shape` has more entries than fit in 64 bits before the
 /// `.npy` parser sees it (it multiplies the shape without overflow checks).
 ///
 /// Every `shape` key of the header dictionary must be followed by a tuple of decimal
-/// integers (what numpy writes) whose product, times 8, fits in a `u64`.
+/// integers (what numpy writes) whose product, times 8, fits in a `u64`; brackets may
+/// nest at most [`MAX_HEADER_DEPTH`] deep (the parser is exponential in the depth).
 fn precheck_shape(path: &Path, bytes: &[u8]) -> Result<()> {
     let refuse = |why: &str| InteropError::NpyHeader {
         path: path.to_path_buf(),
@@ -356,6 +361,27 @@ fn precheck_shape(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let end = start.saturating_add(len).min(bytes.len());
     let text = &bytes[start.min(end)..end];
+    // The header parser backtracks exponentially in the nesting depth (a header of 90
+    // unclosed '[' takes hours); numpy's headers for float arrays nest 2 deep.
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None::<u8>);
+    for &c in text {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b'(' | b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b')' | b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_DEPTH {
+        return Err(refuse(&format!(
+            "the header nests {deepest} levels of brackets (at most {MAX_HEADER_DEPTH})"
+        )));
+    }
     for key in [&b"'shape'"[..], &b"\"shape\""[..]] {
         let mut from = 0;
         while let Some(k) = find(&text[from..], key) {
@@ -765,6 +791,17 @@ mod tests {
             &[0; 8],
         );
         assert!(decode(p(), &b).is_err());
+        // Deep nesting (exponential backtracking in the header parser) is refused fast.
+        let deep = format!(
+            "{{'descr': {}'<f8', 'fortran_order': False, 'shape': (2, 4), }}",
+            "[".repeat(90)
+        );
+        let t = std::time::Instant::now();
+        assert!(matches!(
+            decode(p(), &with_header(&deep, &[0; 64])),
+            Err(InteropError::NpyHeader { .. })
+        ));
+        assert!(t.elapsed().as_secs() < 1);
         // Zero-length axes after small ones are fine (an empty array).
         let b = with_header(
             "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 0, 2), }",
