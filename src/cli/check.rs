@@ -14,17 +14,28 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
     /// Master seed: instance i of result R uses the stream (seed, R, i).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// Instances per result.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
     cases: usize,
     /// Write the JSON report here (atomically).
     #[arg(long)]
     report: Option<PathBuf>,
 }
 
+/// Bytes kept per instance of a result (its outcome in the report): an estimate.
+const BYTES_PER_CASE: u128 = 256;
+
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    diffusion_lowdim::interop::limits::ensure_count_fits(
+        "--cases",
+        args.cases as u128,
+        0,
+        BYTES_PER_CASE,
+        0,
+        "",
+    )?;
     let config = CheckConfig {
         seed: args.seed,
         cases: args.cases,

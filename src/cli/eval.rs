@@ -12,7 +12,7 @@ use diffusion_lowdim::interop::model_file;
 use diffusion_lowdim::interop::npy::{self, Array};
 use diffusion_lowdim::interop::presets::{self, Precision, Spacing, TableOptions};
 
-use super::output::CliError;
+use super::output::{CliError, ensure_not_input, model_inputs, on_file};
 
 /// What to evaluate.
 #[derive(Debug, Subcommand)]
@@ -55,13 +55,13 @@ pub struct FlowOptions {
     solver: String,
     /// Number of steps (noise levels of the EDM grid, or steps from --t-start to --t-end).
     /// Required by the fixed-step solvers; dopri5 and exact default to the grid's two ends.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// First time t_0 of an explicit grid (in the schedule's time; VE: t = σ). With --t-end.
-    #[arg(long, requires = "t_end", conflicts_with_all = ["sigma_max", "sigma_min", "rho"])]
+    #[arg(long, requires = "t_end", conflicts_with_all = ["sigma_max", "sigma_min", "rho"], allow_negative_numbers = true)]
     t_start: Option<f64>,
     /// Last time t_n of an explicit grid. With --t-start.
-    #[arg(long, requires = "t_start")]
+    #[arg(long, requires = "t_start", allow_negative_numbers = true)]
     t_end: Option<f64>,
     /// Explicit grids: equal steps in log t instead of t.
     #[arg(long, requires = "t_start")]
@@ -70,19 +70,19 @@ pub struct FlowOptions {
     #[arg(long, requires = "t_start")]
     clean: bool,
     /// EDM grid: largest noise level σ_max (the flow starts at the time where β/α = σ_max).
-    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MAX)]
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MAX, allow_negative_numbers = true)]
     sigma_max: f64,
     /// EDM grid: smallest noise level σ_min before the clean end.
-    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MIN)]
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_SIGMA_MIN, allow_negative_numbers = true)]
     sigma_min: f64,
     /// EDM grid: exponent ρ of the Karras spacing.
-    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_RHO)]
+    #[arg(long, default_value_t = diffusion_lowdim::flow::EDM_RHO, allow_negative_numbers = true)]
     rho: f64,
     /// dopri5: relative tolerance.
-    #[arg(long, default_value_t = 1e-10)]
+    #[arg(long, default_value_t = 1e-10, allow_negative_numbers = true)]
     rtol: f64,
     /// dopri5: absolute tolerance.
-    #[arg(long, default_value_t = 1e-12)]
+    #[arg(long, default_value_t = 1e-12, allow_negative_numbers = true)]
     atol: f64,
 }
 
@@ -157,20 +157,20 @@ pub struct PfdArgs {
     #[arg(long, conflicts_with_all = ["samples", "seed", "t_max"])]
     noises: Option<PathBuf>,
     /// Number M of noises x_T = T z, z ~ N(0, I) to draw (without --noises).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true)]
     samples: usize,
     /// Seed of the drawn noises.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// Noise scale T of the drawn noises. Default: β at the grid's first time (80 on the
     /// default EDM grid in VE).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     t_max: Option<f64>,
     /// Linear feature map h(x) = W x: a (k, d) .npy matrix. Default: identity.
     #[arg(long)]
     features: Option<PathBuf>,
     /// Confidence level of the interval.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     confidence: f64,
     /// JSON report (estimate, interval, standard errors, the flow), written atomically.
     #[arg(long)]
@@ -181,13 +181,13 @@ pub struct PfdArgs {
 #[derive(Debug, Args)]
 pub struct LevelArgs {
     /// Signal scale α of x_t = α x_0 + β ε (with --beta).
-    #[arg(long, requires = "beta", conflicts_with_all = ["sigma", "schedule"])]
+    #[arg(long, requires = "beta", conflicts_with_all = ["sigma", "schedule"], allow_negative_numbers = true)]
     alpha: Option<f64>,
     /// Noise scale β (with --alpha).
-    #[arg(long, requires = "alpha")]
+    #[arg(long, requires = "alpha", allow_negative_numbers = true)]
     beta: Option<f64>,
     /// VE / EDM / k-diffusion noise level σ: α = 1, β = σ.
-    #[arg(long, conflicts_with_all = ["alpha", "schedule"])]
+    #[arg(long, conflicts_with_all = ["alpha", "schedule"], allow_negative_numbers = true)]
     sigma: Option<f64>,
     /// A schedule: ve, vp-linear, vp-cosine, sub-vp, rectified-flow, ddpm-linear,
     /// ddpm-scaled-linear, ddpm-cosine, or a library preset (see `presets list`),
@@ -195,13 +195,13 @@ pub struct LevelArgs {
     #[arg(long, requires = "t")]
     schedule: Option<String>,
     /// Time in the schedule's coordinates (a diffusers train timestep, a grid index, …).
-    #[arg(long, requires = "schedule")]
+    #[arg(long, requires = "schedule", allow_negative_numbers = true)]
     t: Option<f64>,
     /// Presets only: f64 ground truth or the library's float32 table (bit for bit).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Presets only: number of grid steps (σ grids, score_sde time grids).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
 }
 
@@ -283,13 +283,13 @@ pub struct ScheduleArgs {
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Number of sampling steps (diffusers: inference steps; grids: length). Default: the preset's.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
     /// diffusers timestep_spacing (with --steps).
     #[arg(long, default_value = "leading", value_parser = ["linspace", "leading", "trailing"])]
     spacing: String,
     /// diffusers steps_offset (added by the leading spacing).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     steps_offset: usize,
     /// Output directory (t.npy, alpha.npy, beta.npy and native arrays), written atomically.
     #[arg(long)]
@@ -315,8 +315,11 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
 fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
     let model = model_file::load(&a.model)?;
+    let mut inputs = model_inputs("--model", &model);
+    inputs.push(("--x".into(), a.x.clone()));
+    ensure_not_input("--out", &a.out, &inputs)?;
     let x = npy::read_finite(&a.x)?;
-    let (out, info) = eval::flow(&model, &x, &a.x, &spec)?;
+    let (out, info) = eval::flow(&model, &x, &a.x, &spec).map_err(|e| on_file(e, &a.x, "--x"))?;
     write_file_atomic(&a.out, &npy::encode(&out))?;
     eprintln!(
         "flow of {} ({}) with {} ({} steps, {} evaluations) for {} points written to {}",
@@ -335,6 +338,15 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
     let p = model_file::load(&a.model)?;
     let q = model_file::load(&a.model2)?;
+    let mut inputs = model_inputs("--model", &p);
+    inputs.extend(model_inputs("--model2", &q));
+    if let Some(n) = &a.noises {
+        inputs.push(("--noises".into(), n.clone()));
+    }
+    if let Some(f) = &a.features {
+        inputs.push(("--features".into(), f.clone()));
+    }
+    ensure_not_input("--out-json", &a.out_json, &inputs)?;
     let features = match &a.features {
         Some(path) => Some(eval::read_features(path, p.model.dim())?),
         None => None,
@@ -350,7 +362,13 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
             noise_scale: a.t_max,
         },
     };
-    let (est, x) = eval::pfd(&p, &q, &spec, &noises, features.as_ref(), a.confidence)?;
+    let (est, x) =
+        eval::pfd(&p, &q, &spec, &noises, features.as_ref(), a.confidence).map_err(|e| match &a
+            .noises
+        {
+            Some(path) => on_file(e, path, "--noises"),
+            None => e,
+        })?;
     let summary = PfdSummary::from(&est);
     let report = serde_json::json!({
         "format": "diffusion-lowdim/pfd-report",
@@ -396,8 +414,12 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
 fn model_eval(a: ModelArgs, q: Quantity) -> Result<ExitCode, CliError> {
     let level = a.level.spec()?.resolve()?;
     let model = model_file::load(&a.model)?;
+    let mut inputs = model_inputs("--model", &model);
+    inputs.push(("--x".into(), a.x.clone()));
+    ensure_not_input("--out", &a.out, &inputs)?;
     let x = npy::read_finite(&a.x)?;
-    let out = eval::evaluate(model.model.exact(), &x, &a.x, level, q)?;
+    let out = eval::evaluate(model.model.exact(), &x, &a.x, level, q)
+        .map_err(|e| on_file(e, &a.x, "--x"))?;
     write_file_atomic(&a.out, &npy::encode(&out))?;
     eprintln!(
         "{} of {} ({}) at {level} for {} points written to {}",
@@ -414,9 +436,18 @@ fn convert(a: ConvertArgs) -> Result<ExitCode, CliError> {
     let level = a.level.spec()?.resolve()?;
     let from = eval::parse_prediction(&a.from).expect("clap restricts the values");
     let to = eval::parse_prediction(&a.to).expect("clap restricts the values");
+    ensure_not_input(
+        "--out",
+        &a.out,
+        &[
+            ("--x".into(), a.x.clone()),
+            ("--value".into(), a.value.clone()),
+        ],
+    )?;
     let x = npy::read_finite(&a.x)?;
     let v = npy::read_finite(&a.value)?;
-    let out = eval::convert(from, &v, &a.value, &x, &a.x, level, to)?;
+    let out = eval::convert(from, &v, &a.value, &x, &a.x, level, to)
+        .map_err(|e| on_file(e, &a.value, "--value"))?;
     write_file_atomic(&a.out, &npy::encode(&out))?;
     eprintln!("{} -> {} written to {}", a.from, a.to, a.out.display());
     Ok(ExitCode::SUCCESS)

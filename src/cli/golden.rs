@@ -8,7 +8,25 @@ use clap::Subcommand;
 use diffusion_lowdim::interop::fsio::write_file_atomic;
 use diffusion_lowdim::interop::golden::{self, Tier};
 
-use super::output::CliError;
+use super::output::{CliError, ensure_not_input};
+
+/// The files of a golden suite (its manifest and every file it records a digest of),
+/// described for [`ensure_not_input`]; empty if the manifest cannot be read (the
+/// command then fails on it with the real error).
+pub fn golden_files(golden: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let mut v = vec![(
+        "the golden manifest".to_string(),
+        golden.join("manifest.json"),
+    )];
+    if let Ok(m) = golden::validate::read_manifest(golden) {
+        v.extend(
+            m.sha256
+                .keys()
+                .map(|rel| (format!("the golden file {rel}"), golden.join(rel))),
+        );
+    }
+    v
+}
 
 /// The golden-suite commands.
 #[derive(Debug, Subcommand)]
@@ -21,7 +39,7 @@ pub enum Action {
         #[arg(long)]
         out: PathBuf,
         /// Master seed of the cases.
-        #[arg(long, default_value_t = golden::DEFAULT_SEED)]
+        #[arg(long, default_value_t = golden::DEFAULT_SEED, allow_negative_numbers = true)]
         seed: u64,
         /// Replace --out if it exists.
         #[arg(long)]
@@ -76,6 +94,18 @@ pub fn run(action: Action) -> Result<ExitCode, CliError> {
             only,
         } => {
             let tier = Tier::parse(&tier).expect("clap restricts the values");
+            if let Some(path) = &report {
+                let mut inputs = golden_files(&golden);
+                if let Ok(m) = golden::validate::read_manifest(&golden) {
+                    inputs.extend(m.cases.iter().map(|c| {
+                        (
+                            format!("the output of case {}", c.id),
+                            outputs.join(&c.output),
+                        )
+                    }));
+                }
+                ensure_not_input("--report", path, &inputs)?;
+            }
             let r = golden::validate_only(&golden, &outputs, tier, &only)?;
             print!("{}", r.table());
             if let Some(path) = report {

@@ -7,7 +7,8 @@ use clap::Args;
 use diffusion_lowdim::interop::fsio::write_file_atomic;
 use diffusion_lowdim::interop::measure::{self, MeasureConfig, TrainingSet};
 
-use super::output::CliError;
+use super::golden::golden_files;
+use super::output::{CliError, ensure_not_input};
 
 /// Arguments of `measure`.
 #[derive(Debug, Args)]
@@ -24,16 +25,16 @@ pub struct MeasureArgs {
     #[arg(long, conflicts_with = "n")]
     train: Option<PathBuf>,
     /// A golden training set by size N (see the manifest's `measure.training_sets`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     n: Option<usize>,
     /// Linear feature map h(x) = W x: a (k, d) .npy matrix. Default: identity.
     #[arg(long)]
     features: Option<PathBuf>,
     /// Confidence level of every interval.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     confidence: f64,
     /// Cosine-similarity threshold τ of RP and GL.
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = 0.6, allow_negative_numbers = true)]
     threshold: f64,
     /// Also write the JSON report here (atomically).
     #[arg(long)]
@@ -42,6 +43,17 @@ pub struct MeasureArgs {
 
 /// Runs `measure`.
 pub fn run(a: MeasureArgs) -> Result<ExitCode, CliError> {
+    if let Some(report) = &a.report {
+        let mut inputs = vec![("--samples".to_string(), a.samples.clone())];
+        if let Some(t) = &a.train {
+            inputs.push(("--train".into(), t.clone()));
+        }
+        if let Some(f) = &a.features {
+            inputs.push(("--features".into(), f.clone()));
+        }
+        inputs.extend(golden_files(&a.golden));
+        ensure_not_input("--report", report, &inputs)?;
+    }
     let mut config = MeasureConfig::new(a.samples, a.golden);
     config.training = match (a.train, a.n) {
         (Some(p), _) => TrainingSet::File(p),

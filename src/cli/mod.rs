@@ -54,8 +54,16 @@ enum Command {
     },
 }
 
-/// Entry point: exit code 0 on success, 1 when a check fails, 2 on unusable input.
+/// Entry point: exit code 0 on success, 1 when a check fails, 2 on unusable input,
+/// 130 when interrupted by a signal (nothing half-written is left).
 pub fn main() -> ExitCode {
+    // On SIGINT, SIGTERM or SIGHUP: remove the temporary file or directory of a write
+    // in progress (never a finished output), then exit 130.
+    let _ = ctrlc::set_handler(|| {
+        diffusion_lowdim::interop::fsio::remove_pending_temporaries();
+        eprintln!("interrupted: no output written");
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(args),

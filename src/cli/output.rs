@@ -1,8 +1,8 @@
-//! Writing files safely: a temporary file in the target directory, renamed
-//! into place only when complete, so no half-written file is ever left behind.
+//! The command-line layer's error type. Files are written by the library's
+//! single atomic writer, [`diffusion_lowdim::interop::fsio::write_file_atomic`]
+//! (re-exported here as [`write_atomic`]).
 
-use std::io::Write;
-use std::path::Path;
+pub use diffusion_lowdim::interop::fsio::write_file_atomic as write_atomic;
 
 /// Errors of the command-line layer (library errors, I/O with the path, JSON).
 #[derive(Debug, thiserror::Error)]
@@ -29,27 +29,53 @@ pub enum CliError {
     Usage(String),
 }
 
-/// Writes `bytes` to `path` atomically (temporary file + rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let io = |source| CliError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    // Create with the mode a plain `File::create` would get (0666 minus the
-    // umask), not tempfile's private 0600: the result is an ordinary output file.
-    let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.flush().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
+/// Refuses an output that is one of the inputs (same file after resolving links);
+/// `inputs` are described by their flag (e.g. `"--x"`).
+pub fn ensure_not_input(
+    out_flag: &'static str,
+    out: &std::path::Path,
+    inputs: &[(String, std::path::PathBuf)],
+) -> Result<(), CliError> {
+    let refs: Vec<(&str, &std::path::Path)> = inputs
+        .iter()
+        .map(|(w, p)| (w.as_str(), p.as_path()))
+        .collect();
+    diffusion_lowdim::interop::fsio::ensure_not_input(out_flag, out, &refs)?;
     Ok(())
+}
+
+/// The files of a loaded model, described for [`ensure_not_input`].
+pub fn model_inputs(
+    flag: &str,
+    m: &diffusion_lowdim::interop::model_file::LoadedModel,
+) -> Vec<(String, std::path::PathBuf)> {
+    m.files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let what = if i == 0 {
+                flag.to_string()
+            } else {
+                format!("an array of {flag}")
+            };
+            (what, p.clone())
+        })
+        .collect()
+}
+
+/// A library error of a computation on a user's file, with the file and its flag.
+pub fn on_file(
+    e: diffusion_lowdim::interop::InteropError,
+    path: &std::path::Path,
+    flag: &'static str,
+) -> diffusion_lowdim::interop::InteropError {
+    use diffusion_lowdim::interop::InteropError;
+    match e {
+        InteropError::Lib(source) => InteropError::InputFile {
+            path: path.to_path_buf(),
+            flag,
+            source,
+        },
+        other => other,
+    }
 }

@@ -30,6 +30,117 @@ pub enum InteropError {
         source: std::io::Error,
     },
 
+    /// A path that is not a regular file (a FIFO, a device, a socket, a directory):
+    /// reading it could block forever or never end, so it is refused.
+    #[error(
+        "{}: not a regular file ({kind}); only regular files are read (a FIFO or a device \
+         such as /dev/zero could block or never end)",
+        path.display()
+    )]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead (`"a directory"`, `"a FIFO"`, ...).
+        kind: &'static str,
+    },
+
+    /// A file larger than the limit for its kind (see [`super::limits`]).
+    #[error(
+        "{}: {what} of {bytes} bytes exceeds the limit of {limit} bytes",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What is too large (`"JSON manifest"`, `".npy data section"`, ...).
+        what: &'static str,
+        /// Its size (declared or actual).
+        bytes: u128,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// A request (a count on the command line, a shape in a file) whose memory
+    /// footprint exceeds the memory budget (see [`super::limits`]).
+    #[error(
+        "{what} needs {needs}, more than the memory budget of {budget}; the most that fits: \
+         {at_most} (set DIFFUSION_LOWDIM_MEMORY_BUDGET, in bytes, to change the budget)"
+    )]
+    BudgetExceeded {
+        /// The request, e.g. `"--steps 1000000000"`.
+        what: String,
+        /// What it needs, for people (e.g. `"8.0 GB"`).
+        needs: String,
+        /// The largest request that fits, e.g. `"--steps 178956969"`.
+        at_most: String,
+        /// The budget, for people.
+        budget: String,
+    },
+
+    /// A path in a manifest that is absolute or resolves (after `..` and symbolic
+    /// links) outside the manifest's folder.
+    #[error(
+        "{}: field {field:?}: {} {problem}; paths in a manifest must be relative and stay \
+         inside its folder {}",
+        manifest.display(), path.display(), folder.display()
+    )]
+    OutsideFolder {
+        /// The manifest.
+        manifest: PathBuf,
+        /// The field.
+        field: String,
+        /// The path as written (or resolved).
+        path: PathBuf,
+        /// What is wrong (`"is absolute"`, `"resolves outside the folder"`, ...).
+        problem: &'static str,
+        /// The folder paths must stay in.
+        folder: PathBuf,
+    },
+
+    /// An output path that is one of the inputs (same file after resolving links).
+    #[error(
+        "{out_flag} {}: is the same file as the input {} ({input_what}); refusing to \
+         overwrite an input: choose another {out_flag}",
+        out.display(), input.display()
+    )]
+    OutputIsInput {
+        /// The output flag (`--out`, `--report`, ...).
+        out_flag: &'static str,
+        /// The output path.
+        out: PathBuf,
+        /// The input file it resolves to.
+        input: PathBuf,
+        /// Which input (`"--x"`, `"an array of --model"`, ...).
+        input_what: String,
+    },
+
+    /// A golden-suite file whose content differs from the SHA-256 the manifest records.
+    #[error(
+        "{}: altered since export: its SHA-256 is {found}, the manifest records {expected} \
+         (re-export the suite with `golden export`)",
+        path.display()
+    )]
+    Tampered {
+        /// The altered file.
+        path: PathBuf,
+        /// The digest recorded in the manifest.
+        expected: String,
+        /// The digest of the file as found.
+        found: String,
+    },
+
+    /// An input file whose values make a computation fail (e.g. overflow): the
+    /// library's error, with the file and the flag that named it.
+    #[error("{} ({flag}): {source}", path.display())]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// The flag or field that named it.
+        flag: &'static str,
+        /// The library's error.
+        source: crate::Error,
+    },
+
     /// The output path exists and overwriting it was not allowed.
     #[error("{}: already exists (remove it first, or choose another --out)", path.display())]
     OutputExists {

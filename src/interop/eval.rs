@@ -91,6 +91,12 @@ pub fn evaluate_matrix(
         }
         Quantity::Score => Array::from_batch(model.score(xt.as_ref(), level)?.as_ref()),
         Quantity::Jacobian => {
+            let (d, b) = (xt.nrows() as u128, xt.ncols() as u128);
+            // The matrices and their batch-first copy.
+            super::limits::ensure_f64s_fit(
+                &format!("the Jacobians of {b} points in dimension {d}"),
+                &[b, d, d, 2],
+            )?;
             // One point per task; results collected in order (deterministic).
             let js: Vec<crate::Result<Mat<f64>>> = (0..xt.ncols())
                 .into_par_iter()
@@ -315,6 +321,14 @@ impl SolverSpec {
     }
 }
 
+/// Bytes per step of a flow's grid: its times, its noise levels and the solver's mesh
+/// (an estimate, see [`super::limits`]).
+pub const GRID_BYTES_PER_STEP: u128 = 24;
+
+/// Bytes per noise and per dimension of [`pfd`] with drawn noises: the noises, two flow
+/// outputs, the solvers' stage states and the features (an estimate).
+pub const PFD_BYTES_PER_ENTRY: u128 = 8 * 8;
+
 /// The time grid of a flow.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(tag = "grid", rename_all = "kebab-case")]
@@ -363,8 +377,12 @@ impl GridSpec {
     /// The grid for a schedule.
     ///
     /// # Errors
-    /// The errors of [`TimeGrid::karras`], [`TimeGrid::uniform`], [`TimeGrid::log_uniform`].
+    /// [`super::InteropError::BudgetExceeded`] for a number of steps whose grid does not
+    /// fit in the memory budget (checked first); the errors of [`TimeGrid::karras`],
+    /// [`TimeGrid::uniform`], [`TimeGrid::log_uniform`].
     pub fn build(&self, schedule: &dyn Schedule) -> Result<TimeGrid> {
+        let steps = self.steps();
+        super::limits::ensure_count_fits("--steps", steps as u128, 2, GRID_BYTES_PER_STEP, 0, "")?;
         Ok(match *self {
             Self::Karras {
                 steps,
@@ -654,6 +672,14 @@ pub fn pfd(
                 Some(t) => *t,
                 None => spec.noise_scale()?,
             };
+            super::limits::ensure_count_fits(
+                "--samples",
+                *samples as u128,
+                0,
+                PFD_BYTES_PER_ENTRY * d as u128,
+                0,
+                &format!(" (d = {d})"),
+            )?;
             let est = Pfd::new(t, *samples)?;
             (est.noises(d, &mut crate::rng::seeded(*seed)), t)
         }

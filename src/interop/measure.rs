@@ -24,13 +24,13 @@
 //! Samples of a finite-step sampler with the exact denoiser differ from $\Phi_{p_\star}$
 //! by the sampler's discretization error, so their $E_{\mathrm{gen}}$ is that error, not 0.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use faer::Mat;
 use serde::Serialize;
 
 use super::eval::{FlowSpec, GridSpec, PfdSummary, SolverSpec, flow_of, read_features};
-use super::golden::validate::read_manifest;
+use super::golden::suite::Suite;
 use super::golden::{MeasureEntry, TrainingSetEntry};
 use super::model_file::Model;
 use super::npy;
@@ -170,16 +170,34 @@ pub struct MeasureReport {
     pub gl: Option<ProportionSummary>,
 }
 
-/// Reads a golden array of shape `(rows, d)` (finite), as `d × rows`.
+/// Reads a golden array of shape `(rows, d)` (finite), as `d × rows`; `rows`, when
+/// given, is the required number of rows (the bank's $M$).
 fn golden_batch(
-    golden: &Path,
+    suite: &Suite,
+    field: &str,
     rel: &str,
     what: &'static str,
     d: Option<usize>,
+    rows: Option<(usize, &'static str)>,
 ) -> Result<Mat<f64>> {
-    let path = golden.join(rel);
-    let a = npy::read_finite(&path)?;
-    a.to_batch(&path, what, d)
+    let (a, path) = suite.array(field, rel, None)?;
+    let m = a.to_batch(&path, what, d)?;
+    if let Some((n, reason)) = rows {
+        a.expect_axis(&path, what, 0, n, reason)?;
+    }
+    Ok(m)
+}
+
+/// A library error of a computation on a user's file, with the file and its flag.
+fn on_file(e: InteropError, path: &std::path::Path, flag: &'static str) -> InteropError {
+    match e {
+        InteropError::Lib(source) => InteropError::InputFile {
+            path: path.to_path_buf(),
+            flag,
+            source,
+        },
+        other => other,
+    }
 }
 
 /// Column-wise squared distances of two feature batches.
@@ -230,7 +248,8 @@ pub fn empirical_flow(points: &Mat<f64>, noises: &Mat<f64>, m: &MeasureEntry) ->
 /// unknown `--n`), the samples (`.npy` errors, NaN/inf, a shape other than the bank's
 /// `(M, d)`), the training set and the feature matrix (`.npy` errors, width $\ne d$).
 pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
-    let manifest = read_manifest(&c.golden)?;
+    let suite = Suite::open(&c.golden)?;
+    let manifest = suite.manifest().clone();
     let Some(m) = manifest.measure.clone() else {
         return Err(InteropError::InvalidGolden {
             path: c.golden.join("manifest.json"),
@@ -239,9 +258,24 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
             detail: manifest.crate_version.clone(),
         });
     };
-    let noises = golden_batch(&c.golden, &m.noises, "noise bank", None)?;
+    let noises = golden_batch(
+        &suite,
+        "measure.noises",
+        &m.noises,
+        "noise bank",
+        None,
+        None,
+    )?;
     let (d, bank) = (noises.nrows(), noises.ncols());
-    let reference = golden_batch(&c.golden, &m.reference_flow, "reference flow", Some(d))?;
+    const ONE_PER_NOISE: &str = "the number of noises M of the golden noise bank";
+    let reference = golden_batch(
+        &suite,
+        "measure.reference_flow",
+        &m.reference_flow,
+        "reference flow",
+        Some(d),
+        Some((bank, ONE_PER_NOISE)),
+    )?;
     let samples_arr = npy::read_finite(&c.samples)?;
     let samples = samples_arr.to_batch(&c.samples, "samples", Some(d))?;
     samples_arr.expect_axis(
@@ -268,8 +302,10 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
         let e = PfdEstimate::from_squared_distances(squared_distances(&fs, &fo), c.confidence)?;
         Ok(PfdSummary::from(&e))
     };
-    let e_gen = pfd(&reference)?;
-    let rp = scores.reproducibility(samples.as_ref(), reference.as_ref())?;
+    let e_gen = pfd(&reference).map_err(|e| on_file(e, &c.samples, "--samples"))?;
+    let rp = scores
+        .reproducibility(samples.as_ref(), reference.as_ref())
+        .map_err(|e| on_file(e.into(), &c.samples, "--samples"))?;
     let training: Option<(TrainingReport, Mat<f64>, Mat<f64>)> = match &c.training {
         TrainingSet::None => None,
         TrainingSet::Golden(n) => {
@@ -286,8 +322,22 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
                             .join(", "),
                     }
                 })?;
-            let points = golden_batch(&c.golden, &t.points, "training set", Some(d))?;
-            let flow = golden_batch(&c.golden, &t.flow, "empirical flow", Some(d))?;
+            let points = golden_batch(
+                &suite,
+                "measure.training_sets.points",
+                &t.points,
+                "training set",
+                Some(d),
+                None,
+            )?;
+            let flow = golden_batch(
+                &suite,
+                "measure.training_sets.flow",
+                &t.flow,
+                "empirical flow",
+                Some(d),
+                Some((bank, ONE_PER_NOISE)),
+            )?;
             Some((
                 TrainingReport {
                     source: "golden",
@@ -301,7 +351,8 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
         }
         TrainingSet::File(p) => {
             let points = npy::read_finite(p)?.to_batch(p, "training set", Some(d))?;
-            let flow = empirical_flow(&points, &noises, &m)?;
+            let flow =
+                empirical_flow(&points, &noises, &m).map_err(|e| on_file(e, p, "--train"))?;
             Some((
                 TrainingReport {
                     source: "file",
@@ -320,10 +371,11 @@ pub fn measure(c: &MeasureConfig) -> Result<MeasureReport> {
         None => (None, None, None),
         Some((report, points, flow)) => (
             Some(report),
-            Some(pfd(&flow)?),
+            Some(pfd(&flow).map_err(|e| on_file(e, &c.samples, "--samples"))?),
             Some(
                 scores
-                    .generalization(samples.as_ref(), points.as_ref())?
+                    .generalization(samples.as_ref(), points.as_ref())
+                    .map_err(|e| on_file(e.into(), &c.samples, "--samples"))?
                     .into(),
             ),
         ),

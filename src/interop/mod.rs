@@ -12,7 +12,8 @@
 //! | [`presets`] | library schedule presets (diffusers, k-diffusion, NVlabs EDM, score_sde) and their documented divergences |
 //! | [`golden`] | the golden suite: export (cases with f64 and f32 tolerance tiers) and validation of a candidate's outputs |
 //! | [`measure`] | a trained network's samples against the golden teacher–student reference: $E_{\mathrm{gen}}$, $E_{\mathrm{mem}}$, RP, GL |
-//! | [`fsio`] | atomic writes of files and whole directories |
+//! | [`fsio`] | bounded reads of regular files only; atomic writes of files and whole directories (mode 0666 − umask, removed on SIGINT/SIGTERM); output ≠ input checks |
+//! | [`limits`] | the memory budget and file-size limits every user-given size is checked against |
 //!
 //! # Conventions
 //! Arrays on disk are **batch-first**, as in numpy and PyTorch: a batch of `B`
@@ -28,6 +29,7 @@
 pub mod eval;
 pub mod fsio;
 pub mod golden;
+pub mod limits;
 pub mod measure;
 pub mod model_file;
 pub mod npy;

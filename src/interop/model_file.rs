@@ -382,6 +382,70 @@ pub struct LoadedModel {
     pub spec: ModelSpec,
     /// The validated model.
     pub model: Model,
+    /// The manifest and every `.npy` file it refers to (for checks that an output
+    /// does not overwrite one of them).
+    pub files: Vec<PathBuf>,
+}
+
+/// The folder of a manifest (`.` for a bare file name).
+fn folder_of(manifest: &Path) -> &Path {
+    match manifest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Resolves `rel`, a path written in `manifest`'s field `field`, against the
+/// manifest's folder: it must be relative and, once `..` and symbolic links are
+/// resolved, inside that folder (a path that does not exist is returned joined,
+/// for the "cannot be read" error).
+///
+/// # Errors
+/// [`InteropError::OutsideFolder`].
+pub(crate) fn confined(manifest: &Path, field: &str, rel: &str) -> Result<PathBuf> {
+    let folder = folder_of(manifest);
+    let outside = |problem, path: PathBuf| InteropError::OutsideFolder {
+        manifest: manifest.to_path_buf(),
+        field: field.to_string(),
+        path,
+        problem,
+        folder: folder.to_path_buf(),
+    };
+    let written = Path::new(rel);
+    if written.is_absolute()
+        || written.components().any(|c| {
+            matches!(
+                c,
+                std::path::Component::Prefix(_) | std::path::Component::RootDir
+            )
+        })
+    {
+        return Err(outside("is an absolute path", written.to_path_buf()));
+    }
+    if rel.is_empty() {
+        return Err(outside("is empty", written.to_path_buf()));
+    }
+    let joined = folder.join(written);
+    let (Ok(base), Ok(resolved)) = (
+        std::fs::canonicalize(folder),
+        std::fs::canonicalize(&joined),
+    ) else {
+        // Missing: refuse `..` outright (it could point anywhere once created).
+        if written
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(outside("leaves the folder with ..", written.to_path_buf()));
+        }
+        return Ok(joined);
+    };
+    if !resolved.starts_with(&base) {
+        return Err(outside(
+            "resolves (after .. and symbolic links) outside the folder",
+            resolved,
+        ));
+    }
+    Ok(joined)
 }
 
 /// An array field: a path relative to the manifest, or an inline JSON array.
@@ -447,13 +511,16 @@ struct KSubspacesBody {
     bases: Vec<ArrayRef>,
 }
 
-/// Reads the JSON of a manifest.
+/// Reads the JSON of a manifest (a regular file of at most
+/// [`super::limits::MAX_JSON_BYTES`]).
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read(path).map_err(|source| InteropError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&text).map_err(|source| InteropError::Json {
+    let text = super::fsio::read_regular(path, super::limits::MAX_JSON_BYTES, "JSON manifest")?;
+    parse_json(path, &text)
+}
+
+/// Parses the bytes of a JSON manifest (`path` names it in messages).
+fn parse_json(path: &Path, text: &[u8]) -> Result<Value> {
+    serde_json::from_slice(text).map_err(|source| InteropError::Json {
         path: path.to_path_buf(),
         source,
     })
@@ -506,6 +573,28 @@ pub(crate) fn check_header(
 /// arrays that do not define a valid model (e.g. a non-orthonormal basis).
 pub fn load(path: &Path) -> Result<LoadedModel> {
     let json = read_json(path)?;
+    load_value(path, json)
+}
+
+/// Loads and validates a model file from the bytes of its manifest; `path` is where
+/// the manifest would be (it names it in messages, and array paths are resolved
+/// relative to its folder). With inline arrays only, nothing is read from disk.
+///
+/// # Errors
+/// As [`load`] (but for reading the manifest itself).
+pub fn load_from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedModel> {
+    if bytes.len() as u64 > super::limits::MAX_JSON_BYTES {
+        return Err(InteropError::FileTooLarge {
+            path: path.to_path_buf(),
+            what: "JSON manifest",
+            bytes: bytes.len() as u128,
+            limit: super::limits::MAX_JSON_BYTES,
+        });
+    }
+    load_value(path, parse_json(path, bytes)?)
+}
+
+fn load_value(path: &Path, json: Value) -> Result<LoadedModel> {
     let obj = match &json {
         Value::Object(o) => o,
         _ => {
@@ -552,7 +641,10 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
         body.remove(k);
     }
     let body = Value::Object(body);
-    let reader = Reader { manifest: path };
+    let reader = Reader {
+        manifest: path,
+        files: std::cell::RefCell::new(vec![path.to_path_buf()]),
+    };
     let spec = match kind {
         ModelKind::Gaussian => reader.gaussian(reader.parse::<GaussianBody>(body)?)?,
         ModelKind::Molrg => reader.molrg(reader.parse::<MolrgBody>(body)?)?,
@@ -596,11 +688,14 @@ pub fn load(path: &Path) -> Result<LoadedModel> {
         kind,
         spec,
         model,
+        files: reader.files.into_inner(),
     })
 }
 
 struct Reader<'a> {
     manifest: &'a Path,
+    /// The manifest and every array file read.
+    files: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl Reader<'_> {
@@ -616,8 +711,8 @@ impl Reader<'_> {
     fn array(&self, r: &ArrayRef, field: &str) -> Result<(Array, PathBuf)> {
         match r {
             ArrayRef::Path(p) => {
-                let dir = self.manifest.parent().unwrap_or(Path::new("."));
-                let path = dir.join(p);
+                let path = confined(self.manifest, field, p)?;
+                self.files.borrow_mut().push(path.clone());
                 let a = match npy::read(&path) {
                     Err(InteropError::Read { path, source }) => {
                         return Err(InteropError::MissingArray {

@@ -60,7 +60,11 @@ impl Array {
     /// [`crate::Error::DimensionMismatch`] (as [`InteropError::Lib`]) if the number of
     /// entries is not the product of the shape.
     pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Result<Self> {
-        let n: usize = shape.iter().product();
+        // A product that overflows cannot equal any length.
+        let n: usize = shape
+            .iter()
+            .try_fold(1usize, |a, &s| a.checked_mul(s))
+            .unwrap_or(usize::MAX);
         if n != data.len() {
             return Err(crate::Error::DimensionMismatch {
                 what: "number of entries vs product of the shape",
@@ -315,49 +319,129 @@ fn is_float(dtype: &DType, bytes: u64) -> bool {
     matches!(dtype, DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == bytes)
 }
 
-/// Reads a `.npy` file (float64 or float32; any byte order; C or Fortran order).
+/// The header of a `.npy` file, checked against the data that follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyInfo {
+    /// The shape declared in the header.
+    pub shape: Vec<u64>,
+    /// The precision of the entries.
+    pub stored: StoredPrecision,
+    /// Bytes of the header (magic, version, length and the header dictionary).
+    pub header_bytes: u64,
+    /// Bytes of the data section the shape implies.
+    pub data_bytes: u64,
+}
+
+/// The deepest nesting of brackets accepted in a `.npy` header (numpy writes 2 for the
+/// float arrays read here).
+const MAX_HEADER_DEPTH: usize = 4;
+
+/// Refuses a header whose `shape` has more entries than fit in 64 bits before the
+/// `.npy` parser sees it (it multiplies the shape without overflow checks).
 ///
-/// NaN and ±inf are returned as they are; use [`read_finite`] for inputs.
-///
-/// # Errors
-/// [`InteropError::Read`], [`InteropError::NpyHeader`], [`InteropError::NpyTruncated`],
-/// [`InteropError::NpyTrailingBytes`], [`InteropError::UnsupportedDtype`].
-pub fn read(path: &Path) -> Result<Array> {
-    let bytes = std::fs::read(path).map_err(|source| InteropError::Read {
+/// Every `shape` key of the header dictionary must be followed by a tuple of decimal
+/// integers (what numpy writes) whose product, times 8, fits in a `u64`; brackets may
+/// nest at most [`MAX_HEADER_DEPTH`] deep (the parser is exponential in the depth).
+fn precheck_shape(path: &Path, bytes: &[u8]) -> Result<()> {
+    let refuse = |why: &str| InteropError::NpyHeader {
         path: path.to_path_buf(),
-        source,
-    })?;
-    decode(path, &bytes)
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string()),
+    };
+    let start: usize = match bytes.get(6) {
+        Some(1) => 10,
+        Some(2 | 3) => 12,
+        _ => return Ok(()), // not a .npy header: the parser reports it
+    };
+    let len = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+        Some(2 | 3) if bytes.len() >= 12 => {
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        _ => return Ok(()),
+    };
+    let end = start.saturating_add(len).min(bytes.len());
+    let text = &bytes[start.min(end)..end];
+    // The header parser backtracks exponentially in the nesting depth (a header of 90
+    // unclosed '[' takes hours); numpy's headers for float arrays nest 2 deep.
+    let (mut depth, mut deepest, mut quote) = (0usize, 0usize, None::<u8>);
+    for &c in text {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(c),
+            (None, b'(' | b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, b')' | b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_DEPTH {
+        return Err(refuse(&format!(
+            "the header nests {deepest} levels of brackets (at most {MAX_HEADER_DEPTH})"
+        )));
+    }
+    for key in [&b"'shape'"[..], &b"\"shape\""[..]] {
+        let mut from = 0;
+        while let Some(k) = find(&text[from..], key) {
+            let after = from + k + key.len();
+            let rest = &text[after..];
+            let Some(open) = rest.iter().position(|&c| c == b'(') else {
+                return Err(refuse("the shape is not a tuple"));
+            };
+            if rest[..open]
+                .iter()
+                .any(|&c| !(c == b':' || c.is_ascii_whitespace()))
+            {
+                return Err(refuse("the shape is not a tuple"));
+            }
+            let Some(close) = rest[open..].iter().position(|&c| c == b')') else {
+                return Err(refuse("the shape tuple is not closed"));
+            };
+            let inner = &rest[open + 1..open + close];
+            let mut total: u64 = 8;
+            for item in inner.split(|&c| c == b',') {
+                let item = std::str::from_utf8(item).unwrap_or("x").trim();
+                if item.is_empty() {
+                    continue;
+                }
+                let Ok(n) = item.trim_end_matches('L').parse::<u64>() else {
+                    return Err(refuse("the shape must be a tuple of decimal integers"));
+                };
+                total = total.checked_mul(n).ok_or_else(|| {
+                    refuse(&format!(
+                        "the shape ({}) declares more bytes than fit in 64 bits",
+                        String::from_utf8_lossy(inner).trim()
+                    ))
+                })?;
+            }
+            from = after;
+        }
+    }
+    Ok(())
 }
 
-/// Reads a `.npy` file and refuses NaN / ±inf entries.
-///
-/// # Errors
-/// As [`read`], and [`InteropError::NonFinite`].
-pub fn read_finite(path: &Path) -> Result<Array> {
-    let a = read(path)?;
-    a.ensure_finite(path)?;
-    Ok(a)
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Decodes the bytes of a `.npy` file (`path` is only used in messages).
-///
-/// # Errors
-/// As [`read`] (but for [`InteropError::Read`]).
-pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
+/// Parses a header from the start of `bytes` and checks the dtype and the data size
+/// against `total`, the length of the whole file (`bytes` may hold only its start).
+fn parse_header(path: &Path, bytes: &[u8], total: u64) -> Result<(NpyHeader, NpyInfo)> {
     let header_err = |source| InteropError::NpyHeader {
         path: path.to_path_buf(),
         source,
     };
+    precheck_shape(path, bytes)?;
     let mut cursor = Cursor::new(bytes);
     let header = NpyHeader::from_reader(&mut cursor).map_err(header_err)?;
-    let data_start = usize::try_from(cursor.position()).unwrap_or(bytes.len());
-    let data_bytes = &bytes[data_start.min(bytes.len())..];
+    let header_bytes = cursor.position();
     let dtype = header.dtype();
-    let item = if is_float(&dtype, 8) {
-        8u64
+    let (item, stored) = if is_float(&dtype, 8) {
+        (8u64, StoredPrecision::F64)
     } else if is_float(&dtype, 4) {
-        4u64
+        (4u64, StoredPrecision::F32)
     } else {
         return Err(InteropError::UnsupportedDtype {
             path: path.to_path_buf(),
@@ -365,22 +449,23 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
         });
     };
     let shape: Vec<u64> = header.shape().to_vec();
-    let n = shape
+    let found = total.saturating_sub(header_bytes);
+    let expected = shape
         .iter()
         .try_fold(1u64, |acc, &s| acc.checked_mul(s))
-        .and_then(|n| n.checked_mul(item));
-    let found = data_bytes.len() as u64;
-    let expected = match n {
-        Some(e) => e,
-        None => {
-            return Err(InteropError::NpyTruncated {
-                path: path.to_path_buf(),
-                shape,
-                dtype: dtype_name(&dtype),
-                expected: u64::MAX,
-                found,
-            });
-        }
+        .and_then(|n| n.checked_mul(item))
+        // No usize index may overflow either (32-bit targets).
+        .filter(|&n| {
+            usize::try_from(n).is_ok() && shape.iter().all(|&s| usize::try_from(s).is_ok())
+        });
+    let Some(expected) = expected else {
+        return Err(InteropError::NpyTruncated {
+            path: path.to_path_buf(),
+            shape,
+            dtype: dtype_name(&dtype),
+            expected: u64::MAX,
+            found,
+        });
     };
     if found < expected {
         return Err(InteropError::NpyTruncated {
@@ -398,18 +483,164 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
             extra: found - expected,
         });
     }
+    Ok((
+        header,
+        NpyInfo {
+            shape,
+            stored,
+            header_bytes,
+            data_bytes: expected,
+        },
+    ))
+}
+
+/// Reads and checks the header of a `.npy` file without reading its data: the
+/// dtype, and the data size the shape implies against the file's length.
+///
+/// # Errors
+/// [`InteropError::Read`], [`InteropError::NotRegularFile`] (FIFOs, devices,
+/// directories), [`InteropError::FileTooLarge`] (a header beyond
+/// [`super::limits::MAX_NPY_HEADER_BYTES`]), [`InteropError::NpyHeader`],
+/// [`InteropError::NpyTruncated`], [`InteropError::NpyTrailingBytes`],
+/// [`InteropError::UnsupportedDtype`].
+pub fn read_info(path: &Path) -> Result<NpyInfo> {
+    let (mut f, len) = super::fsio::open_regular(path)?;
+    Ok(header_of(path, &mut f, len)?.1)
+}
+
+/// Reads the header at the start of an open file of length `len`.
+fn header_of(path: &Path, f: &mut std::fs::File, len: u64) -> Result<(NpyHeader, NpyInfo)> {
+    use std::io::Read;
+    // magic (6) + version (2) + header length (2 or 4 bytes, little-endian).
+    let mut prefix = Vec::with_capacity(12);
+    f.by_ref()
+        .take(12)
+        .read_to_end(&mut prefix)
+        .map_err(|source| InteropError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let declared = match prefix.get(6) {
+        Some(1) if prefix.len() >= 10 => u64::from(u16::from_le_bytes([prefix[8], prefix[9]])) + 10,
+        Some(2 | 3) if prefix.len() >= 12 => {
+            u64::from(u32::from_le_bytes([
+                prefix[8], prefix[9], prefix[10], prefix[11],
+            ])) + 12
+        }
+        // Not a .npy file: let the parser say what is wrong.
+        _ => prefix.len() as u64,
+    };
+    let limit = super::limits::MAX_NPY_HEADER_BYTES;
+    if declared > limit {
+        return Err(InteropError::FileTooLarge {
+            path: path.to_path_buf(),
+            what: ".npy header",
+            bytes: u128::from(declared),
+            limit,
+        });
+    }
+    let rest = declared.min(len).saturating_sub(prefix.len() as u64);
+    f.by_ref()
+        .take(rest)
+        .read_to_end(&mut prefix)
+        .map_err(|source| InteropError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    parse_header(path, &prefix, len)
+}
+
+/// Reads a `.npy` file (float64 or float32; any byte order; C or Fortran order).
+///
+/// Only regular files are read. The header is read and checked first; the data
+/// section is read only if its size (the shape's product times the item size)
+/// matches the file's length and fits in the memory budget
+/// ([`super::limits::memory_budget`]). NaN and ±inf are returned as they are; use
+/// [`read_finite`] for inputs.
+///
+/// # Errors
+/// As [`read_info`], and [`InteropError::BudgetExceeded`] for a data section beyond
+/// the memory budget.
+pub fn read(path: &Path) -> Result<Array> {
+    let (mut f, len) = super::fsio::open_regular(path)?;
+    let (header, info) = header_of(path, &mut f, len)?;
+    let budget = super::limits::memory_budget();
+    // The f64 entries (f32 is promoted) and their C-order copy for Fortran files.
+    let needs = u128::from(
+        info.data_bytes
+            / if info.stored == StoredPrecision::F32 {
+                4
+            } else {
+                8
+            },
+    ) * super::limits::F64_BYTES
+        * 2;
+    if needs > u128::from(budget) {
+        return Err(InteropError::BudgetExceeded {
+            what: format!("{} (shape {:?})", path.display(), info.shape),
+            needs: super::limits::human_bytes(needs),
+            at_most: format!("{} entries", u128::from(budget) / 16),
+            budget: super::limits::human_bytes(u128::from(budget)),
+        });
+    }
+    let data = super::fsio::read_to_vec(
+        path,
+        &mut f,
+        info.data_bytes,
+        info.data_bytes,
+        ".npy data section",
+    )?;
+    if (data.len() as u64) < info.data_bytes {
+        // The file shrank while being read.
+        return Err(InteropError::NpyTruncated {
+            path: path.to_path_buf(),
+            shape: info.shape,
+            dtype: dtype_name(&header.dtype()),
+            expected: info.data_bytes,
+            found: data.len() as u64,
+        });
+    }
+    from_parts(path, header, &info, &data)
+}
+
+/// Reads a `.npy` file and refuses NaN / ±inf entries.
+///
+/// # Errors
+/// As [`read`], and [`InteropError::NonFinite`].
+pub fn read_finite(path: &Path) -> Result<Array> {
+    let a = read(path)?;
+    a.ensure_finite(path)?;
+    Ok(a)
+}
+
+/// Decodes the bytes of a `.npy` file (`path` is only used in messages).
+///
+/// # Errors
+/// As [`read`] (but for [`InteropError::Read`], [`InteropError::NotRegularFile`] and
+/// the memory budget: `bytes` is already in memory).
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
+    let (header, info) = parse_header(path, bytes, bytes.len() as u64)?;
+    let start = usize::try_from(info.header_bytes).unwrap_or(bytes.len());
+    from_parts(path, header, &info, &bytes[start.min(bytes.len())..])
+}
+
+/// The array of a checked header and its data section (exactly `info.data_bytes` long).
+fn from_parts(path: &Path, header: NpyHeader, info: &NpyInfo, data_bytes: &[u8]) -> Result<Array> {
+    let header_err = |source| InteropError::NpyHeader {
+        path: path.to_path_buf(),
+        source,
+    };
     let order = header.order();
     let file = NpyFile::with_header(header, data_bytes);
-    let (stored_data, stored) = if item == 8 {
-        (
-            file.into_vec::<f64>().map_err(header_err)?,
-            StoredPrecision::F64,
-        )
-    } else {
-        let v = file.into_vec::<f32>().map_err(header_err)?;
-        (v.into_iter().map(f64::from).collect(), StoredPrecision::F32)
+    let stored_data = match info.stored {
+        StoredPrecision::F64 => file.into_vec::<f64>().map_err(header_err)?,
+        StoredPrecision::F32 => {
+            let v = file.into_vec::<f32>().map_err(header_err)?;
+            v.into_iter().map(f64::from).collect()
+        }
     };
-    let shape: Vec<usize> = shape
+    let shape: Vec<usize> = info
+        .shape
         .iter()
         .map(|&s| usize::try_from(s).unwrap_or(usize::MAX))
         .collect();
@@ -420,14 +651,15 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Array> {
     Ok(Array {
         shape,
         data,
-        stored,
+        stored: info.stored,
     })
 }
 
 /// Reorders Fortran-order (first index fastest) entries into C order.
 fn fortran_to_c(shape: &[usize], f: &[f64]) -> Vec<f64> {
     let nd = shape.len();
-    if nd <= 1 {
+    if nd <= 1 || f.is_empty() {
+        // Strides of an empty array may overflow (a zero-length axis after huge ones).
         return f.to_vec();
     }
     // Fortran strides.
@@ -521,6 +753,61 @@ mod tests {
             decode(p(), b"not a numpy file at all"),
             Err(InteropError::NpyHeader { .. })
         ));
+    }
+
+    /// A v1 `.npy` file with a hand-written header and `data`.
+    fn with_header(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = dict.to_string();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn shapes_whose_product_overflows_are_refused_before_parsing() {
+        for shape in [
+            "(1099511627776, 1099511627776)",
+            "(1099511627776, 1099511627776, 0)",
+            "(18446744073709551615,)",
+        ] {
+            let b = with_header(
+                &format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}"),
+                &[0; 8],
+            );
+            assert!(
+                matches!(decode(p(), &b), Err(InteropError::NpyHeader { .. })),
+                "{shape}"
+            );
+        }
+        // A duplicate key cannot smuggle a second shape past the check.
+        let b = with_header(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'shape': (4294967296, 4294967296), }",
+            &[0; 8],
+        );
+        assert!(decode(p(), &b).is_err());
+        // Deep nesting (exponential backtracking in the header parser) is refused fast.
+        let deep = format!(
+            "{{'descr': {}'<f8', 'fortran_order': False, 'shape': (2, 4), }}",
+            "[".repeat(90)
+        );
+        let t = std::time::Instant::now();
+        assert!(matches!(
+            decode(p(), &with_header(&deep, &[0; 64])),
+            Err(InteropError::NpyHeader { .. })
+        ));
+        assert!(t.elapsed().as_secs() < 1);
+        // Zero-length axes after small ones are fine (an empty array).
+        let b = with_header(
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 0, 2), }",
+            &[],
+        );
+        assert_eq!(decode(p(), &b).unwrap().shape(), &[3, 0, 2]);
     }
 
     #[test]

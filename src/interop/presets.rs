@@ -513,13 +513,27 @@ pub fn diffusers_timesteps(
 
 const N_TRAIN: usize = 1000;
 
+/// Bytes per entry of a preset table: `t`, `alpha`, `beta`, the native arrays and an
+/// intermediate grid, then their `.npy` encodings (an estimate, see [`super::limits`]).
+pub const TABLE_BYTES_PER_STEP: u128 = 64;
+
+/// Refuses a number of steps whose table does not fit in the memory budget.
+fn check_steps(o: &TableOptions) -> Result<()> {
+    if let Some(n) = o.steps {
+        super::limits::ensure_count_fits("--steps", n as u128, 1, TABLE_BYTES_PER_STEP, 0, "")?;
+    }
+    Ok(())
+}
+
 impl Preset {
     /// The table of this preset (see [`Table`]).
     ///
     /// # Errors
     /// [`crate::Error::InvalidParameter`] for `Precision::F32` on EDM (which computes in
-    /// float64 only), [`crate::Error::InvalidCount`] for a bad number of steps.
+    /// float64 only), [`crate::Error::InvalidCount`] for a bad number of steps,
+    /// [`super::InteropError::BudgetExceeded`] for a table beyond the memory budget.
     pub fn table(&self, o: &TableOptions) -> Result<Table> {
+        check_steps(o)?;
         match self.kind {
             Kind::Diffusers(s) => diffusers_table(s, o),
             Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm => self.sigma_table(o),
@@ -534,6 +548,7 @@ impl Preset {
     /// (a non-integer diffusers timestep or grid index, out of range), and
     /// [`crate::Error::InvalidNoiseLevel`] at the appended $\sigma = 0$.
     pub fn level_at(&self, t: f64, o: &TableOptions) -> Result<NoiseLevel> {
+        check_steps(o)?;
         let bad = |requirement| -> super::InteropError {
             Error::InvalidParameter {
                 name: "t",

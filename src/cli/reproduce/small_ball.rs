@@ -13,10 +13,10 @@ use crate::cli::output::{CliError, write_atomic};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Gaussian matrices per row of the table.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, allow_negative_numbers = true)]
     trials: usize,
     /// Master seed (trial j of row c uses the stream (seed, "small-ball", c·2³² + j)).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// Also write DIR/small_ball.csv (atomically).
     #[arg(long)]

@@ -357,6 +357,12 @@ impl SuiteBuilder {
             families: fams,
             cases: self.cases,
             measure: self.measure,
+            // Every file so far: inputs, expected outputs, scales, tolerances, models.
+            sha256: self
+                .files
+                .iter()
+                .map(|(rel, bytes)| (rel.clone(), super::suite::sha256_hex(bytes)))
+                .collect(),
         };
         let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| InteropError::Json {
             path: "manifest.json".into(),

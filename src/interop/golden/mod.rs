@@ -7,7 +7,8 @@
 //!
 //! # Layout of a suite
 //! ```text
-//! manifest.json                  format, schema_version, crate_version, seed, tiers, case list
+//! manifest.json                  format, schema_version, crate_version, seed, tiers, case list,
+//!                                the SHA-256 of every other file but README.md
 //! README.md                      how to run a candidate
 //! models/<name>/model.json       model files (docs/model-format.md) with their .npy arrays
 //! cases/<id>/<input>.npy         inputs, batch-first (B, d)
@@ -18,6 +19,9 @@
 //! ```
 //!
 //! # The pass criterion
+//! Scales and tolerances must be finite and > 0, and every file must match the
+//! SHA-256 the manifest records; see [`suite`] for these integrity checks.
+//!
 //! A case's first axis indexes its *points*. Point `b` passes in tier `T` iff
 //! $\|o_b - e_b\|_2 \le \mathrm{tol}_{T,b}\cdot\mathrm{scale}_b$, with $o$ the candidate's
 //! output and $e$ the expected one (the norm runs over the remaining axes:
@@ -43,6 +47,7 @@
 
 pub mod export;
 mod families;
+pub mod suite;
 pub mod tolerance;
 pub mod validate;
 
@@ -176,6 +181,11 @@ pub struct Manifest {
     /// exported before it existed; readers of schema version 1 ignore unknown fields).
     #[serde(default)]
     pub measure: Option<MeasureEntry>,
+    /// The SHA-256 (lower-case hex) of every file of the suite but `manifest.json` and
+    /// `README.md`, by relative path. `golden validate` and `measure` refuse a file
+    /// whose content differs, and a suite without digests (exported before they existed).
+    #[serde(default)]
+    pub sha256: std::collections::BTreeMap<String, String>,
 }
 
 /// The reference of `diffusion-lowdim measure`: a MoLRG $p_\star$, a bank of noises

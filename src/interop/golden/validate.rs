@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::export::point_errors;
-use super::{FORMAT, Manifest, SCHEMA_VERSION, Tier};
-use crate::interop::model_file::check_header;
-use crate::interop::npy::{self, Array, StoredPrecision};
-use crate::interop::{InteropError, Result};
+use super::suite::{Suite, check_positive, parse_manifest};
+use super::{Manifest, Tier};
+use crate::interop::npy::{self, StoredPrecision};
+use crate::interop::{InteropError, Result, fsio, limits};
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +88,9 @@ pub struct Report {
     pub format: &'static str,
     /// The validator's crate version.
     pub crate_version: &'static str,
+    /// The SHA-256 of the suite's `manifest.json` (compare it with the published one:
+    /// the manifest cannot record its own digest).
+    pub golden_manifest_sha256: String,
     /// The crate version that exported the suite.
     pub golden_crate_version: String,
     /// The suite's seed.
@@ -112,46 +115,17 @@ pub struct Report {
     pub results: Vec<CaseReport>,
 }
 
-/// Reads and checks a suite's manifest.
+/// Reads and checks a suite's manifest (without checking the files' digests; see
+/// [`Suite::open`] for that).
 ///
 /// # Errors
-/// [`InteropError::Read`], [`InteropError::Json`], [`InteropError::WrongFormat`],
-/// [`InteropError::UnsupportedSchema`].
+/// [`InteropError::Read`], [`InteropError::NotRegularFile`], [`InteropError::Json`],
+/// [`InteropError::WrongFormat`], [`InteropError::UnsupportedSchema`],
+/// [`InteropError::InvalidGolden`] (see [`super::suite::parse_manifest`]).
 pub fn read_manifest(golden: &Path) -> Result<Manifest> {
     let path = golden.join("manifest.json");
-    let bytes = std::fs::read(&path).map_err(|source| InteropError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|source| InteropError::Json {
-            path: path.clone(),
-            source,
-        })?;
-    check_header(
-        &path,
-        value.get("format"),
-        value.get("schema_version"),
-        FORMAT,
-        SCHEMA_VERSION,
-    )?;
-    serde_json::from_value(value).map_err(|source| InteropError::Json { path, source })
-}
-
-/// Reads a golden array (all entries finite, shape checked).
-fn golden_array(golden: &Path, rel: &str, shape: Option<&[usize]>) -> Result<(Array, PathBuf)> {
-    let path = golden.join(rel);
-    let a = npy::read_finite(&path)?;
-    if let Some(s) = shape
-        && a.shape() != s
-    {
-        return Err(InteropError::InvalidGolden {
-            path,
-            problem: "array shape differs from the manifest",
-            detail: format!("{:?} vs {:?}", a.shape(), s),
-        });
-    }
-    Ok((a, path))
+    let bytes = fsio::read_regular(&path, limits::MAX_JSON_BYTES, "JSON manifest")?;
+    parse_manifest(&path, &bytes)
 }
 
 /// Validates the outputs in `outputs` against the suite in `golden`, in `tier`.
@@ -173,7 +147,8 @@ pub fn validate(golden: &Path, outputs: &Path, tier: Tier) -> Result<Report> {
 /// # Errors
 /// As [`validate`], and [`InteropError::InvalidGolden`] if `only` selects no case.
 pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String]) -> Result<Report> {
-    let mut manifest = read_manifest(golden)?;
+    let suite = Suite::open(golden)?;
+    let mut manifest = suite.manifest().clone();
     if !only.is_empty() {
         manifest.cases.retain(|c| {
             only.iter()
@@ -202,16 +177,20 @@ pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String])
             });
         }
     }
+    let suite = suite.with_outputs(outputs)?;
     let mut results = Vec::with_capacity(manifest.cases.len());
     for case in &manifest.cases {
-        let (expected, _) = golden_array(golden, &case.expected, Some(&case.shape))?;
+        let field = |name: &str| format!("case {}: {name}", case.id);
+        let (expected, _) = suite.array(&field("expected"), &case.expected, Some(&case.shape))?;
         let points = case.shape.first().copied().unwrap_or(0);
-        let (scale, _) = golden_array(golden, &case.scale, Some(&[points]))?;
-        let tol_rel = match tier {
-            Tier::F64 => &case.tolerance.f64,
-            Tier::F32 => &case.tolerance.f32,
+        let (scale, scale_path) = suite.array(&field("scale"), &case.scale, Some(&[points]))?;
+        check_positive(&scale_path, case, "scale", &scale)?;
+        let (tol_name, tol_rel) = match tier {
+            Tier::F64 => ("tol_f64", &case.tolerance.f64),
+            Tier::F32 => ("tol_f32", &case.tolerance.f32),
         };
-        let (tol, _) = golden_array(golden, tol_rel, Some(&[points]))?;
+        let (tol, tol_path) = suite.array(&field(tol_name), tol_rel, Some(&[points]))?;
+        check_positive(&tol_path, case, tol_name, &tol)?;
         let out_path = outputs.join(&case.output);
         let mut r = CaseReport {
             id: case.id.clone(),
@@ -232,18 +211,25 @@ pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String])
             results.push(r);
             continue;
         }
-        let out = npy::read(&out_path)?;
-        r.stored = Some(out.stored());
-        if out.shape() != case.shape.as_slice() {
+        // The header first: a wrong shape is a failed case, and its data is never read.
+        let info = npy::read_info(&out_path)?;
+        r.stored = Some(info.stored);
+        let same_shape = info.shape.len() == case.shape.len()
+            && info
+                .shape
+                .iter()
+                .zip(&case.shape)
+                .all(|(&a, &b)| a == b as u64);
+        if !same_shape {
             r.status = CaseStatus::ShapeMismatch;
             r.message = Some(format!(
                 "output shape {:?}, expected {:?}",
-                out.shape(),
-                case.shape
+                info.shape, case.shape
             ));
             results.push(r);
             continue;
         }
+        let out = npy::read(&out_path)?;
         if let Some(k) = out.data().iter().position(|v| !v.is_finite()) {
             r.status = CaseStatus::NonFinite;
             r.message = Some(format!(
@@ -303,6 +289,7 @@ pub fn validate_only(golden: &Path, outputs: &Path, tier: Tier, only: &[String])
     Ok(Report {
         format: "diffusion-lowdim/golden-report",
         crate_version: env!("CARGO_PKG_VERSION"),
+        golden_manifest_sha256: suite.manifest_sha256().to_string(),
         golden_crate_version: manifest.crate_version.clone(),
         golden_seed: manifest.seed,
         golden: golden.to_path_buf(),
