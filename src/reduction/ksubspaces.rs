@@ -374,7 +374,7 @@ impl KSubspaces {
     ) -> Result<KSubspacesSolution> {
         check_data(x)?;
         crate::error::ensure_dim("number of initial bases vs K", self.k, init.len())?;
-        if self.k > x.ncols() || self.r == 0 || self.r > x.nrows() || self.max_iter == 0 {
+        if self.k == 0 || self.k > x.ncols() || self.r == 0 || self.r > x.nrows() || self.max_iter == 0 {
             return Err(Error::InvalidCount {
                 name: "K, r or max_iter",
                 value: self.k,
@@ -738,7 +738,8 @@ pub fn min_cost_assignment(cost: &[Vec<f64>]) -> Vec<usize> {
 /// The same minimization by exhaustive search over all $n!$ permutations (for testing; $n \le 8$).
 ///
 /// # Errors
-/// [`Error::InvalidCount`] for $n > 8$.
+/// [`Error::InvalidCount`] for $n > 8$; [`Error::DimensionMismatch`] unless every row has
+/// $n$ entries; [`Error::NonFinite`] for a NaN or infinite cost.
 pub fn min_cost_assignment_exhaustive(cost: &[Vec<f64>]) -> Result<(Vec<usize>, f64)> {
     let n = cost.len();
     if n > 8 {
@@ -747,6 +748,10 @@ pub fn min_cost_assignment_exhaustive(cost: &[Vec<f64>]) -> Result<(Vec<usize>, 
             value: n,
             requirement: "at most 8",
         });
+    }
+    for row in cost {
+        crate::error::ensure_dim("length of a cost row vs number of rows", n, row.len())?;
+        crate::error::ensure_finite_slice("cost matrix", row)?;
     }
     let mut perm: Vec<usize> = (0..n).collect();
     let mut best = (perm.clone(), f64::INFINITY);
