@@ -355,6 +355,10 @@ impl core::fmt::Display for Bytes {
     }
 }
 
+/// The cause of an [`Error::Overflow`] of a squared norm of user data.
+pub(crate) const DATA_TOO_LARGE: &str = "the data are so large (entries ≳ 1e154) that a squared \
+     norm is beyond f64; scale them down";
+
 /// Returns an error if any entry of a result is not finite: the guard that keeps a
 /// non-finite value from ever being returned as a success.
 pub(crate) fn ensure_finite_output(

@@ -84,7 +84,8 @@ pub fn check_orthonormal(what: &'static str, component: usize, u: MatRef<'_, f64
 ///
 /// # Errors
 /// [`Error::Empty`] for an empty input, [`Error::NonFinite`], and
-/// [`Error::InvalidCount`] if `a` has more columns than rows. Rank deficiency
+/// [`Error::InvalidCount`] if `a` has more columns than rows, [`Error::Overflow`] if
+/// even after rescaling the factor is not finite. Rank deficiency
 /// is not detected here: use an SVD when the rank is in doubt.
 ///
 /// # Examples
@@ -110,6 +111,24 @@ pub fn orthonormalize(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
         });
     }
     ensure_finite("matrix to orthonormalize", a)?;
+    let q = signed_q(a);
+    if q.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+        return Ok(q);
+    }
+    // A Householder norm overflowed (entries near 1.8e308) or underflowed: the same
+    // span after an exact power-of-two rescaling.
+    let (scaled, _) = super::rank::scale_to_unit(a);
+    let q = signed_q(scaled.as_ref());
+    crate::error::ensure_finite_output(
+        "an orthonormal basis (QR)",
+        "the columns span nothing representable (rank deficiency at the f64 limits)",
+        q.as_ref(),
+    )?;
+    Ok(q)
+}
+
+/// The thin Q factor of `a` with the signs making `R`'s diagonal non-negative.
+fn signed_q(a: MatRef<'_, f64>) -> Mat<f64> {
     let qr = a.qr();
     let mut q = qr.compute_thin_Q();
     let r = qr.thin_R();
@@ -120,7 +139,7 @@ pub fn orthonormalize(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
             }
         }
     }
-    Ok(q)
+    q
 }
 
 /// A Haar-distributed random `d × r` matrix with orthonormal columns: the

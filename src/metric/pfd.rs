@@ -95,6 +95,13 @@ impl PfdEstimate {
         let z = normal_quantile(confidence);
         let lo = (mean - z * se2).max(0.0).sqrt();
         let hi = (mean + z * se2).sqrt();
+        if ![mean, var, se2, hi].iter().all(|v| v.is_finite()) {
+            return Err(Error::Overflow {
+                what: "the PFD estimate (mean and variance of the squared distances)",
+                cause: "the squared distances are so large that their sum or variance is beyond \
+                        f64; use a smaller noise scale T or a feature map that scales them down",
+            });
+        }
         Ok(Self {
             estimate,
             squared: mean,

@@ -365,7 +365,11 @@ impl Empirical {
         // h_i = ‖x − αx^(i)‖² − ‖x‖² = α²‖x^(i)‖² − 2α⟨x^(i), x⟩: the common ‖x‖²
         // cancels in every gap, so it is never formed (it would add ε‖x‖² of
         // rounding to each gap, which dominates when ‖x‖ ≫ α‖x^(i)‖).
-        let xnorm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let mut xnorm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !xnorm.is_finite() {
+            // ‖x‖² overflowed: the norm itself, scaled (only the bound below uses it).
+            xnorm = x.iter().fold(0.0f64, |h, &v| h.hypot(v));
+        }
         let (a2, m2a) = (alpha * alpha, -2.0 * alpha);
         for (gi, &pp) in g.iter_mut().zip(&self.sq_norms) {
             *gi = m2a * *gi + a2 * pp;
@@ -379,6 +383,8 @@ impl Empirical {
             * alpha
             * self.max_norm
             * (2.0 * xnorm + alpha * self.max_norm);
+        // A NaN bound (0 · ∞ from an overflowing norm) is no bound: take the exact path.
+        let e = if e.is_nan() { f64::INFINITY } else { e };
         let eps_g = 2.0 * e / two_b2;
         let d_star_dd = self.sq_dist_dd(x, alpha, star);
         if eps_g > EXACT_SWITCH {

@@ -116,7 +116,13 @@ pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Re
     let s: f64 = (0..n)
         .map(|i| t.iter().map(|row| row[i]).fold(f64::NEG_INFINITY, f64::max))
         .sum();
-    Ok(s / n as f64)
+    let v = s / n as f64;
+    crate::error::ensure_finite_output_slice(
+        "the clustering objective",
+        crate::error::DATA_TOO_LARGE,
+        &[v],
+    )?;
+    Ok(v)
 }
 
 /// $\sum_i\|(I - U_{k(i)}U_{k(i)}^\top)x_i\|^2$ for the hard assignment $k(i)$, with
@@ -128,7 +134,13 @@ pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Re
 /// As [`assign`].
 pub fn residual_energy(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<f64> {
     let labels = assign(bases, x)?;
-    Ok(residual_energy_labels(bases, x, &labels))
+    let v = residual_energy_labels(bases, x, &labels);
+    crate::error::ensure_finite_output_slice(
+        "the residual energy",
+        crate::error::DATA_TOO_LARGE,
+        &[v],
+    )?;
+    Ok(v)
 }
 
 fn residual_energy_labels(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>, labels: &[usize]) -> f64 {
@@ -274,6 +286,13 @@ impl KSubspaces {
         };
         if objectives.is_empty() {
             objectives.push(run.objective_sum / n as f64);
+        }
+        if !(total.is_finite() && run.objective_sum.is_finite() && run.residual.is_finite()) {
+            return Err(Error::Overflow {
+                what: "the K-subspaces objective (a squared norm of the data)",
+                cause: "the data are so large (entries ≳ 1e154) that their squared norm is beyond \
+                        f64; scale them down (the subspaces do not change)",
+            });
         }
         let relative_gap = if total > 0.0 {
             run.residual / total

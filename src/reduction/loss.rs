@@ -273,6 +273,11 @@ pub fn projection_energies(u: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Result<Pro
     let c = mul(u.transpose(), x);
     let res = residual_matrix(u, x);
     let (a, b) = (frobenius_norm(c.as_ref()), frobenius_norm(res.as_ref()));
+    crate::error::ensure_finite_output_slice(
+        "the projection energies ‖UᵀX‖², ‖(I − UUᵀ)X‖²",
+        crate::error::DATA_TOO_LARGE,
+        &[a * a, b * b],
+    )?;
     Ok(ProjectionEnergies {
         in_span: a * a,
         residual: b * b,
@@ -289,7 +294,13 @@ pub fn projection_energies(u: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Result<Pro
 /// As [`dae_loss_closed_form`].
 pub fn loss_at_level(u: MatRef<'_, f64>, x: MatRef<'_, f64>, level: NoiseLevel) -> Result<f64> {
     let e = projection_energies(u, x)?;
-    Ok(level_loss(&e, u.ncols(), x.ncols(), level))
+    finite_loss(level_loss(&e, u.ncols(), x.ncols(), level))
+}
+
+/// `Ok(v)` for a finite loss, else [`Error::Overflow`](crate::Error::Overflow).
+fn finite_loss(v: f64) -> Result<f64> {
+    crate::error::ensure_finite_output_slice("the DAE loss", crate::error::DATA_TOO_LARGE, &[v])?;
+    Ok(v)
 }
 
 fn level_loss(e: &ProjectionEnergies, r: usize, n: usize, level: NoiseLevel) -> f64 {
@@ -325,9 +336,11 @@ pub fn dae_loss_closed_form(
 ) -> Result<f64> {
     let e = projection_energies(u, x)?;
     let k = coefficients;
-    Ok(k.weight_integral * e.residual
-        + k.c_complement * e.in_span
-        + (x.ncols() * u.ncols()) as f64 * k.noise)
+    finite_loss(
+        k.weight_integral * e.residual
+            + k.c_complement * e.in_span
+            + (x.ncols() * u.ncols()) as f64 * k.noise,
+    )
 }
 
 /// The exact $\varepsilon$-expectation of the loss of the linear denoiser $x_U$ at one level, from its outputs.
@@ -466,7 +479,7 @@ pub fn dae_loss_rule(
         let (lam, level) = weight_and_level(schedule, weight, t)?;
         s += w * lam * level_loss(&e, u.ncols(), x.ncols(), level);
     }
-    Ok(s)
+    finite_loss(s)
 }
 
 /// A Monte Carlo estimate with its standard error.
@@ -532,6 +545,11 @@ pub fn dae_loss_monte_carlo(
         value += c * mean;
         var += c * c * sv / m;
     }
+    crate::error::ensure_finite_output_slice(
+        "the Monte Carlo DAE loss",
+        crate::error::DATA_TOO_LARGE,
+        &[value, var],
+    )?;
     Ok(MonteCarlo {
         value,
         std_error: var.sqrt(),

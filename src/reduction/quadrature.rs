@@ -199,7 +199,9 @@ where
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad interval or tolerance; errors of `f`
-/// are passed through; [`Error::NonFinite`] if `f` returns NaN or ±∞.
+/// are passed through; [`Error::NonFinite`] if `f` returns NaN or ±∞;
+/// [`Error::Overflow`] if the sum of the panels overflows. `max_panels` is capped
+/// at [`MAX_PANELS`].
 ///
 /// # Examples
 /// ```
@@ -224,15 +226,15 @@ where
     }
     let (coarse, _) = panel(&mut f, a, b)?;
     let mut panels = vec![make_panel(&mut f, a, b, coarse)?];
-    let max_panels = max_panels.max(1);
+    let max_panels = max_panels.clamp(1, MAX_PANELS);
     loop {
         let total_err: f64 = panels.iter().map(|p| p.err).sum();
         let scale: f64 = panels.iter().map(|p| p.fine.abs()).sum();
         if total_err <= rel_tol * scale {
-            return Ok(finish(&panels, true));
+            return finish(&panels, true);
         }
         if panels.len() >= max_panels {
-            return Ok(finish(&panels, false));
+            return finish(&panels, false);
         }
         // Split the panel with the largest error (first on ties: deterministic).
         let (idx, _) =
@@ -247,7 +249,7 @@ where
         if !(m > p.a && m < p.b) {
             // The panel cannot be split further in f64.
             panels.push(p);
-            return Ok(finish(&panels, false));
+            return finish(&panels, false);
         }
         let left = make_panel(&mut f, p.a, m, p.halves.0)?;
         let right = make_panel(&mut f, m, p.b, p.halves.1)?;
@@ -256,20 +258,32 @@ where
     }
 }
 
-fn finish(panels: &[Panel], converged: bool) -> Integral {
+fn finish(panels: &[Panel], converged: bool) -> Result<Integral> {
     // Sum in a fixed order (by left end) so the value does not depend on the split history.
     let mut order: Vec<&Panel> = panels.iter().collect();
     order.sort_by(|x, y| x.a.total_cmp(&y.a));
     let value: f64 = order.iter().map(|p| p.fine).sum();
     let err: f64 = order.iter().map(|p| p.err).sum();
     let mag: f64 = order.iter().map(|p| p.mag).sum();
-    Integral {
+    let error = err + gamma(2 * GL_POINTS * panels.len()) * mag;
+    if !(value.is_finite() && error.is_finite()) {
+        return Err(Error::Overflow {
+            what: "an integral (or its error bound)",
+            cause: "the integrand's values are so large that their weighted sum is beyond f64; \
+                    scale the integrand down",
+        });
+    }
+    Ok(Integral {
         value,
-        error: err + gamma(2 * GL_POINTS * panels.len()) * mag,
+        error,
         panels: panels.len(),
         converged,
-    }
+    })
 }
+
+/// The most panels [`integrate`] uses, whatever `max_panels` asks for: $2^{20}$
+/// (each panel costs two Gauss–Legendre rules, so the work stays bounded).
+pub const MAX_PANELS: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {
