@@ -209,7 +209,9 @@ fn check_probability(p: f64) -> Result<()> {
 }
 
 /// $\mathbb P(X \ge k)$ for $X \sim \mathrm{Bin}(n, p)$, as the regularized incomplete Beta
-/// function $I_p(k, n - k + 1)$ (1 for $k = 0$, 0 for $k > n$).
+/// function $I_p(k, n - k + 1)$ (1 for $k = 0$, 0 for $k > n$); above $10^7$ trials the
+/// continuity-corrected normal approximation, with the Berry–Esseen error stated at
+/// [`clopper_pearson`].
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] unless $p \in [0, 1]$ (NaN included).
@@ -227,13 +229,26 @@ pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> Result<f64> {
         1.0
     } else if k > n || p <= 0.0 {
         0.0
+    } else if n > CLOPPER_PEARSON_EXACT_MAX_TRIALS {
+        normal_tail(k as f64 - 0.5 - n as f64 * p, n, p)
     } else {
         beta_reg(k as f64, (n - k + 1) as f64, p)
     })
 }
 
+/// $1 - \Phi(c/\sqrt{npq})$: the continuity-corrected normal approximation of a binomial
+/// tail for $n >$ [`CLOPPER_PEARSON_EXACT_MAX_TRIALS`], where statrs' incomplete Beta
+/// function (140 continued-fraction terms) no longer converges. Its error is at most
+/// $0.4748\,(p^2+q^2)/\sqrt{npq}$ (Berry–Esseen; see [`clopper_pearson`]).
+fn normal_tail(c: f64, n: usize, p: f64) -> f64 {
+    use statrs::distribution::Normal;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    Normal::standard().sf(c / sd)
+}
+
 /// $\mathbb P(X \le k)$ for $X \sim \mathrm{Bin}(n, p)$: $1 - \mathbb P(X \ge k+1)$, computed as
-/// $I_{1-p}(n-k, k+1)$ (no cancellation).
+/// $I_{1-p}(n-k, k+1)$ (no cancellation); above $10^7$ trials the normal approximation
+/// of [`binomial_upper_tail`].
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] unless $p \in [0, 1]$ (NaN included).
@@ -250,6 +265,9 @@ pub fn binomial_lower_tail(k: usize, n: usize, p: f64) -> Result<f64> {
         1.0
     } else if p >= 1.0 {
         0.0
+    } else if n > CLOPPER_PEARSON_EXACT_MAX_TRIALS {
+        // P(X ≤ k) = P(−X ≥ −k): the same approximation, mirrored.
+        normal_tail(n as f64 * p - (k as f64 + 0.5), n, p)
     } else {
         beta_reg((n - k) as f64, (k + 1) as f64, 1.0 - p)
     })

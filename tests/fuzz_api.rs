@@ -233,6 +233,14 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "(non-string panic)".into())
 }
 
+/// With `FUZZ_TRACE` set, prints each call's name before making it (to find a hang).
+fn trace(name: &str) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("FUZZ_TRACE").is_some()) {
+        eprintln!("call {name}");
+    }
+}
+
 /// Runs `f` under `catch_unwind`: fails the case on a panic, or on an `Ok` holding a
 /// non-finite number; returns the value of an `Ok` otherwise.
 fn call<T: Finite>(
@@ -240,6 +248,7 @@ fn call<T: Finite>(
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<Option<T>, TestCaseError> {
     CALLS.fetch_add(1, Ordering::Relaxed);
+    trace(name);
     match catch_unwind(AssertUnwindSafe(f)) {
         Err(p) => Err(TestCaseError::fail(format!(
             "{name} panicked: {}",
@@ -256,6 +265,7 @@ fn call<T: Finite>(
 /// finiteness when `check` is set).
 fn call_plain<T: Finite>(name: &str, check: bool, f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
     CALLS.fetch_add(1, Ordering::Relaxed);
+    trace(name);
     match catch_unwind(AssertUnwindSafe(f)) {
         Err(p) => Err(TestCaseError::fail(format!(
             "{name} panicked: {}",
@@ -739,11 +749,77 @@ proptest! {
     }
 }
 
+impl Finite for diffusion_lowdim::reduction::LossCoefficients {
+    fn finite(&self) -> bool {
+        [self.weight_integral, self.c, self.c_complement, self.noise].to_vec().finite()
+    }
+}
+impl Finite for diffusion_lowdim::reduction::quadrature::Integral {
+    fn finite(&self) -> bool {
+        self.value.is_finite() && self.error.is_finite()
+    }
+}
+impl Finite for diffusion_lowdim::reduction::MonteCarlo {
+    fn finite(&self) -> bool {
+        self.value.is_finite() && self.std_error.is_finite()
+    }
+}
+impl Finite for diffusion_lowdim::metric::PerturbationTest {
+    fn finite(&self) -> bool {
+        self.bound.is_finite() && self.changes.finite() && self.violations.finite()
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(400))]
+
+    fn fuzz_losses(
+        t0 in hf(), t1 in hf(), x in hdata(2, 3), seed in any::<u64>(),
+        which in 0usize..6, wsel in 0usize..3, panels in hu(), eps in hf(),
+        lam in hf(), lip in hf(), samples in hu(), lv in hlevel(),
+    ) {
+        use diffusion_lowdim::reduction::{LossCoefficients, Weight, dae_loss_closed_form,
+            dae_loss_monte_carlo, dae_loss_quadrature, dae_loss_rule};
+        use diffusion_lowdim::reduction::quadrature::{composite_rule, integrate};
+        use diffusion_lowdim::reduction::bounds::small_ball_bound;
+        use diffusion_lowdim::metric::perturbation_test;
+        let weight = [Weight::Unit, Weight::InverseNoiseVariance, Weight::Snr][wsel].clone();
+        let u = random_orthonormal(&mut seeded(seed), 2, 1).unwrap();
+        let s = schedules(0.1, 20.0).into_iter().nth(which).unwrap().unwrap();
+        let k = call("LossCoefficients::ve_analytic", || LossCoefficients::ve_analytic(&weight, t0, t1))?;
+        call("LossCoefficients::quadrature", || LossCoefficients::quadrature(s.as_ref(), &weight, t0, t1))?;
+        if let Some(k) = k {
+            call("dae_loss_closed_form", || dae_loss_closed_form(u.as_ref(), x.as_ref(), &k))?;
+        }
+        call("dae_loss_quadrature", || dae_loss_quadrature(u.as_ref(), x.as_ref(), s.as_ref(), &weight, t0, t1))?;
+        let rule = call("composite_rule", || composite_rule(t0, t1, panels.min(64)))?;
+        call("composite_rule (hostile panels)", || composite_rule(t0, t1, panels).map(|r| r.len()))?;
+        if let Some(rule) = rule {
+            call("dae_loss_rule", || dae_loss_rule(u.as_ref(), x.as_ref(), s.as_ref(), &weight, &rule))?;
+            call("dae_loss_monte_carlo", || {
+                dae_loss_monte_carlo(u.as_ref(), x.as_ref(), s.as_ref(), &weight, &rule[..rule.len().min(2)], 2, &mut seeded(seed))
+            })?;
+        }
+        call("integrate", || integrate(|t| Ok(lam * t.exp()), t0, t1, 1e-10, panels.min(1 << 10)))?;
+        call("small_ball_bound", || small_ball_bound(samples, panels, eps))?;
+        if let (Ok(g), Ok(l)) = (Gaussian::subspace(u.as_ref()), NoiseLevel::new(lv.0, lv.1)) {
+            let x0 = [x[(0, 0)], x[(1, 0)]];
+            call("perturbation_test", || {
+                perturbation_test(&g, &x0, l, lam, lip, 1, samples.min(20), 0.95, &mut seeded(seed))
+            })?;
+            call("perturbation_test (hostile samples)", || {
+                perturbation_test(&g, &x0, l, lam, lip, panels, samples, 0.95, &mut seeded(seed))
+            })?;
+        }
+    }
+}
+
 /// Runs every property (two threads, the CI machine's cores) and checks the number
 /// of calls made: at least 10^5 in the default run, or `FUZZ_CALLS` when set.
 #[test]
 fn fuzz_library_api() {
-    let groups: [(&str, fn()); 10] = [
+    let groups: [(&str, fn()); 11] = [
+        ("fuzz_losses", fuzz_losses),
         ("fuzz_gaussian", fuzz_gaussian),
         ("fuzz_molrg", fuzz_molrg),
         ("fuzz_empirical", fuzz_empirical),

@@ -116,7 +116,8 @@ impl LossCoefficients {
     ///
     /// # Errors
     /// Schedule errors for times outside its domain or with $\beta_t = 0$ at a node,
-    /// weight errors, [`Error::InvalidParameter`] unless $t_0 < t_1$.
+    /// weight errors, [`Error::InvalidParameter`] unless $t_0 < t_1$, [`Error::Overflow`]
+    /// if a coefficient exceeds f64.
     pub fn quadrature(schedule: &dyn Schedule, weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
         check_range(schedule, t0, t1)?;
         let f = |which: usize| {
@@ -135,13 +136,14 @@ impl LossCoefficients {
         let q: Vec<Integral> = (0..4)
             .map(|w| integrate(f(w), t0, t1, QUAD_REL_TOL, QUAD_MAX_PANELS))
             .collect::<Result<_>>()?;
-        Ok(Self {
+        Self {
             weight_integral: q[0].value,
             c: q[1].value,
             c_complement: q[2].value,
             noise: q[3].value,
             errors: [q[0].error, q[1].error, q[2].error, q[3].error],
-        })
+        }
+        .checked()
     }
 
     /// The coefficients in closed form for the VE schedule ($\alpha = 1$, $\beta = t$)
@@ -158,7 +160,8 @@ impl LossCoefficients {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] unless $0 \le t_0 < t_1 < \infty$ ($t_0 > 0$ for
-    /// $\lambda = 1/t^2$) or if the weight is neither `Unit` nor `InverseNoiseVariance`.
+    /// $\lambda = 1/t^2$) or if the weight is neither `Unit` nor `InverseNoiseVariance`;
+    /// [`Error::Overflow`] if a coefficient exceeds f64.
     ///
     /// # Examples
     /// ```
@@ -171,6 +174,27 @@ impl LossCoefficients {
     /// # Ok::<(), diffusion_lowdim::Error>(())
     /// ```
     pub fn ve_analytic(weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
+        Self::ve_analytic_unchecked(weight, t0, t1)?.checked()
+    }
+
+    /// `Ok(self)` if every coefficient and error is finite, else [`Error::Overflow`].
+    fn checked(self) -> Result<Self> {
+        let v = [self.weight_integral, self.c, self.c_complement, self.noise];
+        crate::error::ensure_finite_output_slice(
+            "a loss coefficient",
+            "the interval [t0, t1] is so long (or t0 so small) that an integral of the weight \
+             is beyond f64; shorten it",
+            &v,
+        )?;
+        crate::error::ensure_finite_output_slice(
+            "a loss coefficient's error bound",
+            "the interval [t0, t1] is so long that the bound is beyond f64; shorten it",
+            &self.errors,
+        )?;
+        Ok(self)
+    }
+
+    fn ve_analytic_unchecked(weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
         if !(t0.is_finite() && t1.is_finite() && t0 >= 0.0 && t0 < t1) {
             return Err(Error::InvalidParameter {
                 name: "VE time range [t0, t1]",

@@ -84,7 +84,9 @@ pub struct Integral {
 /// equal panels of $[a, b]$, as `(t_j, w_j)` pairs with $\sum_j w_j = b - a$.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] unless $a < b$ are finite; [`Error::InvalidCount`] for `panels = 0`.
+/// [`Error::InvalidParameter`] unless $a < b$ are finite with $b - a$ finite;
+/// [`Error::InvalidCount`] for `panels = 0`; [`Error::TooLarge`] if the rule would have
+/// more than [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS) nodes.
 ///
 /// # Examples
 /// ```
@@ -103,18 +105,25 @@ pub fn composite_rule(a: f64, b: f64, panels: usize) -> Result<Vec<(f64, f64)>> 
             requirement: "at least 1",
         });
     }
+    crate::error::ensure_size2("quadrature nodes (panels × points)", panels, GL_POINTS)?;
     let (xs, ws) = gauss_legendre();
     let h = (b - a) / panels as f64;
     let mut out = Vec::with_capacity(panels * GL_POINTS);
     for p in 0..panels {
         let lo = a + h * p as f64;
         let hi = if p + 1 == panels { b } else { lo + h };
-        let (c, r) = (0.5 * (lo + hi), 0.5 * (hi - lo));
+        let (c, r) = (midpoint(lo, hi), 0.5 * (hi - lo));
         for (x, w) in xs.iter().zip(ws) {
             out.push((c + r * x, r * w));
         }
     }
     Ok(out)
+}
+
+/// $(a + b)/2$, halving first where $a + b$ overflows (the same value otherwise).
+fn midpoint(a: f64, b: f64) -> f64 {
+    let m = 0.5 * (a + b);
+    if m.is_finite() { m } else { 0.5 * a + 0.5 * b }
 }
 
 fn check_interval(a: f64, b: f64) -> Result<()> {
@@ -132,6 +141,13 @@ fn check_interval(a: f64, b: f64) -> Result<()> {
             requirement: "greater than the lower limit",
         });
     }
+    if !(b - a).is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "upper integration limit",
+            value: b,
+            requirement: "such that the length b − a of the interval is finite",
+        });
+    }
     Ok(())
 }
 
@@ -141,7 +157,7 @@ where
     F: FnMut(f64) -> Result<f64>,
 {
     let (xs, ws) = gauss_legendre();
-    let (c, r) = (0.5 * (a + b), 0.5 * (b - a));
+    let (c, r) = (midpoint(a, b), 0.5 * (b - a));
     let mut s = 0.0;
     let mut mag = 0.0;
     for (x, w) in xs.iter().zip(ws) {
@@ -177,7 +193,7 @@ fn make_panel<F>(f: &mut F, a: f64, b: f64, coarse: f64) -> Result<Panel>
 where
     F: FnMut(f64) -> Result<f64>,
 {
-    let m = 0.5 * (a + b);
+    let m = midpoint(a, b);
     let (l, ml) = panel(f, a, m)?;
     let (r, mr) = panel(f, m, b)?;
     Ok(Panel {
@@ -245,7 +261,7 @@ where
                     if p.err > be { (i, p.err) } else { (bi, be) }
                 });
         let p = panels.swap_remove(idx);
-        let m = 0.5 * (p.a + p.b);
+        let m = midpoint(p.a, p.b);
         if !(m > p.a && m < p.b) {
             // The panel cannot be split further in f64.
             panels.push(p);
