@@ -313,7 +313,7 @@ pub fn ensure_size(what: &'static str, n: usize) -> Result<usize> {
 /// # Errors
 /// [`Error::TooLarge`] otherwise.
 pub fn ensure_size2(what: &'static str, rows: usize, cols: usize) -> Result<usize> {
-    ensure_size(what, rows.checked_mul(cols).unwrap_or(usize::MAX))
+    ensure_size(what, rows.saturating_mul(cols))
 }
 
 /// A float formatted for a message: the plain shortest representation when it is

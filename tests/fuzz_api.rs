@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diffusion_lowdim::error::MAX_ELEMENTS;
 use diffusion_lowdim::flow::{
-    Ddim, DormandPrince, DpmSolverPP2M, Euler, GaussianFlow, GridEnd, Heun, Rk4, Sampler,
-    Solver, SubspaceSampler, TimeGrid,
+    Ddim, DormandPrince, DpmSolverPP2M, Euler, GaussianFlow, GridEnd, Heun, Rk4, Sampler, Solver,
+    SubspaceSampler, TimeGrid,
 };
 use diffusion_lowdim::linalg::{
     check_orthonormal, numerical_rank_energy, numerical_rank_tol, orthonormality_deviation,
@@ -38,8 +38,9 @@ use diffusion_lowdim::reduction::ksubspaces::{
     min_cost_assignment_exhaustive, residual_energy,
 };
 use diffusion_lowdim::reduction::loss::{loss_at_level, projection_energies};
-use diffusion_lowdim::reduction::{Pca, pca_objective, principal_angles, sin_theta_norm,
-    subspace_distance};
+use diffusion_lowdim::reduction::{
+    Pca, pca_objective, principal_angles, sin_theta_norm, subspace_distance,
+};
 use diffusion_lowdim::rng::seeded;
 use diffusion_lowdim::schedule::{
     DiscreteTable, RectifiedFlow, Schedule, SubVp, Ve, VpCosine, VpLinear, cosine_betas,
@@ -110,7 +111,9 @@ impl Finite for NoiseLevel {
 }
 impl Finite for Gaussian {
     fn finite(&self) -> bool {
-        self.mean().to_vec().finite() && self.variances().to_vec().finite() && self.basis().to_owned().finite()
+        self.mean().to_vec().finite()
+            && self.variances().to_vec().finite()
+            && self.basis().to_owned().finite()
     }
 }
 impl Finite for Molrg {
@@ -130,7 +133,9 @@ impl Finite for TimeGrid {
 }
 impl Finite for diffusion_lowdim::schedule::Coefficients {
     fn finite(&self) -> bool {
-        [self.alpha, self.beta, self.dalpha, self.dbeta].to_vec().finite()
+        [self.alpha, self.beta, self.dalpha, self.dbeta]
+            .to_vec()
+            .finite()
     }
 }
 impl Finite for Pca {
@@ -263,7 +268,11 @@ fn call<T: Finite>(
 
 /// [`call`] for a function without a `Result` (only "never panics" is checked, and
 /// finiteness when `check` is set).
-fn call_plain<T: Finite>(name: &str, check: bool, f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
+fn call_plain<T: Finite>(
+    name: &str,
+    check: bool,
+    f: impl FnOnce() -> T,
+) -> Result<T, TestCaseError> {
     CALLS.fetch_add(1, Ordering::Relaxed);
     trace(name);
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -378,17 +387,25 @@ fn hlevel() -> impl Strategy<Value = (f64, f64)> {
 // ------------------------------------------------------------------ models
 
 /// Posterior mean, score, Jacobian, log-density (and posterior weights) of a model.
-fn evaluate<M: ExactModel>(name: &str, m: &M, x: MatRef<'_, f64>, l: NoiseLevel) -> Result<(), TestCaseError> {
-    call(&format!("{name}::posterior_mean"), || m.posterior_mean(x, l))?;
+fn evaluate<M: ExactModel>(
+    name: &str,
+    m: &M,
+    x: MatRef<'_, f64>,
+    l: NoiseLevel,
+) -> Result<(), TestCaseError> {
+    call(&format!("{name}::posterior_mean"), || {
+        m.posterior_mean(x, l)
+    })?;
     call(&format!("{name}::score"), || m.score(x, l))?;
     call(&format!("{name}::log_density"), || m.log_density(x, l))?;
     if x.ncols() > 0 {
         call(&format!("{name}::jacobian"), || m.jacobian(x.col(0), l))?;
     }
     let mut out = Mat::<f64>::zeros(m.dim() + 1, x.ncols());
-    call(&format!("{name}::posterior_mean_into (wrong shape)"), || {
-        m.posterior_mean_into(x, l, out.as_mut())
-    })?;
+    call(
+        &format!("{name}::posterior_mean_into (wrong shape)"),
+        || m.posterior_mean_into(x, l, out.as_mut()),
+    )?;
     Ok(())
 }
 
@@ -751,7 +768,9 @@ proptest! {
 
 impl Finite for diffusion_lowdim::reduction::LossCoefficients {
     fn finite(&self) -> bool {
-        [self.weight_integral, self.c, self.c_complement, self.noise].to_vec().finite()
+        [self.weight_integral, self.c, self.c_complement, self.noise]
+            .to_vec()
+            .finite()
     }
 }
 impl Finite for diffusion_lowdim::reduction::quadrature::Integral {
@@ -783,7 +802,7 @@ proptest! {
         use diffusion_lowdim::reduction::quadrature::{composite_rule, integrate};
         use diffusion_lowdim::reduction::bounds::small_ball_bound;
         use diffusion_lowdim::metric::perturbation_test;
-        let weight = [Weight::Unit, Weight::InverseNoiseVariance, Weight::Snr][wsel].clone();
+        let weight = [Weight::Unit, Weight::InverseNoiseVariance, Weight::Snr][wsel];
         let u = random_orthonormal(&mut seeded(seed), 2, 1).unwrap();
         let s = schedules(0.1, 20.0).into_iter().nth(which).unwrap().unwrap();
         let k = call("LossCoefficients::ve_analytic", || LossCoefficients::ve_analytic(&weight, t0, t1))?;
@@ -840,7 +859,9 @@ fn fuzz_library_api() {
                     let mut failed = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((name, f)) = groups.get(i) else { break };
+                        let Some((name, f)) = groups.get(i) else {
+                            break;
+                        };
                         if let Err(p) = catch_unwind(f) {
                             failed.push(format!("{name}: {}", panic_message(p)));
                         }
@@ -849,7 +870,10 @@ fn fuzz_library_api() {
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
     let calls = CALLS.load(Ordering::Relaxed);
     println!(

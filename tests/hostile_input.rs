@@ -377,9 +377,7 @@ mod issue12 {
         Pfd, binomial_lower_tail, binomial_two_sided_p, binomial_upper_tail, clopper_pearson,
     };
     use diffusion_lowdim::reduction::ksubspaces::{KSubspaces, min_cost_assignment_exhaustive};
-    use diffusion_lowdim::schedule::{
-        Schedule, Ve, cosine_betas, log_uniform_grid, uniform_grid,
-    };
+    use diffusion_lowdim::schedule::{Schedule, Ve, cosine_betas, log_uniform_grid, uniform_grid};
 
     fn level() -> NoiseLevel {
         NoiseLevel::new(0.8, 0.6).unwrap()
@@ -441,12 +439,24 @@ mod issue12 {
         let ms = small
             .posterior_mean(faer::mat![[0.9], [0.1]].as_ref(), l)
             .unwrap();
-        assert!((m[(0, 0)] - ms[(0, 0)]).abs() <= 1e-15, "{} vs {}", m[(0, 0)], ms[(0, 0)]);
+        assert!(
+            (m[(0, 0)] - ms[(0, 0)]).abs() <= 1e-15,
+            "{} vs {}",
+            m[(0, 0)],
+            ms[(0, 0)]
+        );
         assert_eq!(m[(1, 0)], 0.0);
         // At the huge point itself: the mean is that point.
         assert_eq!(m[(0, 1)], 1.4e154);
-        for v in [e.score(x.as_ref(), l).unwrap(), e.jacobian(x.col(0), l).unwrap()] {
-            assert!(v.col_iter().flat_map(|c| c.iter().copied()).all(f64::is_finite));
+        for v in [
+            e.score(x.as_ref(), l).unwrap(),
+            e.jacobian(x.col(0), l).unwrap(),
+        ] {
+            assert!(
+                v.col_iter()
+                    .flat_map(|c| c.iter().copied())
+                    .all(f64::is_finite)
+            );
         }
         let w = e.posterior_weights(x.col(0), l).unwrap();
         assert!(w.iter().all(|&(i, _)| i < 2));
@@ -461,16 +471,28 @@ mod issue12 {
             assert!(s.time_at_sigma(f64::MAX).is_err());
         }
         // A schedule that does reach σ = 1e155 (β₁ huge) answers finitely.
-        let t = VpLinear::new(0.1, 1e6).unwrap().time_at_sigma(1e155).unwrap();
+        let t = VpLinear::new(0.1, 1e6)
+            .unwrap()
+            .time_at_sigma(1e155)
+            .unwrap();
         assert!(t > 0.0 && t <= 1.0);
     }
 
     #[test]
     fn degenerate_schedule_constructors() {
-        assert!(matches!(VpCosine::new(9.7e94), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            VpCosine::new(9.7e94),
+            Err(Error::InvalidParameter { .. })
+        ));
         assert!(VpCosine::new(1e6).is_ok());
-        assert!(matches!(VpLinear::new(0.0, 5e-324), Err(Error::InvalidParameter { .. })));
-        assert!(matches!(SubVp::new(0.0, 5e-324), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            VpLinear::new(0.0, 5e-324),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            SubVp::new(0.0, 5e-324),
+            Err(Error::InvalidParameter { .. })
+        ));
         // Next to t = 0 the VP coefficients are not finite: an error, not Ok(inf).
         let e = VpLinear::score_sde().coefficients(5e-324).unwrap_err();
         assert!(matches!(e, Error::Overflow { .. }), "{e}");
@@ -506,8 +528,15 @@ mod issue12 {
         let (lo, hi) = clopper_pearson(13, 1_000_000_000_000, 0.95).unwrap();
         assert!(t.elapsed().as_secs_f64() < 1.0);
         // Poisson-regime check: the exact ends are χ²-quantiles/2n = 6.92e-12, 2.22e-11.
-        assert!(lo > 5e-12 && lo < 13e-12 && hi > 13e-12 && hi < 3e-11, "{lo} {hi}");
-        for (k, n) in [(0, usize::MAX), (usize::MAX, usize::MAX), (1 << 62, usize::MAX)] {
+        assert!(
+            lo > 5e-12 && lo < 13e-12 && hi > 13e-12 && hi < 3e-11,
+            "{lo} {hi}"
+        );
+        for (k, n) in [
+            (0, usize::MAX),
+            (usize::MAX, usize::MAX),
+            (1 << 62, usize::MAX),
+        ] {
             let (lo, hi) = clopper_pearson(k, n, 0.99).unwrap();
             assert!((0.0..=1.0).contains(&lo) && lo <= hi && hi <= 1.0);
         }
@@ -545,7 +574,10 @@ mod issue12 {
             random_orthonormal(&mut seeded(1), usize::MAX, 1),
             Err(Error::TooLarge { .. })
         ));
-        assert!(matches!(Pfd::new(80.0, usize::MAX), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            Pfd::new(80.0, usize::MAX),
+            Err(Error::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -555,7 +587,10 @@ mod issue12 {
         assert!((g.last() - 0.002).abs() <= 1e-15);
         assert!(g.times().iter().all(|t| t.is_finite() && *t > 0.0));
         // A VP schedule's unreachable sigma prints as 1e150, not as 151 digits.
-        let e = VpLinear::score_sde().time_at_sigma(1e150).unwrap_err().to_string();
+        let e = VpLinear::score_sde()
+            .time_at_sigma(1e150)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sigma = 1e150"), "{e}");
         let e = VpLinear::score_sde()
             .time_at_sigma(9.999999999999804e149)

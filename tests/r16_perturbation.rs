@@ -47,7 +47,8 @@ fn r16_sphere_law_size_and_power() {
     let lo = (0..=m / 2).filter(|&k| rejects(k)).max().unwrap();
     let hi = (m / 2..=m).filter(|&k| rejects(k)).min().unwrap();
     assert!((lo + 1..hi).all(|k| !rejects(k)));
-    let reject_prob = |p: f64| binomial_lower_tail(lo, m, p).unwrap() + binomial_upper_tail(hi, m, p).unwrap();
+    let reject_prob =
+        |p: f64| binomial_lower_tail(lo, m, p).unwrap() + binomial_upper_tail(hi, m, p).unwrap();
     let size = reject_prob(0.5);
     let (p32, p68) = (reject_prob(0.32), reject_prob(0.68));
     println!(

@@ -195,7 +195,11 @@ impl Empirical {
         // itself may overflow).
         let lg = |v: f64| if v > 0.0 { v.log2() } else { f64::NEG_INFINITY };
         let top = lg(xmax).max(lg(alpha) + lg(pmax));
-        let s = if top.is_finite() { top.floor() as i32 + 1 } else { 0 };
+        let s = if top.is_finite() {
+            top.floor() as i32 + 1
+        } else {
+            0
+        };
         let xs: Vec<f64> = x.iter().map(|&v| times_pow2(v, -s)).collect();
         let p_scale = times_pow2(alpha, -s);
         let dist: Vec<Acc> = (0..n)

@@ -352,7 +352,9 @@ impl Molrg {
     fn scaled_weights(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Vec<f64> {
         use crate::linalg::rank::times_pow2;
         let kk = self.components.len();
-        let amax = x.iter().fold(0.0f64, |m, v| if v.abs() > m { v.abs() } else { m });
+        let amax = x
+            .iter()
+            .fold(0.0f64, |m, v| if v.abs() > m { v.abs() } else { m });
         // s with amax · 2^-s in [1/2, 1): amax ≥ 1 here (else nothing overflows).
         let s = if amax > 0.0 {
             amax.log2().floor() as i32 + 1
@@ -742,7 +744,7 @@ impl Denoiser for Molrg {
                     errs[k] = if e.is_finite() { e } else { f64::INFINITY };
                     err = err.max(errs[k]);
                 }
-                if logits.iter().any(|l| !(*l < f64::INFINITY)) {
+                if logits.iter().any(|l| l.is_nan() || (l.is_infinite() && *l > 0.0)) {
                     // The quadratic part overflowed: rescaled weights for this column.
                     let mut xcol = vec![0.0; self.dim];
                     linalg::col_to_slice(xb, j, &mut xcol);

@@ -108,9 +108,12 @@ pub fn small_ball_bound(n: usize, r: usize, epsilon: f64) -> Result<f64> {
     if k > SMALL_BALL_EXACT_MAX_DOF {
         // statrs' incomplete gamma series needs ~√k terms near its mode: the explicit
         // bound r (e r ε²)^{k/2} instead (in logs; it dominates r·F_{χ²_k}, see above).
-        let log_bound = (r as f64).ln()
-            + 0.5 * k * (1.0 + (r as f64).ln() + 2.0 * epsilon.ln());
-        return Ok(if log_bound.is_nan() { 0.0 } else { log_bound.exp().min(1.0) });
+        let log_bound = (r as f64).ln() + 0.5 * k * (1.0 + (r as f64).ln() + 2.0 * epsilon.ln());
+        return Ok(if log_bound.is_nan() {
+            0.0
+        } else {
+            log_bound.exp().min(1.0)
+        });
     }
     if x > 0.0 && x < f64::MIN_POSITIVE {
         // statrs' incomplete gamma refuses a subnormal argument: the series' first term

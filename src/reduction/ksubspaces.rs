@@ -393,7 +393,12 @@ impl KSubspaces {
     ) -> Result<KSubspacesSolution> {
         check_data(x)?;
         crate::error::ensure_dim("number of initial bases vs K", self.k, init.len())?;
-        if self.k == 0 || self.k > x.ncols() || self.r == 0 || self.r > x.nrows() || self.max_iter == 0 {
+        if self.k == 0
+            || self.k > x.ncols()
+            || self.r == 0
+            || self.r > x.nrows()
+            || self.max_iter == 0
+        {
             return Err(Error::InvalidCount {
                 name: "K, r or max_iter",
                 value: self.k,

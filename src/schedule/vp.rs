@@ -24,7 +24,8 @@ fn check_beta_range(beta_min: f64, beta_max: f64) -> Result<()> {
             requirement: "finite, > 0 and ≥ beta_min",
         });
     }
-    if !(0.5 * (beta_min + beta_max) >= MIN_VP_INTEGRATED_BETA) {
+    let integrated = 0.5 * (beta_min + beta_max);
+    if integrated.is_nan() || integrated < MIN_VP_INTEGRATED_BETA {
         return Err(Error::InvalidParameter {
             name: "beta_max",
             value: beta_max,
@@ -136,7 +137,7 @@ impl Schedule for VpLinear {
         let t = vp_time_at_neg2log(self.beta_min, self.beta_max, m);
         // Written so that a NaN is refused too; t = 0 (a σ so small that the time
         // underflows) is outside the domain.
-        if !(t <= 1.0 && t > 0.0) {
+        if t.is_nan() || t > 1.0 || t <= 0.0 {
             return Err(sigma_error(sigma));
         }
         Ok(t)
@@ -209,7 +210,7 @@ impl Schedule for SubVp {
         };
         let t = vp_time_at_neg2log(self.beta_min, self.beta_max, -2.0 * alpha.ln());
         // Written so that a NaN is refused too.
-        if !(t <= 1.0) {
+        if t.is_nan() || t > 1.0 {
             return Err(sigma_error(sigma));
         }
         Ok(t)
