@@ -77,6 +77,10 @@ fn expand_seed(words: &[u64]) -> [u8; 32] {
 }
 
 /// A `m × n` matrix of independent standard normal entries, filled column by column.
+///
+/// # Panics
+/// If the matrix cannot be allocated; with a size from a user, call
+/// [`try_standard_normal`] (or check with [`ensure_size2`](crate::error::ensure_size2)).
 pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R, m: usize, n: usize) -> Mat<f64> {
     let mut out = Mat::<f64>::zeros(m, n);
     for j in 0..n {
@@ -85,6 +89,20 @@ pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R, m: usize, n: usize) -> Mat<
         }
     }
     out
+}
+
+/// [`standard_normal`] with the size checked first.
+///
+/// # Errors
+/// [`Error::TooLarge`](crate::Error::TooLarge) if `m · n` exceeds
+/// [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS).
+pub fn try_standard_normal<R: Rng + ?Sized>(
+    rng: &mut R,
+    m: usize,
+    n: usize,
+) -> crate::Result<Mat<f64>> {
+    crate::error::ensure_size2("standard normal matrix (m × n)", m, n)?;
+    Ok(standard_normal(rng, m, n))
 }
 
 /// A vector of independent standard normal entries.

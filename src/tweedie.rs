@@ -90,7 +90,8 @@ fn to_pair(from: Prediction, value: f64, x: f64, alpha: f64, beta: f64) -> (Opti
 /// # Errors
 /// [`Error::DimensionMismatch`] if `value` and `x_t` differ in shape,
 /// [`Error::NonFinite`] for NaN/inf inputs, [`Error::UndefinedAtLevel`] for
-/// `to = X0` (or `V`) from `Eps`/`Score` at $\alpha = 0$.
+/// `to = X0` (or `V`) from `Eps`/`Score` at $\alpha = 0$, [`Error::Overflow`] if a converted
+/// value exceeds f64.
 pub fn convert(
     from: Prediction,
     value: MatRef<'_, f64>,
@@ -132,6 +133,12 @@ pub fn convert(
             };
         }
     }
+    crate::error::ensure_finite_output(
+        "a converted prediction",
+        "the prediction or x_t is so large (or alpha so small) that the converted value is \
+         beyond f64; rescale the inputs",
+        out.as_ref(),
+    )?;
     Ok(out)
 }
 

@@ -81,8 +81,8 @@ fn r11_interval_covers_closed_form_at_nominal_rate() {
         }
     }
     println!("PFD 95% interval coverage: {covered}/{reps}");
-    assert!(binomial_lower_tail(covered, reps, 0.92) >= 1e-6);
-    assert!(binomial_upper_tail(covered, reps, 0.97) >= 1e-6);
+    assert!(binomial_lower_tail(covered, reps, 0.92).unwrap() >= 1e-6);
+    assert!(binomial_upper_tail(covered, reps, 0.97).unwrap() >= 1e-6);
 }
 
 /// E_gen and E_mem on a small MoLRG-free example: the true model has E_gen = 0; the

@@ -43,11 +43,12 @@ proptest! {
 #[test]
 fn r16_sphere_law_size_and_power() {
     let m = SAMPLES;
-    let rejects = |k: usize| binomial_two_sided_p(k, m, 0.5) < TEST_LEVEL;
+    let rejects = |k: usize| binomial_two_sided_p(k, m, 0.5).unwrap() < TEST_LEVEL;
     let lo = (0..=m / 2).filter(|&k| rejects(k)).max().unwrap();
     let hi = (m / 2..=m).filter(|&k| rejects(k)).min().unwrap();
     assert!((lo + 1..hi).all(|k| !rejects(k)));
-    let reject_prob = |p: f64| binomial_lower_tail(lo, m, p) + binomial_upper_tail(hi, m, p);
+    let reject_prob =
+        |p: f64| binomial_lower_tail(lo, m, p).unwrap() + binomial_upper_tail(hi, m, p).unwrap();
     let size = reject_prob(0.5);
     let (p32, p68) = (reject_prob(0.32), reject_prob(0.68));
     println!(
@@ -106,7 +107,7 @@ fn r16_violation_count_matches_beta_law() {
         .count();
     let p = sphere_projection_tail(r, d, c).unwrap();
     println!("K = 1: {k}/4000 above c = {c}; exact probability {p:.4}");
-    assert!(binomial_two_sided_p(k, 4000, p) >= 1e-6);
+    assert!(binomial_two_sided_p(k, 4000, p).unwrap() >= 1e-6);
     assert_eq!(test.violations.successes, 0); // h(8) > 1 at d = 64: the theorem's event is certain
 }
 

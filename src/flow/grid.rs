@@ -130,7 +130,10 @@ impl TimeGrid {
         if steps == 0 {
             return Err(no_steps(0));
         }
-        Self::new(uniform_grid(steps + 1, t_hi, t_lo)?, GridEnd::Last)
+        Self::new(
+            uniform_grid(steps.saturating_add(1), t_hi, t_lo)?,
+            GridEnd::Last,
+        )
     }
 
     /// `steps` steps equal in $\log t$ from `t_hi` down to `t_lo > 0`, ending at `t_lo`.
@@ -141,7 +144,10 @@ impl TimeGrid {
         if steps == 0 {
             return Err(no_steps(0));
         }
-        Self::new(log_uniform_grid(steps + 1, t_hi, t_lo)?, GridEnd::Last)
+        Self::new(
+            log_uniform_grid(steps.saturating_add(1), t_hi, t_lo)?,
+            GridEnd::Last,
+        )
     }
 
     /// The same times with another end.

@@ -10,7 +10,9 @@ use crate::prec;
 /// `max_{ij} |(UᵀU − I)_{ij}|`, the deviation of `U` from orthonormal columns.
 ///
 /// Computed with compensated dot products, so the value is accurate even
-/// below `1e-16` (it is itself a small difference of O(1) terms).
+/// below `1e-16` (it is itself a small difference of O(1) terms). It is NaN if
+/// `u` has a NaN entry and `+∞` if `UᵀU` overflows (entries ≳ 1.3e154): never a
+/// small number for a matrix that is not orthonormal.
 pub fn orthonormality_deviation(u: MatRef<'_, f64>) -> f64 {
     let r = u.ncols();
     let d = u.nrows();
@@ -24,7 +26,17 @@ pub fn orthonormality_deviation(u: MatRef<'_, f64>) -> f64 {
             for (x, y) in cols[a].iter().zip(&cols[b]) {
                 acc.add_prod(*x, *y);
             }
-            worst = worst.max(acc.value().abs());
+            let v = acc.value().abs();
+            if v.is_nan() {
+                // A NaN entry, or products of huge entries that overflow with
+                // opposite signs (∞ − ∞): never "deviation 0" (which `f64::max`
+                // would make of it by dropping the NaN).
+                let finite = cols[a].iter().chain(&cols[b]).all(|x| x.is_finite());
+                return if finite { f64::INFINITY } else { f64::NAN };
+            }
+            if v > worst {
+                worst = v;
+            }
         }
     }
     worst
@@ -72,7 +84,8 @@ pub fn check_orthonormal(what: &'static str, component: usize, u: MatRef<'_, f64
 ///
 /// # Errors
 /// [`Error::Empty`] for an empty input, [`Error::NonFinite`], and
-/// [`Error::InvalidCount`] if `a` has more columns than rows. Rank deficiency
+/// [`Error::InvalidCount`] if `a` has more columns than rows, [`Error::Overflow`] if
+/// even after rescaling the factor is not finite. Rank deficiency
 /// is not detected here: use an SVD when the rank is in doubt.
 ///
 /// # Examples
@@ -98,6 +111,24 @@ pub fn orthonormalize(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
         });
     }
     ensure_finite("matrix to orthonormalize", a)?;
+    let q = signed_q(a);
+    if q.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+        return Ok(q);
+    }
+    // A Householder norm overflowed (entries near 1.8e308) or underflowed: the same
+    // span after an exact power-of-two rescaling.
+    let (scaled, _) = super::rank::scale_to_unit(a);
+    let q = signed_q(scaled.as_ref());
+    crate::error::ensure_finite_output(
+        "an orthonormal basis (QR)",
+        "the columns span nothing representable (rank deficiency at the f64 limits)",
+        q.as_ref(),
+    )?;
+    Ok(q)
+}
+
+/// The thin Q factor of `a` with the signs making `R`'s diagonal non-negative.
+fn signed_q(a: MatRef<'_, f64>) -> Mat<f64> {
     let qr = a.qr();
     let mut q = qr.compute_thin_Q();
     let r = qr.thin_R();
@@ -108,14 +139,15 @@ pub fn orthonormalize(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
             }
         }
     }
-    Ok(q)
+    q
 }
 
 /// A Haar-distributed random `d × r` matrix with orthonormal columns: the
 /// sign-fixed Q factor of a Gaussian matrix (Mezzadri 2007).
 ///
 /// # Errors
-/// [`Error::InvalidCount`] unless `1 ≤ r ≤ d`.
+/// [`Error::InvalidCount`] unless `1 ≤ r ≤ d`; [`Error::TooLarge`] if `d·r`
+/// exceeds [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS).
 pub fn random_orthonormal<R: Rng + ?Sized>(rng: &mut R, d: usize, r: usize) -> Result<Mat<f64>> {
     if r == 0 || r > d {
         return Err(Error::InvalidCount {
@@ -124,6 +156,7 @@ pub fn random_orthonormal<R: Rng + ?Sized>(rng: &mut R, d: usize, r: usize) -> R
             requirement: "1 ≤ r ≤ d",
         });
     }
+    crate::error::ensure_size2("random orthonormal basis d × r", d, r)?;
     let g = crate::rng::standard_normal(rng, d, r);
     orthonormalize(g.as_ref())
 }

@@ -41,7 +41,8 @@ pub fn scale_to_unit(a: MatRef<'_, f64>) -> (Mat<f64>, i32) {
 /// relative accuracy as ordinary ones.
 ///
 /// # Errors
-/// [`Error::NonFinite`] for NaN/inf entries, [`Error::NoConvergence`] if the SVD fails.
+/// [`Error::NonFinite`] for NaN/inf entries, [`Error::NoConvergence`] if the SVD fails,
+/// [`Error::Overflow`] if a singular value exceeds f64.
 pub fn singular_values(a: MatRef<'_, f64>) -> Result<Vec<f64>> {
     ensure_finite("matrix", a)?;
     if a.nrows() == 0 || a.ncols() == 0 {
@@ -52,15 +53,21 @@ pub fn singular_values(a: MatRef<'_, f64>) -> Result<Vec<f64>> {
         .singular_values()
         .map_err(|_| Error::NoConvergence { what: "SVD" })?;
     s.sort_by(|x, y| y.total_cmp(x));
-    Ok(s.into_iter().map(|v| times_pow2(v, -k)).collect())
+    let s: Vec<f64> = s.into_iter().map(|v| times_pow2(v, -k)).collect();
+    crate::error::ensure_finite_output_slice("a singular value", MATRIX_TOO_LARGE, &s)?;
+    Ok(s)
 }
+
+/// Why a spectrum overflows.
+const MATRIX_TOO_LARGE: &str =
+    "the matrix is so large (entries near 1.8e308) that it exceeds f64; scale it down";
 
 /// Eigenvalues of a symmetric matrix (lower triangle used), non-decreasing,
 /// computed on an exact power-of-two rescaling of the matrix.
 ///
 /// # Errors
 /// [`Error::NonFinite`], [`Error::DimensionMismatch`] for a non-square matrix,
-/// [`Error::NoConvergence`].
+/// [`Error::NoConvergence`], [`Error::Overflow`] if an eigenvalue exceeds f64.
 pub fn symmetric_eigenvalues(a: MatRef<'_, f64>) -> Result<Vec<f64>> {
     ensure_finite("matrix", a)?;
     crate::error::ensure_dim(
@@ -77,7 +84,9 @@ pub fn symmetric_eigenvalues(a: MatRef<'_, f64>) -> Result<Vec<f64>> {
         .map_err(|_| Error::NoConvergence {
             what: "symmetric eigendecomposition",
         })?;
-    Ok(ev.into_iter().map(|v| times_pow2(v, -k)).collect())
+    let ev: Vec<f64> = ev.into_iter().map(|v| times_pow2(v, -k)).collect();
+    crate::error::ensure_finite_output_slice("an eigenvalue", MATRIX_TOO_LARGE, &ev)?;
+    Ok(ev)
 }
 
 /// The energy rule of the LOCO-edit / Shallow-Diffuse papers: the smallest `k`

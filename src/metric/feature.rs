@@ -40,7 +40,8 @@ impl FeatureMap for Identity {
 ///
 /// # Errors
 /// [`Error::Empty`] for an empty $W$; [`Error::NonFinite`]; at evaluation,
-/// [`Error::DimensionMismatch`] if the samples do not have $d$ rows.
+/// [`Error::DimensionMismatch`] if the samples do not have $d$ rows,
+/// [`Error::NonFinite`] for non-finite samples and [`Error::Overflow`] if $Wx$ overflows.
 ///
 /// # Examples
 /// ```
@@ -84,6 +85,13 @@ impl FeatureMap for LinearFeatures {
             self.w.ncols(),
             x.nrows(),
         )?;
-        Ok(linalg::mul(self.w.as_ref(), x))
+        crate::error::ensure_finite("samples", x)?;
+        let h = linalg::mul(self.w.as_ref(), x);
+        crate::error::ensure_finite_output(
+            "a linear feature Wx",
+            "W or the samples are so large that Wx is beyond f64; rescale W",
+            h.as_ref(),
+        )?;
+        Ok(h)
     }
 }

@@ -42,6 +42,10 @@ pub fn shallow_diffuse_h(r: usize, d: usize) -> Result<f64> {
 }
 
 /// `m` independent points uniform on the unit sphere $S^{d-1}$ (normalized Gaussians), as columns.
+///
+/// # Panics
+/// If the `d × m` matrix cannot be allocated (check sizes from users with
+/// [`ensure_size2`](crate::error::ensure_size2) first, as [`perturbation_test`] does).
 pub fn uniform_sphere(rng: &mut SeededRng, d: usize, m: usize) -> Mat<f64> {
     let mut z = standard_normal(rng, d, m);
     for j in 0..m {
@@ -125,8 +129,9 @@ pub struct PerturbationTest {
 ///
 /// # Errors
 /// As [`shallow_diffuse_h`]; [`Error::InvalidParameter`] for $\lambda$ or $L$ not finite and
-/// positive; [`Error::DimensionMismatch`]; [`Error::InvalidCount`] for no samples; the
-/// denoiser's errors.
+/// positive; [`Error::DimensionMismatch`]; [`Error::InvalidCount`] for no samples;
+/// [`Error::TooLarge`] for more than [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS) sample
+/// entries; [`Error::Overflow`] if a distance exceeds f64; the denoiser's errors.
 #[allow(clippy::too_many_arguments)]
 pub fn perturbation_test(
     denoiser: &dyn Denoiser,
@@ -158,6 +163,7 @@ pub fn perturbation_test(
             requirement: "at least 1",
         });
     }
+    crate::error::ensure_size2("perturbation samples (d × samples)", d, samples)?;
     let bound = lambda * lipschitz * shallow_diffuse_h(rank, d)?;
     let delta = uniform_sphere(rng, d, samples);
     let moved = Mat::from_fn(d, samples, |i, j| x[i] + lambda * delta[(i, j)]);
@@ -171,6 +177,12 @@ pub fn perturbation_test(
                 .sqrt()
         })
         .collect();
+    crate::error::ensure_finite_output_slice(
+        "a perturbation bound or change",
+        "lambda, L or the denoiser's outputs are so large that a distance is beyond f64; \
+         scale them down",
+        &[&[bound][..], &changes].concat(),
+    )?;
     let k = changes.iter().filter(|&&c| c > bound).count();
     Ok(PerturbationTest {
         bound,

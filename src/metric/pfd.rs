@@ -95,6 +95,13 @@ impl PfdEstimate {
         let z = normal_quantile(confidence);
         let lo = (mean - z * se2).max(0.0).sqrt();
         let hi = (mean + z * se2).sqrt();
+        if ![mean, var, se2, hi].iter().all(|v| v.is_finite()) {
+            return Err(Error::Overflow {
+                what: "the PFD estimate (mean and variance of the squared distances)",
+                cause: "the squared distances are so large that their sum or variance is beyond \
+                        f64; use a smaller noise scale T or a feature map that scales them down",
+            });
+        }
         Ok(Self {
             estimate,
             squared: mean,
@@ -128,8 +135,9 @@ impl PfdEstimate {
 /// of differences), see `proofs/R11-probability-flow-distance.md`.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for $T \le 0$ or non-finite; [`Error::InvalidCount`] for $M < 2$;
-/// estimating: [`Error::DimensionMismatch`] for maps of different dimensions, and
+/// [`Error::InvalidParameter`] unless $0 < T \le 10^{100}$; [`Error::InvalidCount`] for $M < 2$;
+/// [`Error::TooLarge`] for $M$ (or $dM$ when estimating) above
+/// [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS); estimating: [`Error::DimensionMismatch`] for maps of different dimensions, and
 /// the flows' and feature map's errors.
 ///
 /// # Examples
@@ -172,11 +180,11 @@ impl Pfd<'static> {
     /// # Errors
     /// See [`Pfd`].
     pub fn new(noise_scale: f64, samples: usize) -> Result<Self> {
-        if !(noise_scale.is_finite() && noise_scale > 0.0) {
+        if !(noise_scale > 0.0 && noise_scale <= crate::level::MAX_SCALE) {
             return Err(Error::InvalidParameter {
                 name: "T (noise scale)",
                 value: noise_scale,
-                requirement: "finite and > 0",
+                requirement: "> 0 and ≤ 1e100 (a valid noise level)",
             });
         }
         if samples < 2 {
@@ -186,6 +194,7 @@ impl Pfd<'static> {
                 requirement: "at least 2 (a standard error needs two)",
             });
         }
+        crate::error::ensure_size("PFD samples", samples)?;
         Ok(Self {
             noise_scale,
             samples,
@@ -227,7 +236,14 @@ impl<'h> Pfd<'h> {
     }
 
     /// $M$ noises $x_T = Tz$, $z \sim \mathcal N(0, I_d)$ (a `d × M` matrix, columns drawn in order).
+    ///
+    /// # Panics
+    /// If `d · M` exceeds [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS) (checked;
+    /// [`Pfd::estimate`] returns [`Error::TooLarge`] instead).
     pub fn noises(&self, d: usize, rng: &mut SeededRng) -> Mat<f64> {
+        if let Err(e) = crate::error::ensure_size2("PFD noises d × samples", d, self.samples) {
+            panic!("{e}");
+        }
         let mut z = standard_normal(rng, d, self.samples);
         for j in 0..self.samples {
             for i in 0..d {
@@ -262,6 +278,7 @@ impl<'h> Pfd<'h> {
         rng: &mut SeededRng,
     ) -> Result<PfdEstimate> {
         ensure_dim("dimension of q vs dimension of p", p.dim(), q.dim())?;
+        crate::error::ensure_size2("PFD noises d × samples", p.dim(), self.samples)?;
         let noises = self.noises(p.dim(), rng);
         self.estimate_on(p, q, noises.as_ref())
     }

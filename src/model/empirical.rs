@@ -1,10 +1,17 @@
 //! The empirical distribution of a training set, R04: the memorizing denoiser.
 
+use faer::reborrow::ReborrowMut;
 use faer::{ColRef, Mat, MatMut, MatRef};
 use rand::RngExt;
 
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
-use crate::error::{Error, Result, ensure_dim, ensure_finite};
+use crate::error::{
+    Error, Result, ensure_dim, ensure_finite, ensure_finite_output, ensure_finite_output_slice,
+};
+
+/// Why an empirical-model evaluation can overflow although its inputs are valid.
+const OVERFLOW_CAUSE: &str = "x_t or the training points are so large relative to beta (or beta \
+     so small) that the exact value is beyond f64; rescale the data or raise the noise level";
 use crate::level::NoiseLevel;
 use crate::linalg::compensated::{Acc, two_sum};
 use crate::linalg::{self};
@@ -159,6 +166,110 @@ impl Empirical {
 
     /// The accurate weights of one column.
     fn column(&self, x: &[f64], level: NoiseLevel) -> Column {
+        let col = self.column_direct(x, level);
+        if col.dist_star.is_finite() && col.weights.iter().all(|w| w.1.is_finite()) {
+            col
+        } else {
+            // A squared distance overflowed (a point or x_t of norm ≳ 1.3e154).
+            self.scaled_column(x, level)
+        }
+    }
+
+    /// [`Self::column`] for a column whose squared distances overflow f64.
+    ///
+    /// With $\alpha x^{(i)}$ and $x$ rescaled by the same power of two $2^{-s}$ (exact),
+    /// the squared distances are $4^s d'_i$ with $d'_i$ finite (double length); the
+    /// weights need only the gaps $4^s(d'_i - d'_{i^*})/(2\beta^2)$, which are finite or
+    /// $+\infty$ (weight exactly 0). The posterior mean, a convex combination of the
+    /// points, is then finite whatever their size.
+    fn scaled_column(&self, x: &[f64], level: NoiseLevel) -> Column {
+        use crate::linalg::rank::times_pow2;
+        let (alpha, beta) = (level.alpha(), level.beta());
+        let n = self.len();
+        let amax = |v: &mut dyn Iterator<Item = f64>| {
+            v.fold(0.0f64, |m, e| if e.abs() > m { e.abs() } else { m })
+        };
+        let xmax = amax(&mut x.iter().copied());
+        let pmax = amax(&mut self.points.col_iter().flat_map(|c| c.iter().copied()));
+        // log2 of the largest magnitude among x and αx^(i) (formed in logs: α·pmax
+        // itself may overflow).
+        let lg = |v: f64| if v > 0.0 { v.log2() } else { f64::NEG_INFINITY };
+        let top = lg(xmax).max(lg(alpha) + lg(pmax));
+        let s = if top.is_finite() {
+            top.floor() as i32 + 1
+        } else {
+            0
+        };
+        let xs: Vec<f64> = x.iter().map(|&v| times_pow2(v, -s)).collect();
+        let p_scale = times_pow2(alpha, -s);
+        let dist: Vec<Acc> = (0..n)
+            .map(|i| {
+                let p = self.points.col(i);
+                let mut acc = Acc::default();
+                for (l, &xl) in xs.iter().enumerate() {
+                    // α·2^-s·p is exact up to one rounding (α·2^-s is exact unless it
+                    // underflows, when αp is negligible against x anyway).
+                    let r = (-p_scale).mul_add(p[l], xl);
+                    acc.add_prod(r, r);
+                }
+                acc.normalized()
+            })
+            .collect();
+        let star = (0..n)
+            .min_by(|&a, &b| dist[a].hi.total_cmp(&dist[b].hi))
+            .unwrap_or(0);
+        let two_b2 = 2.0 * beta * beta;
+        let gaps: Vec<f64> = dist
+            .iter()
+            .map(|di| {
+                let (g, e) = two_sum(di.hi, -dist[star].hi);
+                let g = g + (e + (di.lo - dist[star].lo));
+                if g == 0.0 {
+                    0.0
+                } else {
+                    times_pow2(g, 2 * s) / two_b2
+                }
+            })
+            .collect();
+        let shift = gaps.iter().fold(0.0f64, |m, &g| if g < m { g } else { m });
+        let mut total = 0.0;
+        let mut weights: Vec<(usize, f64)> = gaps
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| **g - shift <= GAP_CUTOFF)
+            .map(|(i, &g)| {
+                let e = (-(g - shift)).exp();
+                total += e;
+                (i, e)
+            })
+            .collect();
+        for w in &mut weights {
+            w.1 /= total;
+        }
+        Column {
+            star,
+            weights,
+            log_mass: total.ln() - shift,
+            dist_star: times_pow2(dist[star].value(), 2 * s),
+        }
+    }
+
+    /// The posterior mean of one column as the convex combination $\sum_i w_ix^{(i)}$
+    /// (used where the batch path overflowed; every partial sum is bounded by the
+    /// largest entry of the points).
+    fn convex_mean(&self, x: &[f64], level: NoiseLevel, out: &mut [f64]) {
+        let col = self.column(x, level);
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for &(i, w) in &col.weights {
+            let p = self.points.col(i);
+            for (l, o) in out.iter_mut().enumerate() {
+                *o = w.mul_add(p[l], *o);
+            }
+        }
+    }
+
+    /// The accurate per-column state, by direct squared distances.
+    fn column_direct(&self, x: &[f64], level: NoiseLevel) -> Column {
         let (alpha, beta) = (level.alpha(), level.beta());
         let n = self.len();
         let d = x.len();
@@ -258,7 +369,11 @@ impl Empirical {
         // h_i = ‖x − αx^(i)‖² − ‖x‖² = α²‖x^(i)‖² − 2α⟨x^(i), x⟩: the common ‖x‖²
         // cancels in every gap, so it is never formed (it would add ε‖x‖² of
         // rounding to each gap, which dominates when ‖x‖ ≫ α‖x^(i)‖).
-        let xnorm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let mut xnorm: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !xnorm.is_finite() {
+            // ‖x‖² overflowed: the norm itself, scaled (only the bound below uses it).
+            xnorm = x.iter().fold(0.0f64, |h, &v| h.hypot(v));
+        }
         let (a2, m2a) = (alpha * alpha, -2.0 * alpha);
         for (gi, &pp) in g.iter_mut().zip(&self.sq_norms) {
             *gi = m2a * *gi + a2 * pp;
@@ -272,6 +387,8 @@ impl Empirical {
             * alpha
             * self.max_norm
             * (2.0 * xnorm + alpha * self.max_norm);
+        // A NaN bound (0 · ∞ from an overflowing norm) is no bound: take the exact path.
+        let e = if e.is_nan() { f64::INFINITY } else { e };
         let eps_g = 2.0 * e / two_b2;
         let d_star_dd = self.sq_dist_dd(x, alpha, star);
         if eps_g > EXACT_SWITCH {
@@ -366,7 +483,7 @@ impl Empirical {
         &self,
         xb: MatRef<'_, f64>,
         level: NoiseLevel,
-        o: MatMut<'_, f64>,
+        mut o: MatMut<'_, f64>,
         d: usize,
     ) -> Vec<f64> {
         let mut g = linalg::mul(self.points.transpose(), xb);
@@ -376,7 +493,21 @@ impl Empirical {
             linalg::col_to_slice(xb, j, &mut x);
             bounds.push(self.gemm_weights(&x, level, linalg::col_slice_mut(&mut g, j)));
         }
-        linalg::gemm(o, self.points.as_ref(), g.as_ref(), 1.0);
+        linalg::gemm(o.rb_mut(), self.points.as_ref(), g.as_ref(), 1.0);
+        // Columns whose GEMM logits overflowed (a point or x_t of norm ≳ 1.3e154, or
+        // α‖x^(i)‖ beyond f64): the rescaled exact path, as a convex combination.
+        let mut mean = vec![0.0; d];
+        for j in 0..xb.ncols() {
+            if (0..d).all(|i| o[(i, j)].is_finite()) {
+                continue;
+            }
+            linalg::col_to_slice(xb, j, &mut x);
+            self.convex_mean(&x, level, &mut mean);
+            for (i, v) in mean.iter().enumerate() {
+                o[(i, j)] = *v;
+            }
+            bounds[j] = 0.0;
+        }
         bounds
     }
 
@@ -457,7 +588,7 @@ impl Denoiser for Empirical {
                     o[(l, j)] = -alpha.mul_add(-off[l], r_star) * inv_b2;
                 }
             }
-            Ok(())
+            ensure_finite_output("the empirical score", OVERFLOW_CAUSE, o.as_ref())
         })
     }
 }
@@ -495,6 +626,7 @@ impl ExactModel for Empirical {
                 }
             }
         }
+        ensure_finite_output("the empirical Jacobian", OVERFLOW_CAUSE, j.as_ref())?;
         Ok(j)
     }
 
@@ -504,7 +636,7 @@ impl ExactModel for Empirical {
         let d = self.dim();
         let beta = level.beta();
         let mut x = vec![0.0; d];
-        Ok((0..x_t.ncols())
+        let out: Vec<f64> = (0..x_t.ncols())
             .map(|j| {
                 linalg::col_to_slice(x_t, j, &mut x);
                 let col = self.column(&x, level);
@@ -513,7 +645,9 @@ impl ExactModel for Empirical {
                     - (d as f64) * beta.ln()
                     + log_norm_const(d)
             })
-            .collect())
+            .collect();
+        ensure_finite_output_slice("the empirical log-density", OVERFLOW_CAUSE, &out)?;
+        Ok(out)
     }
 
     fn sample_x0(&self, rng: &mut SeededRng, n: usize) -> Mat<f64> {

@@ -4,7 +4,14 @@ use faer::reborrow::ReborrowMut;
 use faer::{ColRef, Mat, MatMut, MatRef, Side};
 
 use super::{Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks};
-use crate::error::{Error, Result, ensure_dim, ensure_finite, ensure_finite_slice};
+use crate::error::{
+    Error, Result, ensure_dim, ensure_finite, ensure_finite_output, ensure_finite_output_slice,
+    ensure_finite_slice,
+};
+
+/// Why a Gaussian evaluation can overflow although its inputs are valid.
+const OVERFLOW_CAUSE: &str = "x_t, the mean or the variances are so large (or beta so small) \
+     that the exact value is beyond f64; rescale the data or raise the noise level";
 use crate::level::NoiseLevel;
 use crate::linalg::basis::{coefficients_dd_acc, residual_dd_acc, shifted_dd};
 use crate::linalg::compensated::Acc;
@@ -108,7 +115,7 @@ impl Gaussian {
     /// # Errors
     /// [`Error::Empty`], [`Error::DimensionMismatch`] (non-square or wrong mean length),
     /// [`Error::NonFinite`], [`Error::NotSymmetric`], [`Error::NotPositiveSemidefinite`],
-    /// [`Error::NoConvergence`].
+    /// [`Error::NoConvergence`], [`Error::Overflow`] if an eigenvalue exceeds f64.
     pub fn from_covariance(mean: &[f64], cov: MatRef<'_, f64>) -> Result<Self> {
         let d = cov.nrows();
         if d == 0 {
@@ -139,7 +146,12 @@ impl Gaussian {
         }
         // Symmetrize exactly, rescale exactly by a power of two (tiny or huge
         // covariances then decompose like ordinary ones), decompose, unscale.
-        let sym = Mat::from_fn(d, d, |i, j| 0.5 * (cov[(i, j)] + cov[(j, i)]));
+        let sym = Mat::from_fn(d, d, |i, j| {
+            let (a, b) = (cov[(i, j)], cov[(j, i)]);
+            let s = 0.5 * (a + b);
+            // a + b overflows for entries near 1.8e308: halve first (the same value).
+            if s.is_finite() { s } else { 0.5 * a + 0.5 * b }
+        });
         let (sym, k) = linalg::scale_to_unit(sym.as_ref());
         let evd = sym
             .self_adjoint_eigen(Side::Lower)
@@ -149,6 +161,13 @@ impl Gaussian {
         let s: Vec<f64> = (0..d)
             .map(|i| linalg::rank::times_pow2(evd.S().column_vector()[i], -k))
             .collect();
+        if s.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Overflow {
+                what: "an eigenvalue of the covariance",
+                cause: "the covariance is too large (entries near 1.8e308 give eigenvalues up to d \
+                        times larger); rescale the data",
+            });
+        }
         let lmax = s.iter().map(|v| v.abs()).fold(0.0, f64::max);
         let allow = prec::psd_eigenvalue_allowance(d, lmax);
         let mut variances = Vec::with_capacity(d);
@@ -275,7 +294,7 @@ impl Denoiser for Gaussian {
                 }
             }
             linalg::gemm_acc(o.rb_mut(), self.basis.as_ref(), c.as_ref(), 1.0);
-            Ok(())
+            ensure_finite_output("the Gaussian posterior mean", OVERFLOW_CAUSE, o.as_ref())
         })
     }
 
@@ -298,7 +317,7 @@ impl Denoiser for Gaussian {
                     o[(i, j)] = s[i];
                 }
             }
-            Ok(())
+            ensure_finite_output("the Gaussian score", OVERFLOW_CAUSE, o.as_ref())
         })
     }
 }
@@ -310,19 +329,23 @@ impl ExactModel for Gaussian {
         let scaled = Mat::from_fn(d, r, |i, j| {
             self.basis[(i, j)] * level.gain(self.variances[j])
         });
-        Ok(linalg::mul(scaled.as_ref(), self.basis.transpose()))
+        let j = linalg::mul(scaled.as_ref(), self.basis.transpose());
+        ensure_finite_output("the Gaussian Jacobian", OVERFLOW_CAUSE, j.as_ref())?;
+        Ok(j)
     }
 
     fn log_density(&self, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Vec<f64>> {
         ensure_dim("rows of x_t vs model dimension", self.dim(), x_t.nrows())?;
         ensure_finite("x_t", x_t)?;
         let mut x = vec![0.0; self.dim()];
-        Ok((0..x_t.ncols())
+        let out: Vec<f64> = (0..x_t.ncols())
             .map(|j| {
                 linalg::col_to_slice(x_t, j, &mut x);
                 self.column_terms(&x, level, None)
             })
-            .collect())
+            .collect();
+        ensure_finite_output_slice("the Gaussian log-density", OVERFLOW_CAUSE, &out)?;
+        Ok(out)
     }
 
     fn sample_x0(&self, rng: &mut SeededRng, n: usize) -> Mat<f64> {

@@ -140,7 +140,21 @@ pub trait ExactModel: Denoiser {
     fn log_density(&self, x_t: MatRef<'_, f64>, level: NoiseLevel) -> Result<Vec<f64>>;
 
     /// `n` independent exact samples of $x_0$ (a `d × n` matrix).
+    ///
+    /// # Panics
+    /// If the `d × n` matrix cannot be allocated; use
+    /// [`try_sample_x0`](ExactModel::try_sample_x0) when `n` comes from a user.
     fn sample_x0(&self, rng: &mut SeededRng, n: usize) -> Mat<f64>;
+
+    /// [`sample_x0`](ExactModel::sample_x0) with the size checked first.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`](crate::Error::TooLarge) if `d · n` exceeds
+    /// [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS).
+    fn try_sample_x0(&self, rng: &mut SeededRng, n: usize) -> Result<Mat<f64>> {
+        crate::error::ensure_size2("samples of x0 (d × n)", self.dim(), n)?;
+        Ok(self.sample_x0(rng, n))
+    }
 }
 
 /// Checks a batch evaluation's shapes and the finiteness of `x_t`.

@@ -2,13 +2,17 @@
 
 use std::sync::OnceLock;
 
+use faer::reborrow::ReborrowMut;
 use faer::{ColRef, Mat, MatMut, MatRef};
 use rand::RngExt;
 
 use super::{
     Denoiser, ExactModel, check_batch, check_point, log_norm_const, par_blocks, softmax_in_place,
 };
-use crate::error::{Error, Result, ensure_dim, ensure_finite, ensure_finite_slice};
+use crate::error::{
+    Error, Result, ensure_dim, ensure_finite, ensure_finite_output, ensure_finite_output_slice,
+    ensure_finite_slice,
+};
 use crate::level::NoiseLevel;
 use crate::linalg::basis::{coefficients_dd, residual_dd};
 use crate::linalg::compensated::{Acc, SplitLanes, two_prod, two_sum};
@@ -95,6 +99,10 @@ pub struct Molrg {
     /// (built on first use).
     projector: OnceLock<Box<SplitProjector>>,
 }
+
+/// Why a MoLRG evaluation can overflow although its inputs are valid.
+const OVERFLOW_CAUSE: &str = "x_t is so large relative to beta (or beta so small) that the exact \
+     value is beyond f64; scale x_t down or raise the noise level";
 
 /// See [`prec::MOLRG_REFINE_TOL`].
 const REFINE_THRESHOLD: f64 = prec::MOLRG_REFINE_TOL;
@@ -322,10 +330,82 @@ impl Molrg {
             logits.push(self.dd_logit(k, &cd, offsets[k], level));
             coeffs.push(cd);
         }
-        Column {
-            weights: weights_from_dd_logits(&logits),
-            coeffs,
-        }
+        let weights = if logits.iter().all(|l| l.hi < f64::INFINITY) {
+            weights_from_dd_logits(&logits)
+        } else {
+            // A logit overflowed (‖x‖ ≳ 1e154 β): the rescaled path.
+            self.scaled_weights(x, level, offsets)
+        };
+        Column { weights, coeffs }
+    }
+
+    /// The weights of a column whose logits overflow f64 (their quadratic part
+    /// $\sum_j\kappa_{kj}c_{kj}^2$ exceeds 1.8e308, from $\|x\| \gtrsim 10^{154}\beta$).
+    ///
+    /// With $x = 2^s x'$ (an exact power-of-two rescaling, $\max_i|x'_i| \in [\tfrac12, 1)$)
+    /// the logits are $\ell_k = o_k + 4^s q'_k$, $q'_k$ the quadratic part at $x'$
+    /// (finite, computed in double length). Their differences to a reference
+    /// component $k^*$ (the largest $q'$) are $4^s(q'_k - q'_{k^*}) + (o_k - o_{k^*})$:
+    /// finite or $-\infty$ (weight exactly 0), and accurate to the same relative
+    /// precision as the unscaled formula would be. Only columns whose ordinary logits
+    /// are not finite take this path.
+    fn scaled_weights(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Vec<f64> {
+        use crate::linalg::rank::times_pow2;
+        let kk = self.components.len();
+        let amax = x
+            .iter()
+            .fold(0.0f64, |m, v| if v.abs() > m { v.abs() } else { m });
+        // s with amax · 2^-s in [1/2, 1): amax ≥ 1 here (else nothing overflows).
+        let s = if amax > 0.0 {
+            amax.log2().floor() as i32 + 1
+        } else {
+            0
+        };
+        let xs: Vec<f64> = x.iter().map(|&v| times_pow2(v, -s)).collect();
+        let ranges: Vec<(usize, usize)> = (0..kk).map(|k| self.columns_of(k)).collect();
+        let total = self.stacked.ncols();
+        let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
+        self.lanes().dot2(&xs, &ranges, &mut hi, &mut lo);
+        let q: Vec<Acc> = ranges
+            .iter()
+            .enumerate()
+            .map(|(k, &(a, e))| {
+                let cd: Vec<Acc> = (a..e)
+                    .map(|j| {
+                        Acc {
+                            hi: hi[j],
+                            lo: lo[j],
+                        }
+                        .normalized()
+                    })
+                    .collect();
+                self.dd_logit(k, &cd, 0.0, level)
+            })
+            .collect();
+        // Reference: the largest q' among components of positive prior weight.
+        let reference = (0..kk)
+            .filter(|&k| offsets[k] > f64::NEG_INFINITY)
+            .max_by(|&a, &b| q[a].hi.total_cmp(&q[b].hi))
+            .unwrap_or(0);
+        let top = q[reference];
+        let mut w: Vec<f64> = (0..kk)
+            .map(|k| {
+                if offsets[k] == f64::NEG_INFINITY {
+                    return f64::NEG_INFINITY;
+                }
+                let (d, e) = two_sum(q[k].hi, -top.hi);
+                let dq = d + (e + (q[k].lo - top.lo));
+                // 0 · ∞ must stay 0 (a tie), not NaN.
+                let scaled = if dq == 0.0 {
+                    0.0
+                } else {
+                    times_pow2(dq, 2 * s)
+                };
+                scaled + (offsets[k] - offsets[reference])
+            })
+            .collect();
+        softmax_in_place(&mut w);
+        w
     }
 
     /// The double-length logit of component `k` from its double-length coefficients.
@@ -623,7 +703,7 @@ impl Denoiser for Molrg {
             .iter()
             .map(|c| c.variances.iter().map(|&l| level.gain(l)).collect())
             .collect();
-        par_blocks(x_t, out, |_, xb, o| {
+        par_blocks(x_t, out, |_, xb, mut o| {
             let w = xb.ncols();
             // All projections at once: C = [U_1 … U_K]ᵀ X (one GEMM), then f64 logits.
             let mut coeffs = linalg::mul(self.stacked.transpose(), xb);
@@ -664,6 +744,18 @@ impl Denoiser for Molrg {
                     errs[k] = if e.is_finite() { e } else { f64::INFINITY };
                     err = err.max(errs[k]);
                 }
+                if logits.iter().any(|l| l.is_nan() || (l.is_infinite() && *l > 0.0)) {
+                    // The quadratic part overflowed: rescaled weights for this column.
+                    let mut xcol = vec![0.0; self.dim];
+                    linalg::col_to_slice(xb, j, &mut xcol);
+                    let sw = self.scaled_weights(&xcol, level, &offsets);
+                    weights
+                        .col_mut(j)
+                        .iter_mut()
+                        .zip(&sw)
+                        .for_each(|(d, s)| *d = *s);
+                    continue;
+                }
                 let raw = logits.clone();
                 softmax_in_place(&mut logits);
                 let wmax = logits.iter().cloned().fold(0.0, f64::max);
@@ -702,8 +794,8 @@ impl Denoiser for Molrg {
                 }
             }
             // E[x0|x_t] = [U_1 … U_K] · (w ∘ g ∘ C)  (one GEMM).
-            linalg::gemm(o, self.stacked.as_ref(), coeffs.as_ref(), 1.0);
-            Ok(())
+            linalg::gemm(o.rb_mut(), self.stacked.as_ref(), coeffs.as_ref(), 1.0);
+            ensure_finite_output("the MoLRG posterior mean", OVERFLOW_CAUSE, o.as_ref())
         })
     }
 
@@ -745,7 +837,7 @@ impl Denoiser for Molrg {
                     }
                 }
             }
-            Ok(())
+            ensure_finite_output("the MoLRG score", OVERFLOW_CAUSE, o.as_ref())
         })
     }
 }
@@ -801,6 +893,7 @@ impl ExactModel for Molrg {
                 }
             }
         }
+        ensure_finite_output("the MoLRG Jacobian", OVERFLOW_CAUSE, j.as_ref())?;
         Ok(j)
     }
 
@@ -845,6 +938,7 @@ impl ExactModel for Molrg {
                 .collect();
             out.push(log_sum_exp_dd(&terms) + log_norm_const(d));
         }
+        ensure_finite_output_slice("the MoLRG log-density", OVERFLOW_CAUSE, &out)?;
         Ok(out)
     }
 

@@ -84,6 +84,9 @@ pub fn failure_lower_bound(e_fro: f64, e_op: f64, m: usize, sigma_k: f64) -> f64
 ///
 /// # Errors
 /// [`Error::InvalidCount`] unless $1 \le r \le N$; [`Error::InvalidParameter`] unless $\epsilon \ge 0$ is finite.
+///
+/// Above [`SMALL_BALL_EXACT_MAX_DOF`] degrees of freedom the explicit second bound is
+/// returned (bounded time for any $N$).
 pub fn small_ball_bound(n: usize, r: usize, epsilon: f64) -> Result<f64> {
     if r == 0 || r > n {
         return Err(Error::InvalidCount {
@@ -102,6 +105,23 @@ pub fn small_ball_bound(n: usize, r: usize, epsilon: f64) -> Result<f64> {
     let k = (n - r + 1) as f64;
     let s = small_ball_scale(n, r);
     let x = r as f64 * epsilon * epsilon * s * s;
+    if k > SMALL_BALL_EXACT_MAX_DOF {
+        // statrs' incomplete gamma series needs ~√k terms near its mode: the explicit
+        // bound r (e r ε²)^{k/2} instead (in logs; it dominates r·F_{χ²_k}, see above).
+        let log_bound = (r as f64).ln() + 0.5 * k * (1.0 + (r as f64).ln() + 2.0 * epsilon.ln());
+        return Ok(if log_bound.is_nan() {
+            0.0
+        } else {
+            log_bound.exp().min(1.0)
+        });
+    }
+    if x > 0.0 && x < f64::MIN_POSITIVE {
+        // statrs' incomplete gamma refuses a subnormal argument: the series' first term
+        // F(x) = (x/2)^{k/2}/Γ(k/2 + 1) · (1 + O(x)), exact to f64 here.
+        let half = 0.5 * k;
+        let log_f = half * (0.5 * x).ln() - statrs::function::gamma::ln_gamma(half + 1.0);
+        return Ok((r as f64 * log_f.exp()).min(1.0));
+    }
     let chi = ChiSquared::new(k).map_err(|_| Error::InvalidParameter {
         name: "degrees of freedom",
         value: k,
@@ -109,6 +129,11 @@ pub fn small_ball_bound(n: usize, r: usize, epsilon: f64) -> Result<f64> {
     })?;
     Ok((r as f64 * chi.cdf(x)).min(1.0))
 }
+
+/// Degrees of freedom $N - r + 1$ above which [`small_ball_bound`] returns its explicit
+/// form $\min\{1, r(e r\epsilon^2)^{(N-r+1)/2}\}$ (still an upper bound on the probability)
+/// instead of $r F_{\chi^2}$, whose evaluation by statrs takes $\sim\sqrt{N}$ steps.
+pub const SMALL_BALL_EXACT_MAX_DOF: f64 = 1e7;
 
 /// $\sqrt N - \sqrt{r-1} = (N - r + 1)/(\sqrt N + \sqrt{r-1})$, evaluated without cancellation.
 pub fn small_ball_scale(n: usize, r: usize) -> f64 {

@@ -116,7 +116,13 @@ pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Re
     let s: f64 = (0..n)
         .map(|i| t.iter().map(|row| row[i]).fold(f64::NEG_INFINITY, f64::max))
         .sum();
-    Ok(s / n as f64)
+    let v = s / n as f64;
+    crate::error::ensure_finite_output_slice(
+        "the clustering objective",
+        crate::error::DATA_TOO_LARGE,
+        &[v],
+    )?;
+    Ok(v)
 }
 
 /// $\sum_i\|(I - U_{k(i)}U_{k(i)}^\top)x_i\|^2$ for the hard assignment $k(i)$, with
@@ -128,7 +134,13 @@ pub fn clustering_objective(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Re
 /// As [`assign`].
 pub fn residual_energy(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>) -> Result<f64> {
     let labels = assign(bases, x)?;
-    Ok(residual_energy_labels(bases, x, &labels))
+    let v = residual_energy_labels(bases, x, &labels);
+    crate::error::ensure_finite_output_slice(
+        "the residual energy",
+        crate::error::DATA_TOO_LARGE,
+        &[v],
+    )?;
+    Ok(v)
 }
 
 fn residual_energy_labels(bases: &[MatRef<'_, f64>], x: MatRef<'_, f64>, labels: &[usize]) -> f64 {
@@ -275,6 +287,13 @@ impl KSubspaces {
         if objectives.is_empty() {
             objectives.push(run.objective_sum / n as f64);
         }
+        if !(total.is_finite() && run.objective_sum.is_finite() && run.residual.is_finite()) {
+            return Err(Error::Overflow {
+                what: "the K-subspaces objective (a squared norm of the data)",
+                cause: "the data are so large (entries ≳ 1e154) that their squared norm is beyond \
+                        f64; scale them down (the subspaces do not change)",
+            });
+        }
         let relative_gap = if total > 0.0 {
             run.residual / total
         } else {
@@ -374,7 +393,12 @@ impl KSubspaces {
     ) -> Result<KSubspacesSolution> {
         check_data(x)?;
         crate::error::ensure_dim("number of initial bases vs K", self.k, init.len())?;
-        if self.k > x.ncols() || self.r == 0 || self.r > x.nrows() || self.max_iter == 0 {
+        if self.k == 0
+            || self.k > x.ncols()
+            || self.r == 0
+            || self.r > x.nrows()
+            || self.max_iter == 0
+        {
             return Err(Error::InvalidCount {
                 name: "K, r or max_iter",
                 value: self.k,
@@ -738,7 +762,8 @@ pub fn min_cost_assignment(cost: &[Vec<f64>]) -> Vec<usize> {
 /// The same minimization by exhaustive search over all $n!$ permutations (for testing; $n \le 8$).
 ///
 /// # Errors
-/// [`Error::InvalidCount`] for $n > 8$.
+/// [`Error::InvalidCount`] for $n > 8$; [`Error::DimensionMismatch`] unless every row has
+/// $n$ entries; [`Error::NonFinite`] for a NaN or infinite cost.
 pub fn min_cost_assignment_exhaustive(cost: &[Vec<f64>]) -> Result<(Vec<usize>, f64)> {
     let n = cost.len();
     if n > 8 {
@@ -747,6 +772,10 @@ pub fn min_cost_assignment_exhaustive(cost: &[Vec<f64>]) -> Result<(Vec<usize>, 
             value: n,
             requirement: "at most 8",
         });
+    }
+    for row in cost {
+        crate::error::ensure_dim("length of a cost row vs number of rows", n, row.len())?;
+        crate::error::ensure_finite_slice("cost matrix", row)?;
     }
     let mut perm: Vec<usize> = (0..n).collect();
     let mut best = (perm.clone(), f64::INFINITY);

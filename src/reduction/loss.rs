@@ -116,7 +116,8 @@ impl LossCoefficients {
     ///
     /// # Errors
     /// Schedule errors for times outside its domain or with $\beta_t = 0$ at a node,
-    /// weight errors, [`Error::InvalidParameter`] unless $t_0 < t_1$.
+    /// weight errors, [`Error::InvalidParameter`] unless $t_0 < t_1$, [`Error::Overflow`]
+    /// if a coefficient exceeds f64.
     pub fn quadrature(schedule: &dyn Schedule, weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
         check_range(schedule, t0, t1)?;
         let f = |which: usize| {
@@ -135,13 +136,14 @@ impl LossCoefficients {
         let q: Vec<Integral> = (0..4)
             .map(|w| integrate(f(w), t0, t1, QUAD_REL_TOL, QUAD_MAX_PANELS))
             .collect::<Result<_>>()?;
-        Ok(Self {
+        Self {
             weight_integral: q[0].value,
             c: q[1].value,
             c_complement: q[2].value,
             noise: q[3].value,
             errors: [q[0].error, q[1].error, q[2].error, q[3].error],
-        })
+        }
+        .checked()
     }
 
     /// The coefficients in closed form for the VE schedule ($\alpha = 1$, $\beta = t$)
@@ -158,7 +160,8 @@ impl LossCoefficients {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] unless $0 \le t_0 < t_1 < \infty$ ($t_0 > 0$ for
-    /// $\lambda = 1/t^2$) or if the weight is neither `Unit` nor `InverseNoiseVariance`.
+    /// $\lambda = 1/t^2$) or if the weight is neither `Unit` nor `InverseNoiseVariance`;
+    /// [`Error::Overflow`] if a coefficient exceeds f64.
     ///
     /// # Examples
     /// ```
@@ -171,6 +174,27 @@ impl LossCoefficients {
     /// # Ok::<(), diffusion_lowdim::Error>(())
     /// ```
     pub fn ve_analytic(weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
+        Self::ve_analytic_unchecked(weight, t0, t1)?.checked()
+    }
+
+    /// `Ok(self)` if every coefficient and error is finite, else [`Error::Overflow`].
+    fn checked(self) -> Result<Self> {
+        let v = [self.weight_integral, self.c, self.c_complement, self.noise];
+        crate::error::ensure_finite_output_slice(
+            "a loss coefficient",
+            "the interval [t0, t1] is so long (or t0 so small) that an integral of the weight \
+             is beyond f64; shorten it",
+            &v,
+        )?;
+        crate::error::ensure_finite_output_slice(
+            "a loss coefficient's error bound",
+            "the interval [t0, t1] is so long that the bound is beyond f64; shorten it",
+            &self.errors,
+        )?;
+        Ok(self)
+    }
+
+    fn ve_analytic_unchecked(weight: &Weight, t0: f64, t1: f64) -> Result<Self> {
         if !(t0.is_finite() && t1.is_finite() && t0 >= 0.0 && t0 < t1) {
             return Err(Error::InvalidParameter {
                 name: "VE time range [t0, t1]",
@@ -273,6 +297,11 @@ pub fn projection_energies(u: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Result<Pro
     let c = mul(u.transpose(), x);
     let res = residual_matrix(u, x);
     let (a, b) = (frobenius_norm(c.as_ref()), frobenius_norm(res.as_ref()));
+    crate::error::ensure_finite_output_slice(
+        "the projection energies ‖UᵀX‖², ‖(I − UUᵀ)X‖²",
+        crate::error::DATA_TOO_LARGE,
+        &[a * a, b * b],
+    )?;
     Ok(ProjectionEnergies {
         in_span: a * a,
         residual: b * b,
@@ -289,7 +318,13 @@ pub fn projection_energies(u: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Result<Pro
 /// As [`dae_loss_closed_form`].
 pub fn loss_at_level(u: MatRef<'_, f64>, x: MatRef<'_, f64>, level: NoiseLevel) -> Result<f64> {
     let e = projection_energies(u, x)?;
-    Ok(level_loss(&e, u.ncols(), x.ncols(), level))
+    finite_loss(level_loss(&e, u.ncols(), x.ncols(), level))
+}
+
+/// `Ok(v)` for a finite loss, else [`Error::Overflow`](crate::Error::Overflow).
+fn finite_loss(v: f64) -> Result<f64> {
+    crate::error::ensure_finite_output_slice("the DAE loss", crate::error::DATA_TOO_LARGE, &[v])?;
+    Ok(v)
 }
 
 fn level_loss(e: &ProjectionEnergies, r: usize, n: usize, level: NoiseLevel) -> f64 {
@@ -325,9 +360,11 @@ pub fn dae_loss_closed_form(
 ) -> Result<f64> {
     let e = projection_energies(u, x)?;
     let k = coefficients;
-    Ok(k.weight_integral * e.residual
-        + k.c_complement * e.in_span
-        + (x.ncols() * u.ncols()) as f64 * k.noise)
+    finite_loss(
+        k.weight_integral * e.residual
+            + k.c_complement * e.in_span
+            + (x.ncols() * u.ncols()) as f64 * k.noise,
+    )
 }
 
 /// The exact $\varepsilon$-expectation of the loss of the linear denoiser $x_U$ at one level, from its outputs.
@@ -466,7 +503,7 @@ pub fn dae_loss_rule(
         let (lam, level) = weight_and_level(schedule, weight, t)?;
         s += w * lam * level_loss(&e, u.ncols(), x.ncols(), level);
     }
-    Ok(s)
+    finite_loss(s)
 }
 
 /// A Monte Carlo estimate with its standard error.
@@ -532,6 +569,11 @@ pub fn dae_loss_monte_carlo(
         value += c * mean;
         var += c * c * sv / m;
     }
+    crate::error::ensure_finite_output_slice(
+        "the Monte Carlo DAE loss",
+        crate::error::DATA_TOO_LARGE,
+        &[value, var],
+    )?;
     Ok(MonteCarlo {
         value,
         std_error: var.sqrt(),

@@ -216,14 +216,22 @@ pub(crate) fn complete_basis<R: Rng + ?Sized>(
 /// The PCA objective $\|U^\top X\|_F^2$.
 ///
 /// # Errors
-/// [`Error::DimensionMismatch`] if the row counts differ; [`Error::NonFinite`].
+/// [`Error::DimensionMismatch`] if the row counts differ; [`Error::NonFinite`];
+/// [`Error::Overflow`] if the objective exceeds f64.
 pub fn pca_objective(u: MatRef<'_, f64>, x: MatRef<'_, f64>) -> Result<f64> {
     crate::error::ensure_dim("rows of X vs rows of U", u.nrows(), x.nrows())?;
     ensure_finite("data matrix X", x)?;
     ensure_finite("basis U", u)?;
     let c = mul(u.transpose(), x);
     let n = frobenius_norm(c.as_ref());
-    Ok(n * n)
+    let v = n * n;
+    if !v.is_finite() {
+        return Err(Error::Overflow {
+            what: "the PCA objective ‖UᵀX‖²",
+            cause: "the data (or U) are so large that the squared norm is beyond f64; scale X down",
+        });
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -84,7 +84,9 @@ pub struct Integral {
 /// equal panels of $[a, b]$, as `(t_j, w_j)` pairs with $\sum_j w_j = b - a$.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] unless $a < b$ are finite; [`Error::InvalidCount`] for `panels = 0`.
+/// [`Error::InvalidParameter`] unless $a < b$ are finite with $b - a$ finite;
+/// [`Error::InvalidCount`] for `panels = 0`; [`Error::TooLarge`] if the rule would have
+/// more than [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS) nodes.
 ///
 /// # Examples
 /// ```
@@ -103,18 +105,25 @@ pub fn composite_rule(a: f64, b: f64, panels: usize) -> Result<Vec<(f64, f64)>> 
             requirement: "at least 1",
         });
     }
+    crate::error::ensure_size2("quadrature nodes (panels × points)", panels, GL_POINTS)?;
     let (xs, ws) = gauss_legendre();
     let h = (b - a) / panels as f64;
     let mut out = Vec::with_capacity(panels * GL_POINTS);
     for p in 0..panels {
         let lo = a + h * p as f64;
         let hi = if p + 1 == panels { b } else { lo + h };
-        let (c, r) = (0.5 * (lo + hi), 0.5 * (hi - lo));
+        let (c, r) = (midpoint(lo, hi), 0.5 * (hi - lo));
         for (x, w) in xs.iter().zip(ws) {
             out.push((c + r * x, r * w));
         }
     }
     Ok(out)
+}
+
+/// $(a + b)/2$, halving first where $a + b$ overflows (the same value otherwise).
+fn midpoint(a: f64, b: f64) -> f64 {
+    let m = 0.5 * (a + b);
+    if m.is_finite() { m } else { 0.5 * a + 0.5 * b }
 }
 
 fn check_interval(a: f64, b: f64) -> Result<()> {
@@ -132,6 +141,13 @@ fn check_interval(a: f64, b: f64) -> Result<()> {
             requirement: "greater than the lower limit",
         });
     }
+    if !(b - a).is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "upper integration limit",
+            value: b,
+            requirement: "such that the length b − a of the interval is finite",
+        });
+    }
     Ok(())
 }
 
@@ -141,7 +157,7 @@ where
     F: FnMut(f64) -> Result<f64>,
 {
     let (xs, ws) = gauss_legendre();
-    let (c, r) = (0.5 * (a + b), 0.5 * (b - a));
+    let (c, r) = (midpoint(a, b), 0.5 * (b - a));
     let mut s = 0.0;
     let mut mag = 0.0;
     for (x, w) in xs.iter().zip(ws) {
@@ -177,7 +193,7 @@ fn make_panel<F>(f: &mut F, a: f64, b: f64, coarse: f64) -> Result<Panel>
 where
     F: FnMut(f64) -> Result<f64>,
 {
-    let m = 0.5 * (a + b);
+    let m = midpoint(a, b);
     let (l, ml) = panel(f, a, m)?;
     let (r, mr) = panel(f, m, b)?;
     Ok(Panel {
@@ -199,7 +215,9 @@ where
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad interval or tolerance; errors of `f`
-/// are passed through; [`Error::NonFinite`] if `f` returns NaN or ±∞.
+/// are passed through; [`Error::NonFinite`] if `f` returns NaN or ±∞;
+/// [`Error::Overflow`] if the sum of the panels overflows. `max_panels` is capped
+/// at [`MAX_PANELS`].
 ///
 /// # Examples
 /// ```
@@ -224,15 +242,15 @@ where
     }
     let (coarse, _) = panel(&mut f, a, b)?;
     let mut panels = vec![make_panel(&mut f, a, b, coarse)?];
-    let max_panels = max_panels.max(1);
+    let max_panels = max_panels.clamp(1, MAX_PANELS);
     loop {
         let total_err: f64 = panels.iter().map(|p| p.err).sum();
         let scale: f64 = panels.iter().map(|p| p.fine.abs()).sum();
         if total_err <= rel_tol * scale {
-            return Ok(finish(&panels, true));
+            return finish(&panels, true);
         }
         if panels.len() >= max_panels {
-            return Ok(finish(&panels, false));
+            return finish(&panels, false);
         }
         // Split the panel with the largest error (first on ties: deterministic).
         let (idx, _) =
@@ -243,11 +261,11 @@ where
                     if p.err > be { (i, p.err) } else { (bi, be) }
                 });
         let p = panels.swap_remove(idx);
-        let m = 0.5 * (p.a + p.b);
+        let m = midpoint(p.a, p.b);
         if !(m > p.a && m < p.b) {
             // The panel cannot be split further in f64.
             panels.push(p);
-            return Ok(finish(&panels, false));
+            return finish(&panels, false);
         }
         let left = make_panel(&mut f, p.a, m, p.halves.0)?;
         let right = make_panel(&mut f, m, p.b, p.halves.1)?;
@@ -256,20 +274,32 @@ where
     }
 }
 
-fn finish(panels: &[Panel], converged: bool) -> Integral {
+fn finish(panels: &[Panel], converged: bool) -> Result<Integral> {
     // Sum in a fixed order (by left end) so the value does not depend on the split history.
     let mut order: Vec<&Panel> = panels.iter().collect();
     order.sort_by(|x, y| x.a.total_cmp(&y.a));
     let value: f64 = order.iter().map(|p| p.fine).sum();
     let err: f64 = order.iter().map(|p| p.err).sum();
     let mag: f64 = order.iter().map(|p| p.mag).sum();
-    Integral {
+    let error = err + gamma(2 * GL_POINTS * panels.len()) * mag;
+    if !(value.is_finite() && error.is_finite()) {
+        return Err(Error::Overflow {
+            what: "an integral (or its error bound)",
+            cause: "the integrand's values are so large that their weighted sum is beyond f64; \
+                    scale the integrand down",
+        });
+    }
+    Ok(Integral {
         value,
-        error: err + gamma(2 * GL_POINTS * panels.len()) * mag,
+        error,
         panels: panels.len(),
         converged,
-    }
+    })
 }
+
+/// The most panels [`integrate`] uses, whatever `max_panels` asks for: $2^{20}$
+/// (each panel costs two Gauss–Legendre rules, so the work stays bounded).
+pub const MAX_PANELS: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,8 @@ fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
     y
 }
 
-fn check_beta_pair(n: usize, beta_start: f64, beta_end: f64) -> Result<()> {
+/// `n ≥ 2` and within [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS).
+fn check_table_size(n: usize) -> Result<()> {
     if n < 2 {
         return Err(Error::InvalidCount {
             name: "num_train_timesteps",
@@ -24,6 +25,11 @@ fn check_beta_pair(n: usize, beta_start: f64, beta_end: f64) -> Result<()> {
             requirement: "at least 2",
         });
     }
+    crate::error::ensure_size("num_train_timesteps", n).map(|_| ())
+}
+
+fn check_beta_pair(n: usize, beta_start: f64, beta_end: f64) -> Result<()> {
+    check_table_size(n)?;
     for (name, v) in [("beta_start", beta_start), ("beta_end", beta_end)] {
         if !(v.is_finite() && v > 0.0 && v < 1.0) {
             return Err(Error::InvalidParameter {
@@ -40,7 +46,9 @@ fn check_beta_pair(n: usize, beta_start: f64, beta_end: f64) -> Result<()> {
 /// (DDPM: `1e-4, 0.02, 1000`), in f64 with numpy's `linspace` rule.
 ///
 /// # Errors
-/// [`Error::InvalidCount`] for `n < 2`; [`Error::InvalidParameter`] unless both ends are in `(0, 1)`.
+/// [`Error::InvalidCount`] for `n < 2`; [`Error::TooLarge`] above
+/// [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS); [`Error::InvalidParameter`] unless both
+/// ends are in `(0, 1)`.
 pub fn linear_betas(n: usize, beta_start: f64, beta_end: f64) -> Result<Vec<f64>> {
     check_beta_pair(n, beta_start, beta_end)?;
     Ok(linspace(beta_start, beta_end, n))
@@ -64,15 +72,10 @@ pub fn scaled_linear_betas(n: usize, beta_start: f64, beta_end: f64) -> Result<V
 /// $\bar a(t) = \cos^2\!\big(\tfrac{t+0.008}{1.008}\tfrac{\pi}{2}\big)$, in f64.
 ///
 /// # Errors
-/// [`Error::InvalidCount`] for `n < 2`.
+/// [`Error::InvalidCount`] for `n < 2`; [`Error::TooLarge`] above
+/// [`MAX_ELEMENTS`](crate::error::MAX_ELEMENTS).
 pub fn cosine_betas(n: usize) -> Result<Vec<f64>> {
-    if n < 2 {
-        return Err(Error::InvalidCount {
-            name: "num_train_timesteps",
-            value: n,
-            requirement: "at least 2",
-        });
-    }
+    check_table_size(n)?;
     let abar = |t: f64| {
         let c = ((t + 0.008) / 1.008 * core::f64::consts::PI / 2.0).cos();
         c * c
@@ -246,12 +249,13 @@ impl Schedule for DiscreteTable {
         let alpha = (0.5 * l).exp();
         let beta = (-l.exp_m1()).sqrt();
         let dalpha = 0.5 * slope * alpha;
-        Ok(Coefficients {
+        Coefficients {
             alpha,
             beta,
             dalpha,
             dbeta: -0.5 * slope * alpha * alpha / beta,
-        })
+        }
+        .checked()
     }
 }
 

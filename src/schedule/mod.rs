@@ -55,6 +55,28 @@ impl Coefficients {
         NoiseLevel::new(self.alpha, self.beta)
     }
 
+    /// `Ok(self)` if all four values are finite, else [`Error::Overflow`]: the
+    /// guard every built-in schedule applies, so a time next to a singular point
+    /// (e.g. $t = 10^{-320}$ in VP, where $\beta_t$ underflows to 0 and $\beta'_t$
+    /// is infinite) is an error, never a non-finite success.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] if any value is NaN or infinite.
+    pub fn checked(self) -> Result<Self> {
+        if [self.alpha, self.beta, self.dalpha, self.dbeta]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            Ok(self)
+        } else {
+            Err(Error::Overflow {
+                what: "a schedule coefficient (alpha, beta or a derivative)",
+                cause: "the time is too close to a singular point of the schedule (e.g. beta_t \
+                        underflows to 0 there), or its parameters are extreme; pick a time further in",
+            })
+        }
+    }
+
     /// The VE-equivalent noise level $\sigma_t = \beta_t/\alpha_t$ ($+\infty$ at $\alpha_t = 0$).
     pub fn sigma(&self) -> f64 {
         self.beta / self.alpha

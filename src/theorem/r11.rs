@@ -482,7 +482,7 @@ impl Instance {
                 covered += 1;
             }
         }
-        let tail = binomial_lower_tail(covered, REPETITIONS, COVERAGE_FLOOR);
+        let tail = binomial_lower_tail(covered, REPETITIONS, COVERAGE_FLOOR)?;
         out.push(Measurement::new(
             "coverage",
             0.0 - tail.max(f64::MIN_POSITIVE).log10(),

@@ -268,7 +268,7 @@ impl Instance {
         let p = exact_tail(lip * h / g);
         out.push(Measurement::new(
             "violation_count",
-            0.0 - binomial_two_sided_p(k, SAMPLES, p)
+            0.0 - binomial_two_sided_p(k, SAMPLES, p)?
                 .max(f64::MIN_POSITIVE)
                 .log10(),
             -TEST_LEVEL.log10(),
@@ -280,7 +280,7 @@ impl Instance {
             let above = changes.iter().filter(|&&c| c > lambda * g * median).count();
             out.push(Measurement::new(
                 "sphere_law",
-                0.0 - binomial_two_sided_p(above, SAMPLES, 0.5)
+                0.0 - binomial_two_sided_p(above, SAMPLES, 0.5)?
                     .max(f64::MIN_POSITIVE)
                     .log10(),
                 -TEST_LEVEL.log10(),
