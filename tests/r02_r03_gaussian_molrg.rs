@@ -406,3 +406,54 @@ fn r03_molrg_samples_follow_the_mixture() {
         }
     }
 }
+
+/// The batch path at a near tie whose logits are all negative (high SNR, rank 20: offsets
+/// $\approx -\tfrac12 r\log(1+\alpha^2/\beta^2) \approx -138$, quadratic parts $\approx 50$): the
+/// columns need the double-length refinement, and its active set (components within $e^{-60}$
+/// of the largest) must be measured by a *difference* of logits. The posterior mean matches the
+/// double-double projector-form oracle to $10^{-12}$ relative (the crate's documented accuracy is
+/// $2\cdot$`MOLRG_REFINE_TOL`$\,= 10^{-13}$ of the component spread, plus rounding).
+#[test]
+fn r03_batch_path_at_a_tie_with_negative_logits() {
+    let mut g = seeded(20_261_204);
+    let (d, r) = (48usize, 20usize);
+    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
+    let bases: Vec<Mat<f64>> = (0..2)
+        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
+        .collect();
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let m = Molrg::uniform(&refs).unwrap();
+    let (alpha, beta) = (1.0, 1e-3);
+    let level = NoiseLevel::new(alpha, beta).unwrap();
+    let b = 16;
+    let e = standard_normal(&mut g, d, b);
+    // x = s(u_{1,1} + u_{2,1}) + small noise: equal projections up to the noise.
+    let s = 1e-2;
+    let x = Mat::from_fn(d, b, |i, j| {
+        s * (bases[0][(i, 0)] + bases[1][(i, 0)]) + 1e-9 * e[(i, j)]
+    });
+    let mean = m.posterior_mean(x.as_ref(), level).unwrap();
+    let pi = [0.5, 0.5];
+    let variances = vec![vec![1.0; r], vec![1.0; r]];
+    let mut tied = 0;
+    for j in 0..b {
+        let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
+        let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+        assert!(
+            f.logits.iter().all(|l| l.0 < 0.0),
+            "a logit is not negative"
+        );
+        let w0 = oracle::f(f.weights[0]);
+        if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
+            tied += 1;
+        }
+        let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
+        let scale = oracle::norm(&f.mean).max(f64::MIN_POSITIVE);
+        let err = oracle::dist(&got, &f.mean) / scale;
+        assert!(
+            err <= 1e-12,
+            "column {j}: relative error {err:e} (w0 = {w0})"
+        );
+    }
+    assert!(tied >= b / 2, "only {tied} of {b} columns are near a tie");
+}

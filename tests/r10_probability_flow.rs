@@ -289,6 +289,16 @@ fn r10_hostile_inputs_give_typed_errors() {
         Euler.solve(&vp, &outside, x.as_ref()),
         Err(Error::TimeOutOfDomain { .. })
     ));
+    // The same two grids, refused by `TimeGrid::validate` itself (before any step is taken).
+    assert!(matches!(
+        outside.validate(&RectifiedFlow),
+        Err(Error::TimeOutOfDomain { .. })
+    ));
+    assert!(matches!(
+        zero.validate(&Ve),
+        Err(Error::InvalidNoiseLevel { .. })
+    ));
+    assert!(grid.validate(&Ve).is_ok());
     // Non-finite noise and mismatched dimensions.
     let nan = faer::mat![[f64::NAN], [0.0]];
     let solvers: [&dyn Solver; 5] = [&Euler, &Heun, &Rk4, &Ddim, &DpmSolverPP2M];

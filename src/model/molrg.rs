@@ -744,7 +744,10 @@ impl Denoiser for Molrg {
                     errs[k] = if e.is_finite() { e } else { f64::INFINITY };
                     err = err.max(errs[k]);
                 }
-                if logits.iter().any(|l| l.is_nan() || (l.is_infinite() && *l > 0.0)) {
+                if logits
+                    .iter()
+                    .any(|l| l.is_nan() || (l.is_infinite() && *l > 0.0))
+                {
                     // The quadratic part overflowed: rescaled weights for this column.
                     let mut xcol = vec![0.0; self.dim];
                     linalg::col_to_slice(xb, j, &mut xcol);
