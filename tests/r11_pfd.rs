@@ -166,3 +166,11 @@ fn r11_hostile_inputs_give_typed_errors() {
     ));
     let _ = f2.dim();
 }
+
+/// The estimator reports the noise scale and sample count it was built with.
+#[test]
+fn r11_pfd_reports_its_parameters() {
+    let p = Pfd::new(80.0, 37).unwrap();
+    assert_eq!(p.samples(), 37);
+    assert_eq!(p.noise_scale(), 80.0);
+}

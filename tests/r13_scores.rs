@@ -176,3 +176,21 @@ fn r13_memorization_study_small() {
     let again = study.run(3, &mut |_| {}).unwrap();
     assert_eq!(rows, again);
 }
+
+/// `MemorizationStudy::run` reports progress 1, 2, …, one call per ratio, ending at
+/// `work()`.
+#[test]
+fn r13_memorization_progress_counts_ratios() {
+    let study = MemorizationStudy {
+        d: 6,
+        r: 2,
+        components: 1,
+        ratios: vec![1.0, 2.0, 3.0],
+        samples: 4,
+        steps: 3,
+    };
+    let mut seen = Vec::new();
+    study.run(1, &mut |k| seen.push(k)).unwrap();
+    assert_eq!(seen, vec![1, 2, 3]);
+    assert_eq!(study.work(), 3);
+}

@@ -172,3 +172,22 @@ fn r15_hostile_inputs_give_typed_errors() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+/// A training set with no points or no coordinates is refused by every hidden-Gaussian
+/// constructor (either dimension alone suffices).
+#[test]
+fn r15_empty_training_sets_are_refused() {
+    use diffusion_lowdim::metric::{empirical_gaussian, optimal_affine};
+    let level = NoiseLevel::new(1.0, 0.5).unwrap();
+    for (d, n) in [(3usize, 0usize), (0, 3), (0, 0)] {
+        let t = faer::Mat::<f64>::zeros(d, n);
+        assert!(
+            matches!(empirical_gaussian(t.as_ref()), Err(Error::Empty { .. })),
+            "{d}x{n}"
+        );
+        assert!(
+            matches!(optimal_affine(t.as_ref(), level), Err(Error::Empty { .. })),
+            "{d}x{n}"
+        );
+    }
+}
