@@ -252,3 +252,43 @@ fn r08_hostile_inputs() {
         Err(e) => assert!(matches!(e, Error::NoConvergence { .. })),
     }
 }
+
+/// Non-finite costs are treated as prohibitively large, not propagated: the assignment avoids
+/// every NaN / ±inf entry when a finite assignment exists.
+#[test]
+fn r08_matching_avoids_non_finite_costs() {
+    let c = vec![
+        vec![f64::NAN, 1.0, 5.0],
+        vec![2.0, f64::INFINITY, f64::NAN],
+        vec![f64::NEG_INFINITY, 3.0, 0.5],
+    ];
+    // Finite assignments: (0→1, 1→0, 2→2) = 1 + 2 + 0.5 = 3.5 is the only one avoiding all
+    // non-finite entries.
+    assert_eq!(min_cost_assignment(&c), vec![1, 0, 2]);
+}
+
+/// A cluster with fewer points than the rank keeps its points' span: K-subspaces with K = 1,
+/// r = 3 on two points of R^6 returns a basis containing both (residuals at rounding level),
+/// completed by directions orthogonal to them.
+#[test]
+fn r08_deficient_cluster_keeps_its_span() {
+    let x = standard_normal(&mut seeded(21), 6, 2);
+    let sol = KSubspaces::new(1, 3)
+        .solve(x.as_ref(), &mut seeded(22))
+        .unwrap();
+    let u = &sol.bases[0];
+    for j in 0..2 {
+        let c: Vec<f64> = (0..3)
+            .map(|l| (0..6).map(|i| u[(i, l)] * x[(i, j)]).sum())
+            .collect();
+        let res: f64 = (0..6)
+            .map(|i| {
+                let p: f64 = (0..3).map(|l| u[(i, l)] * c[l]).sum();
+                (x[(i, j)] - p).powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = (0..6).map(|i| x[(i, j)].powi(2)).sum::<f64>().sqrt();
+        assert!(res <= 1e-13 * norm, "point {j}: residual {res:e}");
+    }
+}

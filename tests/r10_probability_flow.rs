@@ -425,3 +425,14 @@ fn r10_dopri_step_control_grows_by_the_error_estimate() {
         sol.info.rejections
     );
 }
+
+/// A grid's step count: $n$ for $n + 1$ times ending at the last level, one more for a clean
+/// end (EDM's final step to $\sigma = 0$).
+#[test]
+fn r10_grid_step_counts() {
+    let last = TimeGrid::new(vec![3.0, 2.0, 1.0, 0.5], GridEnd::Last).unwrap();
+    assert_eq!(last.steps(), 3);
+    let clean = TimeGrid::new(vec![3.0, 2.0, 1.0, 0.5], GridEnd::Clean).unwrap();
+    assert_eq!(clean.steps(), 4);
+    assert_eq!(TimeGrid::edm(&Ve, 18).unwrap().steps(), 18);
+}
