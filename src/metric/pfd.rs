@@ -411,6 +411,9 @@ pub fn pfd_gaussians(
         value: t_max,
         requirement: "finite and > 0",
     })?;
+    if same_basis(p, q) {
+        return pfd_shared_basis(p, q, from, t_max, feature);
+    }
     let d = p.dim();
     let ap = GaussianFlow::to_clean(p, from).matrix();
     let aq = GaussianFlow::to_clean(q, from).matrix();
@@ -432,6 +435,94 @@ pub fn pfd_gaussians(
     let nc = wc.norm_l2();
     let nm = wm.norm_l2();
     Ok(nc.hypot(t_max * nm))
+}
+
+/// Whether `p` and `q` store the same basis matrix, bit for bit (same shape, every entry
+/// the same `f64`). Then $A_p - A_q = V\operatorname{diag}(f_{p,i} - f_{q,i})V^\top$ exactly in the
+/// model's own terms, and [`pfd_shared_basis`] applies. A basis equal up to the order or
+/// sign of its columns, or up to rounding, is not detected (the general path is used).
+fn same_basis(p: &Gaussian, q: &Gaussian) -> bool {
+    let (u, v) = (p.basis(), q.basis());
+    u.nrows() == v.nrows()
+        && u.ncols() == v.ncols()
+        && (0..u.ncols())
+            .all(|j| (0..u.nrows()).all(|i| u[(i, j)].to_bits() == v[(i, j)].to_bits()))
+}
+
+/// $f(a) - f(b)$ for $f(\lambda) = \sqrt{\lambda/(\lambda + T^2)}$, without cancellation:
+/// $$f(a) - f(b) = \frac{T^2(a - b)}{(a + T^2)(b + T^2)(f(a) + f(b))}
+///   = \frac{a - b}{h_ah_b}\cdot\frac{T}{h_a}\cdot\frac{T}{h_b}\cdot\frac{1}{f(a) + f(b)},\qquad h = \sqrt{\lambda + T^2},$$
+/// with `fa`, `fb` the flow's factors $f = \sqrt\lambda/h$ (as [`GaussianFlow`] computes them).
+/// $a - b$ is exact when $a/2 \le b \le 2a$ (Sterbenz); every other operation is one
+/// rounding of a positive quantity, so the relative error is at most about $18\varepsilon$
+/// (docs/metrics.md §1).
+fn factor_difference(a: f64, b: f64, fa: f64, fb: f64, t: f64) -> f64 {
+    if a == b {
+        return 0.0; // also the case a = b = 0, where f(a) + f(b) = 0
+    }
+    let ha = a.sqrt().hypot(t);
+    let hb = b.sqrt().hypot(t);
+    ((a - b) / ha / hb) * (t / ha) * (t / hb) / (fa + fb)
+}
+
+/// [`pfd_gaussians`] for two Gaussians with the same basis $V$ ([`same_basis`]): with
+/// $\Delta f_i = f_{p,i} - f_{q,i}$ from [`factor_difference`], $\delta\mu = \mu_p - \mu_q$,
+/// $$A_p - A_q = V\operatorname{diag}(\Delta f)V^\top,\qquad
+///   c = (I - VV^\top)\delta\mu + V\big((1 - f_p)\circ V^\top\delta\mu - \Delta f\circ V^\top\mu_q\big),$$
+/// ($c = \delta\mu - A_p\delta\mu - (A_p - A_q)\mu_q$, $1 - f = (T/h)^2/(1 + f)$), and
+/// $\mathrm{PFD}^2 = \|Wc\|^2 + T^2\sum_i\Delta f_i^2\|Wv_i\|^2$ ($\|WV\operatorname{diag}(\Delta f)V^\top\|_F = \|WV\operatorname{diag}(\Delta f)\|_F$
+/// for orthonormal $V$). The residual and the coefficients are accumulated in double
+/// length ([`projection_residual`]).
+fn pfd_shared_basis(
+    p: &Gaussian,
+    q: &Gaussian,
+    from: NoiseLevel,
+    t_max: f64,
+    feature: Option<&LinearFeatures>,
+) -> Result<f64> {
+    let d = p.dim();
+    let v = p.basis();
+    let r = v.ncols();
+    let fp = GaussianFlow::to_clean(p, from);
+    let fq = GaussianFlow::to_clean(q, from);
+    let (fp, fq) = (fp.factors(), fq.factors());
+    let (lp, lq) = (p.variances(), q.variances());
+    let df: Vec<f64> = (0..r)
+        .map(|i| factor_difference(lp[i], lq[i], fp[i], fq[i], t_max))
+        .collect();
+    // The mean term.
+    let dmu: Vec<f64> = (0..d).map(|i| p.mean()[i] - q.mean()[i]).collect();
+    let mut a = vec![0.0; r];
+    let mut c = vec![0.0; d];
+    projection_residual(v, &dmu, &mut a, &mut c);
+    if p.mean().iter().any(|&m| m != 0.0) || q.mean().iter().any(|&m| m != 0.0) {
+        let mut b = vec![0.0; r];
+        let mut unused = vec![0.0; d];
+        projection_residual(v, q.mean(), &mut b, &mut unused);
+        let coef: Vec<f64> = (0..r)
+            .map(|i| {
+                let th = t_max / lp[i].sqrt().hypot(t_max);
+                th * th / (1.0 + fp[i]) * a[i] - df[i] * b[i]
+            })
+            .collect();
+        for (i, ci) in c.iter_mut().enumerate() {
+            *ci += (0..r).map(|j| v[(i, j)] * coef[j]).sum::<f64>();
+        }
+    }
+    let cm = Mat::from_fn(d, 1, |i, _| c[i]);
+    // The linear term: ‖W v_i‖ Δf_i, i = 1..r.
+    let lin = match feature {
+        Some(h) => {
+            let wv = h.features(v)?;
+            Mat::from_fn(r, 1, |i, _| wv.col(i).norm_l2() * df[i])
+        }
+        None => Mat::from_fn(r, 1, |i, _| df[i]),
+    };
+    let nc = match feature {
+        Some(h) => h.features(cm.as_ref())?.norm_l2(),
+        None => cm.norm_l2(),
+    };
+    Ok(nc.hypot(t_max * lin.norm_l2()))
 }
 
 /// The exact PFD between two subspace Gaussians $\mathcal N(0, U_1U_1^\top)$, $\mathcal N(0, U_2U_2^\top)$ in VE.
