@@ -134,6 +134,17 @@ impl PfdEstimate {
 /// PFD is a pseudometric; on shared noises the estimate is one exactly (a root-mean-square
 /// of differences), see `proofs/R11-probability-flow-distance.md`.
 ///
+/// # Accuracy
+/// Besides its sampling error, the estimate carries the rounding of the two flows: each
+/// $h\circ\Phi(x^{(m)})$ is computed separately, with error $\eta_m \approx c\,\varepsilon\,\|h\|\,(\|\mu\| + \|x^{(m)}\|)$
+/// for an exact Gaussian flow ($c$ a small multiple of $d$; a solver adds its own), and then
+/// subtracted. So the rounding error of $\widehat{\mathrm{PFD}}$ is *absolute*,
+/// $\lesssim \mathrm{RMS}_m(\eta_{p,m} + \eta_{q,m}) \approx 2c\,\varepsilon\,\|h\|(\|\mu\| + T\sqrt d)$, and it is *relative*
+/// only when $\widehat{\mathrm{PFD}}$ is much larger than that: for nearly identical models (a PFD of
+/// $10^{-10}$ at $T = 80$, where the flows have size $\sim10$) it loses about
+/// $\log_{10}(\varepsilon T\sqrt d/\mathrm{PFD})$ digits. Use [`pfd_gaussians`] or [`pfd_subspaces`]
+/// where a closed form exists. Derivation: `docs/metrics.md` §1, "Accuracy of the closed forms".
+///
 /// # Errors
 /// [`Error::InvalidParameter`] unless $0 < T \le 10^{100}$; [`Error::InvalidCount`] for $M < 2$;
 /// [`Error::TooLarge`] for $M$ (or $dM$ when estimating) above
@@ -384,6 +395,25 @@ pub fn memorization_error(
 /// $$\mathrm{PFD}^2 = \|Wc\|^2 + T^2\|W(A_p - A_q)\|_F^2$$
 /// ($W = I$ without features): for zero means, $\mathrm{PFD} = T\|A_p - A_q\|_F$.
 ///
+/// # Accuracy
+/// *Shared basis* (the two models store the same basis matrix $V$, bit for bit, as two
+/// models built from one eigendecomposition do): $A_p - A_q = V\operatorname{diag}(\Delta f)V^\top$ is
+/// never formed from the two flow matrices. Each
+/// $\Delta f_i = f(\lambda_{p,i}) - f(\lambda_{q,i}) = \frac{T^2(\lambda_{p,i} - \lambda_{q,i})}{(\lambda_{p,i}+T^2)(\lambda_{q,i}+T^2)(f(\lambda_{p,i}) + f(\lambda_{q,i}))}$
+/// is computed to $\approx 18\varepsilon$ relative ($\lambda_p - \lambda_q$ is exact when the two are within a
+/// factor 2), and $c = (I - VV^\top)\delta\mu + V((1 - f_p)\circ V^\top\delta\mu - \Delta f\circ V^\top\mu_q)$ from
+/// $\delta\mu = \mu_p - \mu_q$. For zero means and $W = I$ the result has relative error at most
+/// $(24 + r)\varepsilon$ (plus the departure of $V^\top V$ from $I$), *whatever the size of the PFD*:
+/// two models whose eigenvalues differ by $10^{-10}$ relative get a PFD accurate to a few ulps.
+/// With means or features the bound is multiplied by the condition of the final sums,
+/// $\kappa = \big(\||Wc|\text{-terms}\| + T\max_i\||W||v_i|\|\,|\Delta f_i|\big)/\mathrm{PFD}$ (1 when the terms
+/// do not cancel). Derivation: `docs/metrics.md` §1, "Accuracy of the closed forms".
+///
+/// *Different bases*: $A_p - A_q$ is formed entry by entry, with absolute error
+/// $\approx d\varepsilon(\|A_p\|_F + \|A_q\|_F)$, so the result is accurate to that absolute error times $T$:
+/// relative only when the PFD is not small against $\varepsilon T\sqrt d$. For subspace Gaussians
+/// use [`pfd_subspaces`], which is relatively accurate at any angle.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for $T \le 0$; [`Error::DimensionMismatch`] for models
 /// (or $W$) of different dimensions.
@@ -533,6 +563,14 @@ fn pfd_shared_basis(
 /// The projector distance is evaluated without cancellation as
 /// $\sqrt{\|(I - U_1U_1^\top)U_2\|_F^2 + \|(I - U_2U_2^\top)U_1\|_F^2}$ (residuals in double
 /// length), never as $\sqrt{r_1 + r_2 - 2\|U_1^\top U_2\|_F^2}$.
+///
+/// # Accuracy
+/// The residuals $(I - U_1U_1^\top)U_2$ are accumulated in double length, so their error is
+/// $\approx\varepsilon\|\text{residual}\| + O(r\varepsilon^2)$ and the result is accurate to a few ulps *relative
+/// to itself* for orthonormal bases at any principal angle above $\sim r\varepsilon$: at angles $\sim10^{-9}$
+/// the measured relative error is below $10^{-15}$ (test `r11_pfd_subspaces_at_tiny_principal_angles`,
+/// bound $10^{-14}$). The bases' own departure from orthonormality ($\|U^\top U - I\|$) perturbs the
+/// value by that much absolutely.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for $T \le 0$; [`Error::DimensionMismatch`];
