@@ -249,10 +249,10 @@ fn reference_pfd(p: &Gaussian, q_: &Gaussian, t: f64, w: Option<&faer::Mat<f64>>
         }
         s
     };
-    let mut total = sq(&apply(&|i| c[i]));
-    for j in 0..d {
-        total += t2 * sq(&apply(&|i| m[i][j]));
-    }
+    // Column j of W(A_p - A_q) is W applied to column j of m.
+    let total = (0..d).fold(sq(&apply(&|i| c[i])), |acc, j| {
+        acc + t2 * sq(&apply(&|i| m[i][j]))
+    });
     qf(total.sqrt())
 }
 

@@ -487,12 +487,13 @@ fn same_basis(p: &Gaussian, q: &Gaussian) -> bool {
 /// rounding of a positive quantity, so the relative error is at most about $18\varepsilon$
 /// (docs/metrics.md §1).
 fn factor_difference(a: f64, b: f64, fa: f64, fb: f64, t: f64) -> f64 {
-    if a == b {
-        return 0.0; // also the case a = b = 0, where f(a) + f(b) = 0
+    let diff = a - b;
+    if diff == 0.0 {
+        return 0.0; // a = b (also a = b = 0, where f(a) + f(b) = 0)
     }
     let ha = a.sqrt().hypot(t);
     let hb = b.sqrt().hypot(t);
-    ((a - b) / ha / hb) * (t / ha) * (t / hb) / (fa + fb)
+    (diff / ha / hb) * (t / ha) * (t / hb) / (fa + fb)
 }
 
 /// [`pfd_gaussians`] for two Gaussians with the same basis $V$ ([`same_basis`]): with
