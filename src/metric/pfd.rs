@@ -134,6 +134,17 @@ impl PfdEstimate {
 /// PFD is a pseudometric; on shared noises the estimate is one exactly (a root-mean-square
 /// of differences), see `proofs/R11-probability-flow-distance.md`.
 ///
+/// # Accuracy
+/// Besides its sampling error, the estimate carries the rounding of the two flows: each
+/// $h\circ\Phi(x^{(m)})$ is computed separately, with error $\eta_m \approx c\,\varepsilon\,\|h\|\,(\|\mu\| + \|x^{(m)}\|)$
+/// for an exact Gaussian flow ($c$ a small multiple of $d$; a solver adds its own), and then
+/// subtracted. So the rounding error of $\widehat{\mathrm{PFD}}$ is *absolute*,
+/// $\lesssim \mathrm{RMS}_m(\eta_{p,m} + \eta_{q,m}) \approx 2c\,\varepsilon\,\|h\|(\|\mu\| + T\sqrt d)$, and it is *relative*
+/// only when $\widehat{\mathrm{PFD}}$ is much larger than that: for nearly identical models (a PFD of
+/// $10^{-10}$ at $T = 80$, where the flows have size $\sim10$) it loses about
+/// $\log_{10}(\varepsilon T\sqrt d/\mathrm{PFD})$ digits. Use [`pfd_gaussians`] or [`pfd_subspaces`]
+/// where a closed form exists. Derivation: `docs/metrics.md` §1, "Accuracy of the closed forms".
+///
 /// # Errors
 /// [`Error::InvalidParameter`] unless $0 < T \le 10^{100}$; [`Error::InvalidCount`] for $M < 2$;
 /// [`Error::TooLarge`] for $M$ (or $dM$ when estimating) above
@@ -384,6 +395,25 @@ pub fn memorization_error(
 /// $$\mathrm{PFD}^2 = \|Wc\|^2 + T^2\|W(A_p - A_q)\|_F^2$$
 /// ($W = I$ without features): for zero means, $\mathrm{PFD} = T\|A_p - A_q\|_F$.
 ///
+/// # Accuracy
+/// *Shared basis* (the two models store the same basis matrix $V$, bit for bit, as two
+/// models built from one eigendecomposition do): $A_p - A_q = V\operatorname{diag}(\Delta f)V^\top$ is
+/// never formed from the two flow matrices. Each
+/// $\Delta f_i = f(\lambda_{p,i}) - f(\lambda_{q,i}) = \frac{T^2(\lambda_{p,i} - \lambda_{q,i})}{(\lambda_{p,i}+T^2)(\lambda_{q,i}+T^2)(f(\lambda_{p,i}) + f(\lambda_{q,i}))}$
+/// is computed to $\approx 18\varepsilon$ relative ($\lambda_p - \lambda_q$ is exact when the two are within a
+/// factor 2), and $c = (I - VV^\top)\delta\mu + V((1 - f_p)\circ V^\top\delta\mu - \Delta f\circ V^\top\mu_q)$ from
+/// $\delta\mu = \mu_p - \mu_q$. For zero means and $W = I$ the result has relative error at most
+/// $(24 + r)\varepsilon$ (plus the departure of $V^\top V$ from $I$), *whatever the size of the PFD*:
+/// two models whose eigenvalues differ by $10^{-10}$ relative get a PFD accurate to a few ulps.
+/// With means or features the bound is multiplied by the condition of the final sums,
+/// $\kappa = \big(\||Wc|\text{-terms}\| + T\max_i\||W||v_i|\|\,|\Delta f_i|\big)/\mathrm{PFD}$ (1 when the terms
+/// do not cancel). Derivation: `docs/metrics.md` §1, "Accuracy of the closed forms".
+///
+/// *Different bases*: $A_p - A_q$ is formed entry by entry, with absolute error
+/// $\approx d\varepsilon(\|A_p\|_F + \|A_q\|_F)$, so the result is accurate to that absolute error times $T$:
+/// relative only when the PFD is not small against $\varepsilon T\sqrt d$. For subspace Gaussians
+/// use [`pfd_subspaces`], which is relatively accurate at any angle.
+///
 /// # Errors
 /// [`Error::InvalidParameter`] for $T \le 0$; [`Error::DimensionMismatch`] for models
 /// (or $W$) of different dimensions.
@@ -411,6 +441,9 @@ pub fn pfd_gaussians(
         value: t_max,
         requirement: "finite and > 0",
     })?;
+    if same_basis(p, q) {
+        return pfd_shared_basis(p, q, from, t_max, feature);
+    }
     let d = p.dim();
     let ap = GaussianFlow::to_clean(p, from).matrix();
     let aq = GaussianFlow::to_clean(q, from).matrix();
@@ -434,6 +467,95 @@ pub fn pfd_gaussians(
     Ok(nc.hypot(t_max * nm))
 }
 
+/// Whether `p` and `q` store the same basis matrix, bit for bit (same shape, every entry
+/// the same `f64`). Then $A_p - A_q = V\operatorname{diag}(f_{p,i} - f_{q,i})V^\top$ exactly in the
+/// model's own terms, and [`pfd_shared_basis`] applies. A basis equal up to the order or
+/// sign of its columns, or up to rounding, is not detected (the general path is used).
+fn same_basis(p: &Gaussian, q: &Gaussian) -> bool {
+    let (u, v) = (p.basis(), q.basis());
+    u.nrows() == v.nrows()
+        && u.ncols() == v.ncols()
+        && (0..u.ncols())
+            .all(|j| (0..u.nrows()).all(|i| u[(i, j)].to_bits() == v[(i, j)].to_bits()))
+}
+
+/// $f(a) - f(b)$ for $f(\lambda) = \sqrt{\lambda/(\lambda + T^2)}$, without cancellation:
+/// $$f(a) - f(b) = \frac{T^2(a - b)}{(a + T^2)(b + T^2)(f(a) + f(b))}
+///   = \frac{a - b}{h_ah_b}\cdot\frac{T}{h_a}\cdot\frac{T}{h_b}\cdot\frac{1}{f(a) + f(b)},\qquad h = \sqrt{\lambda + T^2},$$
+/// with `fa`, `fb` the flow's factors $f = \sqrt\lambda/h$ (as [`GaussianFlow`] computes them).
+/// $a - b$ is exact when $a/2 \le b \le 2a$ (Sterbenz); every other operation is one
+/// rounding of a positive quantity, so the relative error is at most about $18\varepsilon$
+/// (docs/metrics.md §1).
+fn factor_difference(a: f64, b: f64, fa: f64, fb: f64, t: f64) -> f64 {
+    let diff = a - b;
+    if diff == 0.0 {
+        return 0.0; // a = b (also a = b = 0, where f(a) + f(b) = 0)
+    }
+    let ha = a.sqrt().hypot(t);
+    let hb = b.sqrt().hypot(t);
+    (diff / ha / hb) * (t / ha) * (t / hb) / (fa + fb)
+}
+
+/// [`pfd_gaussians`] for two Gaussians with the same basis $V$ ([`same_basis`]): with
+/// $\Delta f_i = f_{p,i} - f_{q,i}$ from [`factor_difference`], $\delta\mu = \mu_p - \mu_q$,
+/// $$A_p - A_q = V\operatorname{diag}(\Delta f)V^\top,\qquad
+///   c = (I - VV^\top)\delta\mu + V\big((1 - f_p)\circ V^\top\delta\mu - \Delta f\circ V^\top\mu_q\big),$$
+/// ($c = \delta\mu - A_p\delta\mu - (A_p - A_q)\mu_q$, $1 - f = (T/h)^2/(1 + f)$), and
+/// $\mathrm{PFD}^2 = \|Wc\|^2 + T^2\sum_i\Delta f_i^2\|Wv_i\|^2$ ($\|WV\operatorname{diag}(\Delta f)V^\top\|_F = \|WV\operatorname{diag}(\Delta f)\|_F$
+/// for orthonormal $V$). The residual and the coefficients are accumulated in double
+/// length ([`projection_residual`]).
+fn pfd_shared_basis(
+    p: &Gaussian,
+    q: &Gaussian,
+    from: NoiseLevel,
+    t_max: f64,
+    feature: Option<&LinearFeatures>,
+) -> Result<f64> {
+    let d = p.dim();
+    let v = p.basis();
+    let r = v.ncols();
+    let fp = GaussianFlow::to_clean(p, from);
+    let fq = GaussianFlow::to_clean(q, from);
+    let (fp, fq) = (fp.factors(), fq.factors());
+    let (lp, lq) = (p.variances(), q.variances());
+    let df: Vec<f64> = (0..r)
+        .map(|i| factor_difference(lp[i], lq[i], fp[i], fq[i], t_max))
+        .collect();
+    // The mean term.
+    let dmu: Vec<f64> = (0..d).map(|i| p.mean()[i] - q.mean()[i]).collect();
+    let mut a = vec![0.0; r];
+    let mut c = vec![0.0; d];
+    projection_residual(v, &dmu, &mut a, &mut c);
+    if p.mean().iter().any(|&m| m != 0.0) || q.mean().iter().any(|&m| m != 0.0) {
+        let mut b = vec![0.0; r];
+        let mut unused = vec![0.0; d];
+        projection_residual(v, q.mean(), &mut b, &mut unused);
+        let coef: Vec<f64> = (0..r)
+            .map(|i| {
+                let th = t_max / lp[i].sqrt().hypot(t_max);
+                th * th / (1.0 + fp[i]) * a[i] - df[i] * b[i]
+            })
+            .collect();
+        for (i, ci) in c.iter_mut().enumerate() {
+            *ci += (0..r).map(|j| v[(i, j)] * coef[j]).sum::<f64>();
+        }
+    }
+    let cm = Mat::from_fn(d, 1, |i, _| c[i]);
+    // The linear term: ‖W v_i‖ Δf_i, i = 1..r.
+    let lin = match feature {
+        Some(h) => {
+            let wv = h.features(v)?;
+            Mat::from_fn(r, 1, |i, _| wv.col(i).norm_l2() * df[i])
+        }
+        None => Mat::from_fn(r, 1, |i, _| df[i]),
+    };
+    let nc = match feature {
+        Some(h) => h.features(cm.as_ref())?.norm_l2(),
+        None => cm.norm_l2(),
+    };
+    Ok(nc.hypot(t_max * lin.norm_l2()))
+}
+
 /// The exact PFD between two subspace Gaussians $\mathcal N(0, U_1U_1^\top)$, $\mathcal N(0, U_2U_2^\top)$ in VE.
 ///
 /// # Definition
@@ -442,6 +564,14 @@ pub fn pfd_gaussians(
 /// The projector distance is evaluated without cancellation as
 /// $\sqrt{\|(I - U_1U_1^\top)U_2\|_F^2 + \|(I - U_2U_2^\top)U_1\|_F^2}$ (residuals in double
 /// length), never as $\sqrt{r_1 + r_2 - 2\|U_1^\top U_2\|_F^2}$.
+///
+/// # Accuracy
+/// The residuals $(I - U_1U_1^\top)U_2$ are accumulated in double length, so their error is
+/// $\approx\varepsilon\|\text{residual}\| + O(r\varepsilon^2)$ and the result is accurate to a few ulps *relative
+/// to itself* for orthonormal bases at any principal angle above $\sim r\varepsilon$: at angles $\sim10^{-9}$
+/// the measured relative error is below $10^{-15}$ (test `r11_pfd_subspaces_at_tiny_principal_angles`,
+/// bound $10^{-14}$). The bases' own departure from orthonormality ($\|U^\top U - I\|$) perturbs the
+/// value by that much absolutely.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for $T \le 0$; [`Error::DimensionMismatch`];
