@@ -436,3 +436,35 @@ fn r10_grid_step_counts() {
     assert_eq!(clean.steps(), 4);
     assert_eq!(TimeGrid::edm(&Ve, 18).unwrap().steps(), 18);
 }
+
+/// Each fixed-step solver reports its denoiser evaluations: 1 (Euler, DDIM), 2 (Heun), 4 (RK4)
+/// per step on a grid ending at its last level.
+#[test]
+fn r10_solvers_count_their_evaluations() {
+    let model = random_gaussian(&mut rng::seeded(8), 3, 2).unwrap();
+    let flow = ProbabilityFlow::new(&Ve, &model);
+    let grid = TimeGrid::new(vec![10.0, 5.0, 2.0, 1.0, 0.5], GridEnd::Last).unwrap();
+    let x = rng::standard_normal(&mut rng::seeded(9), 3, 2);
+    let cases: [(&dyn Solver, usize); 4] = [(&Euler, 1), (&Heun, 2), (&Rk4, 4), (&Ddim, 1)];
+    for (s, per_step) in cases {
+        let sol = s.solve(&flow, &grid, x.as_ref()).unwrap();
+        assert_eq!(sol.info.steps, 4, "{}", s.name());
+        assert_eq!(sol.info.evaluations, 4 * per_step, "{}", s.name());
+    }
+}
+
+/// `FlowMap::columnwise` defaults to `false`: a user's map is treated as coupling its batch
+/// (the safe choice) unless it says otherwise.
+#[test]
+fn r10_flow_maps_are_coupled_by_default() {
+    struct Scale;
+    impl FlowMap for Scale {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn map(&self, x: faer::MatRef<'_, f64>) -> diffusion_lowdim::Result<Mat<f64>> {
+            Ok(x.to_owned())
+        }
+    }
+    assert!(!Scale.columnwise());
+}
