@@ -102,21 +102,24 @@ fn r14_planted_tolerance_rank_without_threshold() {
     assert_caught(&report, "k1_rank");
 }
 
+/// The smallest $k$ with $\sum_{i\le k}w_i > f\sum_iw_i$ (all of them if none).
+fn rank_reaching(w: &[f64], f: f64) -> usize {
+    let total: f64 = w.iter().sum();
+    let mut cum = 0.0;
+    w.iter()
+        .position(|v| {
+            cum += v;
+            cum > f * total
+        })
+        .map_or(w.len(), |k| k + 1)
+}
+
 /// The energy rank with the threshold applied to $\sum\sigma_i$ instead of $\sqrt{\sum\sigma_i^2}$.
 struct EnergyOnSingularValues;
 impl Subject for EnergyOnSingularValues {
     fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
         let mut s = analyze(j)?;
-        let sv = s.singular_values.clone();
-        let total: f64 = sv.iter().sum();
-        let mut cum = 0.0;
-        s.energy_rank = sv
-            .iter()
-            .position(|v| {
-                cum += v;
-                cum > 0.99 * total
-            })
-            .map_or(sv.len(), |k| k + 1);
+        s.energy_rank = rank_reaching(&s.singular_values, 0.99);
         Ok(s)
     }
 }
@@ -134,16 +137,9 @@ struct EnergyThresholdSquared;
 impl Subject for EnergyThresholdSquared {
     fn analyze(&self, j: MatRef<'_, f64>) -> Result<JacobianStructure> {
         let mut s = analyze(j)?;
-        let sv = s.singular_values.clone();
-        let total: f64 = sv.iter().map(|v| v * v).sum();
-        let mut cum = 0.0;
-        s.energy_rank = sv
-            .iter()
-            .position(|v| {
-                cum += v * v;
-                cum.sqrt() > 0.99 * 0.99 * total.sqrt()
-            })
-            .map_or(sv.len(), |k| k + 1);
+        // √(Σ_{i≤k}σ_i²) > 0.99²·‖J‖_F  ⇔  Σ_{i≤k}σ_i² > 0.99⁴·Σσ_i².
+        let sq: Vec<f64> = s.singular_values.iter().map(|v| v * v).collect();
+        s.energy_rank = rank_reaching(&sq, 0.99f64.powi(4));
         Ok(s)
     }
 }
