@@ -457,3 +457,118 @@ fn r03_batch_path_at_a_tie_with_negative_logits() {
     }
     assert!(tied >= b / 2, "only {tied} of {b} columns are near a tie");
 }
+
+/// The batch path at a near tie whose logits are all negative and *large*: rank 100 at
+/// $\beta = 10^{-100}$ (the smallest admissible), offsets
+/// $\approx -\tfrac12 r\log(1+\alpha^2/\beta^2) \approx -23\,026$, quadratic parts $\approx 22\,500$. There f64 logits are off by $\sim 10^{-11}$, so the
+/// double-length refinement decides the weights at the $10^{-11}$ level: every component
+/// that can matter must be in its active set, and the refinement must run whenever its
+/// certified bound is above the threshold. The posterior mean must match the double-double
+/// projector-form oracle within the documented accuracy, $2\cdot$`MOLRG_REFINE_TOL` times the
+/// component spread ($\|m_1 - m_2\| = 2\|\hat x_0\|$ here) plus rounding: $3\cdot10^{-13}$
+/// relative.
+#[test]
+fn r03_batch_path_at_a_tie_with_large_negative_logits() {
+    let mut g = seeded(20_261_205);
+    let (d, r) = (210usize, 100usize);
+    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
+    let bases: Vec<Mat<f64>> = (0..2)
+        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
+        .collect();
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let m = Molrg::uniform(&refs).unwrap();
+    let (alpha, beta) = (1.0, 1e-100);
+    let level = NoiseLevel::new(alpha, beta).unwrap();
+    let b = 8;
+    let e = standard_normal(&mut g, d, b);
+    // Quadratic parts ½‖U_kᵀx‖²/β² ≈ 22 500 < 23 026: every logit negative.
+    let s = 212.0 * beta;
+    let x = Mat::from_fn(d, b, |i, j| {
+        s * (bases[0][(i, 0)] + bases[1][(i, 0)]) + 1e-14 * s * e[(i, j)]
+    });
+    let mean = m.posterior_mean(x.as_ref(), level).unwrap();
+    let pi = [0.5, 0.5];
+    let variances = vec![vec![1.0; r], vec![1.0; r]];
+    let mut tied = 0;
+    for j in 0..b {
+        let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
+        let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+        assert!(
+            f.logits.iter().all(|l| l.0 < -100.0),
+            "a logit is not large and negative: {:?}",
+            f.logits.iter().map(|l| l.0).collect::<Vec<_>>()
+        );
+        let w0 = oracle::f(f.weights[0]);
+        if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
+            tied += 1;
+        }
+        let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
+        let err = oracle::dist(&got, &f.mean) / oracle::norm(&f.mean);
+        assert!(
+            err <= 3e-13,
+            "column {j}: relative error {err:e} (w0 = {w0})"
+        );
+    }
+    assert!(tied >= b / 2, "only {tied} of {b} columns are near a tie");
+}
+
+/// The batch path's second refinement: its split-GEMM projections carry about 75 bits
+/// (docs/numerics.md §3.3), so at quadratic parts $\frac12\|U_k^\top x\|^2/\beta^2 \sim 10^{12}$ —
+/// here $\|x\| \approx 10^3$ at $\beta = 10^{-3}$ — their logits can be off by $\sim 10^{-11}$,
+/// and a near tie must be refined again (in double length) whenever the certified bound of the
+/// split-GEMM logits exceeds the threshold. The posterior mean must match the double-double
+/// projector-form oracle within $3\cdot10^{-13}$ relative, as in
+/// `r03_batch_path_at_a_tie_with_large_negative_logits`.
+#[test]
+fn r03_batch_path_refines_split_projection_ties() {
+    let mut g = seeded(20_261_206);
+    let (d, r) = (48usize, 4usize);
+    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
+    let bases: Vec<Mat<f64>> = (0..2)
+        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
+        .collect();
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let m = Molrg::uniform(&refs).unwrap();
+    let pi = [0.5, 0.5];
+    let variances = vec![vec![1.0; r], vec![1.0; r]];
+    let mut tied = 0;
+    // (α, β, s): quadratic parts κ·r·s²/2 with κ = α²/(β²(β² + α²)) ≈ 10⁹…10¹⁵; the last
+    // case has ‖x‖ ≈ 10²⁷, where the split-GEMM error bound of a coefficient exceeds 1.
+    let cases = [
+        (1.0, 1e-3, 1e3),
+        (1.0, 1e-6, 1.0),
+        (1.0, 1e-5, 30.0),
+        (1.0, 1e-2, 1e4),
+        (1.0, 1e-4, 1e4),
+        (1e-20, 1.0, 1e27),
+    ];
+    for (alpha, beta, s) in cases {
+        let level = NoiseLevel::new(alpha, beta).unwrap();
+        let b = 8;
+        let e = standard_normal(&mut g, d, b);
+        // Gap ½κ(‖U₁ᵀx‖² − ‖U₂ᵀx‖²) ≈ κ·s·η·O(√r) = O(1) for η = 1/(κ s).
+        let kappa = alpha * alpha / (beta * beta * (beta * beta + alpha * alpha));
+        let eta = 1.0 / (kappa * s);
+        // Every coefficient U_kᵀx ≈ s (none near zero).
+        let x = Mat::from_fn(d, b, |i, j| {
+            let sum: f64 = (0..r).map(|l| bases[0][(i, l)] + bases[1][(i, l)]).sum();
+            s * sum + eta * e[(i, j)]
+        });
+        let mean = m.posterior_mean(x.as_ref(), level).unwrap();
+        for j in 0..b {
+            let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
+            let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+            let w0 = oracle::f(f.weights[0]);
+            if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
+                tied += 1;
+            }
+            let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
+            let err = oracle::dist(&got, &f.mean) / oracle::norm(&f.mean);
+            assert!(
+                err <= 3e-13,
+                "α = {alpha:e}, β = {beta:e}, column {j}: relative error {err:e} (w0 = {w0})"
+            );
+        }
+    }
+    assert!(tied >= 24, "only {tied} of 48 columns are near a tie");
+}

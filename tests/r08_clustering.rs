@@ -292,3 +292,65 @@ fn r08_deficient_cluster_keeps_its_span() {
         assert!(res <= 1e-13 * norm, "point {j}: residual {res:e}");
     }
 }
+
+/// A cost of −∞ is as forbidden as +∞ or NaN (the documented rule: non-finite costs are
+/// treated as the largest cost), not the most attractive entry; a row of NaN costs still gets
+/// a column.
+#[test]
+fn r08_matching_treats_negative_infinity_as_forbidden() {
+    let c = vec![vec![f64::NEG_INFINITY, 0.0], vec![0.0, 5.0]];
+    assert_eq!(min_cost_assignment(&c), vec![1, 0]);
+    let c = vec![vec![f64::NAN, f64::NAN], vec![1.0, 0.0]];
+    assert_eq!(min_cost_assignment(&c), vec![0, 1]);
+}
+
+/// K-subspaces' seeding law (module docs): the first seed is uniform over the nonzero points,
+/// each next seed is drawn with probability proportional to the squared relative residual
+/// $\min_k\|(I - U_kU_k^\top)x_i\|^2/\|x_i\|^2$ to the seeds so far. Data in $\mathbb R^2$, K = 2,
+/// r = 1: ten points on the line at 0°, ten on the line at 30° and one point B at 90°. With
+/// one restart and one alternation, B ends alone on its own exact line iff B is a seed (a seed
+/// pair {0°, 30°} sends B to the 30° cluster, whose line is not B's), so
+/// $P(\text{B seeded}) = \frac1{21} + \frac{10}{21}\cdot\frac{1}{1 + 10\sin^2 30°} +
+/// \frac{10}{21}\cdot\frac{\sin^2 60°}{\sin^2 60° + 10\sin^2 30°} = 0.2936$.
+/// Over 4000 seeded runs the frequency must lie within 5 standard errors (0.036) of it:
+/// false-failure rate ≈ 6e-7 (normal approximation). Power: a weight equal to the residual
+/// norm (capped at 1, as the squared one is) gives P = 0.197, twice the norm gives
+/// 1/21 + 20/21·1/11 = 0.134; these lie 13 and 22 standard errors (0.0072) away, so each is
+/// rejected with probability > 1 − 1e-20 (both planted by hand: the test fails on each).
+#[test]
+fn r08_seeding_draws_by_squared_relative_residual() {
+    let (s30, c30) = (0.5f64, 3f64.sqrt() / 2.0);
+    let mut pts: Vec<[f64; 2]> = Vec::new();
+    for i in 0..10 {
+        let m = 1.0 + 0.1 * i as f64;
+        pts.push([m, 0.0]);
+        pts.push([m * c30, m * s30]);
+    }
+    pts.push([0.0, 2.0]);
+    let b = pts.len() - 1;
+    let x = faer::Mat::from_fn(2, pts.len(), |i, j| pts[j][i]);
+    let mut solver = KSubspaces::new(2, 1);
+    solver.restarts = 1;
+    solver.max_iter = 1;
+    let trials = 4000;
+    let mut hits = 0;
+    for t in 0..trials {
+        let sol = solver.solve(x.as_ref(), &mut seeded(1000 + t)).unwrap();
+        let k = sol.labels[b];
+        let alone = sol.labels.iter().filter(|&&l| l == k).count() == 1;
+        let u = &sol.bases[k];
+        let res = (u[(0, 0)] * 0.0 + u[(1, 0)] * 2.0).abs() - 2.0;
+        if alone && res.abs() <= 1e-12 {
+            hits += 1;
+        }
+    }
+    let (a, c) = (s30 * s30, c30 * c30);
+    let p = 1.0 / 21.0 + 10.0 / 21.0 / (1.0 + 10.0 * a) + 10.0 / 21.0 * c / (c + 10.0 * a);
+    let freq = hits as f64 / trials as f64;
+    let se = (p * (1.0 - p) / trials as f64).sqrt();
+    assert!(
+        (freq - p).abs() <= 5.0 * se,
+        "B seeded in {freq} of the runs, law {p} ± {}",
+        5.0 * se
+    );
+}

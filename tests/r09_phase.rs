@@ -251,3 +251,49 @@ fn r09_cli_phase_transition() {
     assert!(!status.status.success());
     assert!(!bad.exists());
 }
+
+/// A cell's `median_error` is the median of its trials' errors: recomputed here from the
+/// public `phase::trial` on the sweep's documented random streams (`rng::stream(seed,
+/// STREAM_LABEL, cell << 32 | trial)`), for an odd (5: the middle value) and an even (4: the
+/// mean of the two middle values) trial count, on noisy cells where the errors are distinct.
+/// The success count is recomputed too.
+#[test]
+fn r09_cell_median_is_the_median_of_its_trials() {
+    use diffusion_lowdim::reduction::phase::{STREAM_LABEL, trial};
+    use diffusion_lowdim::rng::stream;
+    for trials in [5usize, 4] {
+        let cfg = PhaseConfig {
+            dim: 6,
+            components: vec![1, 2],
+            ranks: vec![2],
+            samples: vec![3],
+            trials,
+            seed: 11,
+            noise: 0.8,
+            restarts: 2,
+            ..PhaseConfig::default()
+        };
+        let cells = phase_transition(&cfg, |_| {}).unwrap();
+        for (c, cell) in cells.iter().enumerate() {
+            let mut errs: Vec<f64> = (0..trials)
+                .map(|j| {
+                    let mut g = stream(cfg.seed, STREAM_LABEL, ((c as u64) << 32) | j as u64);
+                    trial(&cfg, cell.k, cell.r, cell.n, &mut g).unwrap()
+                })
+                .collect();
+            errs.sort_by(f64::total_cmp);
+            assert!(
+                errs.windows(2).all(|w| w[0] < w[1]),
+                "the errors must be distinct: {errs:?}"
+            );
+            let median = if trials == 5 {
+                errs[2]
+            } else {
+                (errs[1] + errs[2]) / 2.0
+            };
+            assert_eq!(cell.median_error, median, "K = {}, {trials} trials", cell.k);
+            let ok = errs.iter().filter(|&&e| e <= cfg.threshold).count();
+            assert_eq!(cell.successes, ok);
+        }
+    }
+}

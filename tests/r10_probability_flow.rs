@@ -468,3 +468,150 @@ fn r10_flow_maps_are_coupled_by_default() {
     }
     assert!(!Scale.columnwise());
 }
+
+/// A denoiser that records its calls: the noise level and a digest of the input's bits.
+struct Recording<'a> {
+    inner: &'a Gaussian,
+    calls: std::sync::Mutex<Vec<[u64; 3]>>,
+}
+
+impl<'a> Recording<'a> {
+    fn new(inner: &'a Gaussian) -> Self {
+        Self {
+            inner,
+            calls: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl diffusion_lowdim::Denoiser for Recording<'_> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn posterior_mean_into(
+        &self,
+        x_t: faer::MatRef<'_, f64>,
+        level: NoiseLevel,
+        out: faer::MatMut<'_, f64>,
+    ) -> diffusion_lowdim::Result<()> {
+        let mut h = 0u64;
+        for j in 0..x_t.ncols() {
+            for i in 0..x_t.nrows() {
+                h = h.rotate_left(7) ^ x_t[(i, j)].to_bits();
+            }
+        }
+        let key = [level.alpha().to_bits(), level.beta().to_bits(), h];
+        self.calls.lock().unwrap().push(key);
+        self.inner.posterior_mean_into(x_t, level, out)
+    }
+}
+
+/// Dormand–Prince's first step is Hairer's starting step size (Hairer, Nørsett & Wanner,
+/// *Solving ODEs I*, §II.4, and `HINIT` of `dopri5.f` with order 5), recomputed here from the
+/// flow's velocity alone: with $sc = atol + rtol\,|x_0|$, $d_0 = \|x_0/sc\|$,
+/// $d_1 = \|f_0/sc\|$ (RMS norms), $h_0 = 0.01\,d_0/d_1$, $x_1 = x_0 - h_0 f_0$,
+/// $d_2 = \|(f(t_0 - h_0, x_1) - f_0)/sc\|/h_0$ and
+/// $h = \min(100 h_0, (0.01/\max(d_1, d_2))^{1/5}, t_0 - t_{end})$. Observed through a
+/// recording denoiser: the first attempt's second stage is evaluated at $t_0 - h/5$ (VE:
+/// $\beta = t$).
+#[test]
+fn r10_dopri_first_step_is_hairers_starting_step() {
+    let model = random_gaussian(&mut rng::seeded(31), 3, 2).unwrap();
+    let (t0, t_end) = (20.0, 0.5);
+    let grid = TimeGrid::new(vec![t0, t_end], GridEnd::Last).unwrap();
+    let x0 = rng::standard_normal(&mut rng::seeded(32), 3, 1) * faer::Scale(20.0);
+    let (rtol, atol) = (1e-5, 1e-7);
+    let rms = |v: &Mat<f64>| -> f64 {
+        let s: f64 = (0..3)
+            .map(|i| (v[(i, 0)] / (atol + rtol * x0[(i, 0)].abs())).powi(2))
+            .sum();
+        (s / 3.0).sqrt()
+    };
+    let flow = ProbabilityFlow::new(&Ve, &model);
+    let f0 = flow.velocity(t0, x0.as_ref()).unwrap();
+    let (d0, d1) = (rms(&x0), rms(&f0));
+    let h0 = 0.01 * d0 / d1;
+    let x1 = Mat::from_fn(3, 1, |i, j| x0[(i, j)] - h0 * f0[(i, j)]);
+    let f1 = flow.velocity(t0 - h0, x1.as_ref()).unwrap();
+    let d2 = rms(&Mat::from_fn(3, 1, |i, j| f1[(i, j)] - f0[(i, j)])) / h0;
+    let h = (100.0 * h0)
+        .min((0.01 / d1.max(d2)).powf(0.2))
+        .min(t0 - t_end);
+    assert!(
+        h < 0.5 * (t0 - t_end),
+        "the first step must not be the whole span: {h}"
+    );
+    let rec = Recording::new(&model);
+    let flow = ProbabilityFlow::new(&Ve, &rec);
+    DormandPrince::new(rtol, atol)
+        .unwrap()
+        .solve(&flow, &grid, x0.as_ref())
+        .unwrap();
+    let calls = rec.calls.into_inner().unwrap();
+    // calls[0]: f0 at t0; calls[1]: the probe at t0 − h0; calls[2]: the first stage at t0 − h/5.
+    let stage = f64::from_bits(calls[2][1]);
+    let first = 5.0 * (t0 - stage);
+    assert!(
+        (first - h).abs() <= 1e-12 * h,
+        "first step {first:e}, Hairer's starting step {h:e}"
+    );
+}
+
+/// A rejected Dormand–Prince step is retried with a step at most 0.9 times as long (the
+/// controller's shrink factor is $\min(1, 0.9\,\mathrm{err}^{-1/5}) < 0.9$ for err > 1), also
+/// when the rejected step was the one clamped to the end of the grid: there the retry must
+/// shrink the *clamped* step, not the larger step size the controller had proposed. Observed
+/// through a recording denoiser: each attempt evaluates six stages, the first at
+/// $t + h/5$ and the last at $t + h$ (VE: $\beta = t$), which give each attempt's start
+/// and length; an attempt that starts where the previous one started is a retry. The
+/// instances (a rank-one Gaussian of variance λ ∈ [1e-6, 1e-4], so that the flow bends only
+/// near t ≈ √λ, integrated from T = 80 to 0.3√λ) reject their final, clamped step (asserted).
+#[test]
+fn r10_dopri_retries_a_rejected_step_shorter() {
+    let mut last_step_rejections = 0;
+    for seed in 0..12u64 {
+        let mut g = rng::seeded(40 + seed);
+        let basis = diffusion_lowdim::linalg::random_orthonormal(&mut g, 3, 1).unwrap();
+        let lambda = 10f64.powf(-6.0 + 2.0 * seed as f64 / 11.0);
+        let model = Gaussian::new(&[0.0; 3], basis.as_ref(), &[lambda]).unwrap();
+        let rec = Recording::new(&model);
+        let flow = ProbabilityFlow::new(&Ve, &rec);
+        let t_end = 0.3 * lambda.sqrt();
+        let grid = TimeGrid::new(vec![80.0, t_end], GridEnd::Last).unwrap();
+        let x = rng::standard_normal(&mut g, 3, 2) * faer::Scale(80.0);
+        let sol = DormandPrince::new(1e-8, 1e-10)
+            .unwrap()
+            .solve(&flow, &grid, x.as_ref())
+            .unwrap();
+        let calls = rec.calls.into_inner().unwrap();
+        // f0 at t0 and the starting-step probe, then six stages per attempt.
+        let attempts: Vec<(f64, f64)> = calls[2..]
+            .chunks(6)
+            .map(|a| {
+                let (first, last) = (f64::from_bits(a[0][1]), f64::from_bits(a[5][1]));
+                let h = 1.25 * (first - last);
+                (last + h, h)
+            })
+            .collect();
+        assert_eq!(attempts.len(), sol.info.steps + sol.info.rejections);
+        let mut retries = 0;
+        for w in attempts.windows(2) {
+            let ((t_a, h_a), (t_b, h_b)) = (w[0], w[1]);
+            if (t_b - t_a).abs() <= 1e-9 * t_a {
+                retries += 1;
+                assert!(
+                    h_b <= 0.9 * h_a * (1.0 + 1e-9),
+                    "seed {seed}: at t = {t_a:e} a rejected step {h_a:e} was retried with {h_b:e}"
+                );
+                if (t_a - h_a - t_end).abs() <= 1e-9 * t_a {
+                    last_step_rejections += 1;
+                }
+            }
+        }
+        assert_eq!(retries, sol.info.rejections, "seed {seed}");
+    }
+    assert!(
+        last_step_rejections > 0,
+        "no instance rejected its final step"
+    );
+}
