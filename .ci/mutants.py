@@ -6,6 +6,7 @@ mutants, each run against the tests that check its stratum (docs/mutation.md).
     python3 .ci/mutants.py run [--stratum S] [--only-missed] [--dir DIR]
     python3 .ci/mutants.py sync [--dir DIR]                         # records a running run's progress
     python3 .ci/mutants.py table                                    # prints the docs/mutation.md table
+    python3 .ci/mutants.py relabel --from COMMIT                    # renames moved mutants to HEAD
 
 `sample` lists every mutant of the core with `cargo mutants --list --json`, groups them by
 stratum (the file's module) and draws from each stratum a share of `--size` proportional to its
@@ -86,15 +87,73 @@ def read_sample():
     for line in SAMPLE.read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        stratum, outcome, name = line.split("\t")
-        rows.append({"stratum": stratum, "outcome": outcome, "name": name})
+        stratum, outcome, name, *was = line.split("\t")
+        rows.append({"stratum": stratum, "outcome": outcome, "name": name,
+                     "listed_as": was[0] if was else ""})
     return rows
 
 
 def write_sample(rows, header):
-    lines = [f"# {h}" for h in header] + ["# stratum\toutcome\tname"]
-    lines += [f"{r['stratum']}\t{r['outcome']}\t{r['name']}" for r in rows]
+    lines = [f"# {h}" for h in header] + ["# stratum\toutcome\tname\tlisted as (if moved)"]
+    lines += [f"{r['stratum']}\t{r['outcome']}\t{r['name']}"
+              + (f"\t{r['listed_as']}" if r.get("listed_as") else "") for r in rows]
     SAMPLE.write_text("\n".join(lines) + "\n")
+
+
+def split_name(name):
+    """`file:line:col: description` -> (file, line, col, description)."""
+    m = re.match(r"^(.*?):(\d+):(\d+): (.*)$", name)
+    return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+
+
+def cmd_relabel(args):
+    """cargo-mutants names a mutant by file, line and column, so any edit above it renames
+    it. Maps every sampled name that no longer exists to the mutant of the current tree with
+    the same file, description (operator, replacement, function) and column whose source line
+    has the same text as the line the name pointed to at `--from`; the nearest such line if
+    several. The old name is kept in the fourth column."""
+    rows = read_sample()
+    header = [l[2:] for l in SAMPLE.read_text().splitlines() if l.startswith("# ")][:-1]
+    current = list_mutants(ROOT)
+    names = {m["name"] for m in current}
+    by_key = {}
+    for m in current:
+        f, line, col, desc = split_name(m["name"])
+        by_key.setdefault((f, col, desc), []).append(line)
+    old_src, new_src = {}, {}
+
+    def text(cache, rev, f, line):
+        if f not in cache:
+            out = subprocess.run(["git", "show", f"{rev}:{f}"], cwd=ROOT, capture_output=True,
+                                 text=True)
+            cache[f] = out.stdout.splitlines() if out.returncode == 0 else []
+        lines = cache[f]
+        return lines[line - 1].strip() if 0 < line <= len(lines) else None
+
+    moved = lost = 0
+    for r in rows:
+        if r["name"] in names:
+            continue
+        original = r["listed_as"] or r["name"]
+        f, line, col, desc = split_name(r["name"])
+        want = text(old_src, args.source, f, line)
+        cands = [l for l in by_key.get((f, col, desc), [])
+                 if text(new_src, "HEAD", f, l) == want]
+        if not cands:
+            lost += 1
+            print(f"no counterpart: {r['name']}", file=sys.stderr)
+            continue
+        best = min(cands, key=lambda l: abs(l - line))
+        r["name"] = f"{f}:{best}:{col}: {desc}"
+        r["listed_as"] = original
+        moved += 1
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    header = [h for h in header if not h.startswith("names relabelled")]
+    header.append(f"names relabelled to commit {commit} by `python3 .ci/mutants.py relabel "
+                  f"--from {args.source}` (cargo-mutants names by line; the listed name is kept)")
+    write_sample(rows, header)
+    print(f"{moved} renamed, {lost} without a counterpart")
 
 
 def cmd_sample(args):
@@ -270,6 +329,9 @@ def main():
     c = sub.add_parser("sync")
     c.add_argument("--dir", default=str(ROOT))
     sub.add_parser("table")
+    d = sub.add_parser("relabel")
+    d.add_argument("--from", dest="source", required=True,
+                   help="the commit at which the sample's current names were valid")
     args = p.parse_args()
     if args.cmd == "sample":
         cmd_sample(args)
@@ -277,6 +339,8 @@ def main():
         cmd_run(args)
     elif args.cmd == "sync":
         cmd_sync(args)
+    elif args.cmd == "relabel":
+        cmd_relabel(args)
     else:
         print(table(read_sample()))
 
