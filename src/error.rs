@@ -273,7 +273,7 @@ pub enum Error {
         Num(*t)
     )]
     StepFailure {
-        /// The solver (e.g. `"dormand-prince"`).
+        /// The solver (e.g. `"dopri5"`).
         solver: &'static str,
         /// Why it stopped (step limit reached, step size underflow).
         reason: &'static str,

@@ -65,17 +65,20 @@
 pub mod error;
 pub mod figure;
 pub mod flow;
-pub mod interop;
-pub mod jacobian;
+pub mod golden;
+pub mod io;
 pub mod level;
 pub mod linalg;
 pub mod metric;
 pub mod model;
 pub mod prec;
 pub mod reduction;
+pub mod reference;
 pub mod rng;
 pub mod schedule;
+pub mod service;
 pub mod stats;
+pub mod study;
 pub mod theorem;
 pub mod tweedie;
 

@@ -5,8 +5,8 @@ mod interop_support;
 
 use std::path::{Path, PathBuf};
 
-use diffusion_lowdim::interop::fsio::write_dir_atomic;
-use diffusion_lowdim::interop::model_file::ModelSpec;
+use diffusion_lowdim::io::fsio::write_dir_atomic;
+use diffusion_lowdim::io::model_file::ModelSpec;
 use interop_support::*;
 use npyz::Order;
 
@@ -828,22 +828,22 @@ fn rewrite_with_digest(golden: &Path, rel: &str, bytes: &[u8]) {
     std::fs::write(golden.join(rel), bytes).unwrap();
     let mpath = golden.join("manifest.json");
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
-    m["sha256"][rel] = diffusion_lowdim::interop::golden::suite::sha256_hex(bytes).into();
+    m["sha256"][rel] = diffusion_lowdim::golden::suite::sha256_hex(bytes).into();
     write_json(&mpath, &m);
 }
 
 /// Copies the expected outputs into `outputs`, then adds `delta` to every entry of `id`'s.
 fn outputs_plus(golden: &Path, outputs: &Path, id: &str, delta: f64) {
     std::fs::create_dir_all(outputs).unwrap();
-    let m = diffusion_lowdim::interop::golden::validate::read_manifest(golden).unwrap();
+    let m = diffusion_lowdim::golden::validate::read_manifest(golden).unwrap();
     for c in &m.cases {
-        let mut a = diffusion_lowdim::interop::npy::read(&golden.join(&c.expected)).unwrap();
+        let mut a = diffusion_lowdim::io::npy::read(&golden.join(&c.expected)).unwrap();
         if c.id == id {
             a.data_mut().iter_mut().for_each(|v| *v += delta);
         }
         std::fs::write(
             outputs.join(&c.output),
-            diffusion_lowdim::interop::npy::encode(&a),
+            diffusion_lowdim::io::npy::encode(&a),
         )
         .unwrap();
     }
@@ -852,7 +852,7 @@ fn outputs_plus(golden: &Path, outputs: &Path, id: &str, delta: f64) {
 #[test]
 fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     let f = Fixture::new();
-    let first = diffusion_lowdim::interop::golden::validate::read_manifest(&f.golden)
+    let first = diffusion_lowdim::golden::validate::read_manifest(&f.golden)
         .unwrap()
         .cases[0]
         .clone();
@@ -878,9 +878,9 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     for (file, what) in [("tol_f64.npy", "tol_f64"), ("scale.npy", "scale")] {
         let g = f.golden_copy(&format!("neg-{what}"));
         let rel = format!("cases/{}/{file}", first.id);
-        let mut a = diffusion_lowdim::interop::npy::read(&g.join(&rel)).unwrap();
+        let mut a = diffusion_lowdim::io::npy::read(&g.join(&rel)).unwrap();
         a.data_mut().iter_mut().for_each(|v| *v = -*v);
-        rewrite_with_digest(&g, &rel, &diffusion_lowdim::interop::npy::encode(&a));
+        rewrite_with_digest(&g, &rel, &diffusion_lowdim::io::npy::encode(&a));
         let o = validate(&g, &outputs);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
@@ -892,9 +892,9 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
     // (2) An expected output altered without its digest: the file is named.
     let g = f.golden_copy("altered");
     let rel = first.expected.clone();
-    let mut a = diffusion_lowdim::interop::npy::read(&g.join(&rel)).unwrap();
+    let mut a = diffusion_lowdim::io::npy::read(&g.join(&rel)).unwrap();
     a.data_mut().iter_mut().for_each(|v| *v += 1.0);
-    std::fs::write(g.join(&rel), diffusion_lowdim::interop::npy::encode(&a)).unwrap();
+    std::fs::write(g.join(&rel), diffusion_lowdim::io::npy::encode(&a)).unwrap();
     let o = validate(&g, &outputs);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -975,11 +975,11 @@ fn a_tampered_golden_suite_never_passes_a_wrong_candidate() {
 fn measure_refuses_a_reference_flow_of_the_wrong_shape() {
     let f = Fixture::new();
     let g = f.golden_copy("short-flow");
-    let m = diffusion_lowdim::interop::golden::validate::read_manifest(&g).unwrap();
+    let m = diffusion_lowdim::golden::validate::read_manifest(&g).unwrap();
     let ms = m.measure.unwrap();
-    let a = diffusion_lowdim::interop::npy::read(&g.join(&ms.reference_flow)).unwrap();
+    let a = diffusion_lowdim::io::npy::read(&g.join(&ms.reference_flow)).unwrap();
     let (rows, d) = (a.shape()[0], a.shape()[1]);
-    let cut = diffusion_lowdim::interop::npy::Array::new(
+    let cut = diffusion_lowdim::io::npy::Array::new(
         vec![rows - 1, d],
         a.data()[..(rows - 1) * d].to_vec(),
     )
@@ -987,7 +987,7 @@ fn measure_refuses_a_reference_flow_of_the_wrong_shape() {
     rewrite_with_digest(
         &g,
         &ms.reference_flow,
-        &diffusion_lowdim::interop::npy::encode(&cut),
+        &diffusion_lowdim::io::npy::encode(&cut),
     );
     let samples = g.join(&ms.noises);
     let name = Path::new(&ms.reference_flow)
@@ -1467,7 +1467,7 @@ fn sigterm_and_sigint_during_a_write_leave_no_temporary() {
 #[test]
 fn golden_validate_refuses_special_output_files_and_reads_no_data_of_a_wrong_shape() {
     let f = Fixture::new();
-    let m = diffusion_lowdim::interop::golden::validate::read_manifest(&f.golden).unwrap();
+    let m = diffusion_lowdim::golden::validate::read_manifest(&f.golden).unwrap();
     let first = &m.cases[0];
     for (k, bad) in [
         "fifo.npy",

@@ -7,8 +7,8 @@ mod interop_support;
 use std::path::{Path, PathBuf};
 
 use diffusion_lowdim::flow::{FlowMap, GaussianFlow, Heun, ProbabilityFlow, Solver, TimeGrid};
-use diffusion_lowdim::interop::fsio::write_dir_atomic;
-use diffusion_lowdim::interop::model_file::ModelSpec;
+use diffusion_lowdim::io::fsio::write_dir_atomic;
+use diffusion_lowdim::io::model_file::ModelSpec;
 use diffusion_lowdim::metric::pfd_gaussians;
 use diffusion_lowdim::schedule::Ve;
 use diffusion_lowdim::{Denoiser, Gaussian, NoiseLevel};

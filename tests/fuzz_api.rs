@@ -33,11 +33,11 @@ use diffusion_lowdim::metric::{
     optimal_affine, pfd_gaussians, pfd_subspaces, shallow_diffuse_h, sphere_projection_tail,
 };
 use diffusion_lowdim::model::ExactModel;
-use diffusion_lowdim::reduction::ksubspaces::{
+use diffusion_lowdim::reduction::{
     KSubspaces, assign, clustering_objective, match_subspaces, min_cost_assignment,
     min_cost_assignment_exhaustive, residual_energy,
 };
-use diffusion_lowdim::reduction::loss::{loss_at_level, projection_energies};
+use diffusion_lowdim::reduction::{loss_at_level, projection_energies};
 use diffusion_lowdim::reduction::{
     Pca, pca_objective, principal_angles, sin_theta_norm, subspace_distance,
 };
@@ -153,12 +153,12 @@ impl Finite for diffusion_lowdim::flow::Solution {
         self.x.finite()
     }
 }
-impl Finite for diffusion_lowdim::reduction::ksubspaces::KSubspacesSolution {
+impl Finite for diffusion_lowdim::reduction::KSubspacesSolution {
     fn finite(&self) -> bool {
         self.bases.iter().all(Finite::finite) && self.objective.is_finite()
     }
 }
-impl Finite for diffusion_lowdim::reduction::ksubspaces::Matching {
+impl Finite for diffusion_lowdim::reduction::Matching {
     fn finite(&self) -> bool {
         self.distances.finite() && self.max_distance.is_finite() && self.total_squared.is_finite()
     }
@@ -173,7 +173,7 @@ impl Finite for diffusion_lowdim::metric::PfdEstimate {
         self.estimate.is_finite() && self.std_error.is_finite() && self.interval.finite()
     }
 }
-impl Finite for diffusion_lowdim::reduction::loss::ProjectionEnergies {
+impl Finite for diffusion_lowdim::reduction::ProjectionEnergies {
     fn finite(&self) -> bool {
         self.in_span.is_finite() && self.residual.is_finite()
     }
@@ -800,7 +800,7 @@ proptest! {
         use diffusion_lowdim::reduction::{LossCoefficients, Weight, dae_loss_closed_form,
             dae_loss_monte_carlo, dae_loss_quadrature, dae_loss_rule};
         use diffusion_lowdim::reduction::quadrature::{composite_rule, integrate};
-        use diffusion_lowdim::reduction::bounds::small_ball_bound;
+        use diffusion_lowdim::reduction::small_ball_bound;
         use diffusion_lowdim::metric::perturbation_test;
         let weight = [Weight::Unit, Weight::InverseNoiseVariance, Weight::Snr][wsel];
         let u = random_orthonormal(&mut seeded(seed), 2, 1).unwrap();

@@ -7,10 +7,10 @@ mod interop_support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use diffusion_lowdim::interop::golden::{
+use diffusion_lowdim::golden::{
     CaseStatus, DEFAULT_SEED, Tier, export, validate, validate::read_manifest,
 };
-use diffusion_lowdim::interop::npy::{self, Array};
+use diffusion_lowdim::io::npy::{self, Array};
 use interop_support::*;
 
 /// Every file of a directory tree, by relative path.
@@ -160,7 +160,7 @@ fn float32_outputs_pass_the_f32_tier_and_not_the_f64_tier() {
 fn run_case_command(
     golden: &Path,
     outputs: &Path,
-    case: &diffusion_lowdim::interop::golden::CaseEntry,
+    case: &diffusion_lowdim::golden::CaseEntry,
 ) {
     if case.kind == "schedule" {
         // `eval schedule` writes a directory; take the column the case names.

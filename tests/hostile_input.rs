@@ -2,7 +2,7 @@
 //! empty inputs, mismatched shapes, non-orthonormal bases, or invalid weights,
 //! returns a typed error — never a panic, never a NaN.
 
-use diffusion_lowdim::jacobian::{analyze, finite_difference_jacobian};
+use diffusion_lowdim::model::jacobian::{analyze, finite_difference_jacobian};
 use diffusion_lowdim::linalg::{
     orthonormalize, random_orthonormal, singular_values, symmetric_eigenvalues,
 };
@@ -376,7 +376,7 @@ mod issue12 {
     use diffusion_lowdim::metric::{
         Pfd, binomial_lower_tail, binomial_two_sided_p, binomial_upper_tail, clopper_pearson,
     };
-    use diffusion_lowdim::reduction::ksubspaces::{KSubspaces, min_cost_assignment_exhaustive};
+    use diffusion_lowdim::reduction::{KSubspaces, min_cost_assignment_exhaustive};
     use diffusion_lowdim::schedule::{Schedule, Ve, cosine_betas, log_uniform_grid, uniform_grid};
 
     fn level() -> NoiseLevel {

@@ -7,9 +7,9 @@ mod interop_support;
 
 use std::path::Path;
 
-use diffusion_lowdim::interop::golden::validate::read_manifest;
-use diffusion_lowdim::interop::golden::{CaseStatus, Tier, export, validate_only};
-use diffusion_lowdim::interop::npy::{self, Array};
+use diffusion_lowdim::golden::validate::read_manifest;
+use diffusion_lowdim::golden::{CaseStatus, Tier, export, validate_only};
+use diffusion_lowdim::io::npy::{self, Array};
 use interop_support::*;
 
 /// `eval flow` arguments reproducing a flow case's candidate discretization.

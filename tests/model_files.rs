@@ -3,13 +3,14 @@
 
 mod interop_support;
 
+use diffusion_lowdim::model::ModelKind;
 use diffusion_lowdim::NoiseLevel;
-use diffusion_lowdim::interop::eval::{LevelSpec, Quantity, evaluate_matrix};
-use diffusion_lowdim::interop::fsio::write_dir_atomic;
-use diffusion_lowdim::interop::model_file::{
-    ComponentSpec, GaussianCovariance, ModelKind, ModelSpec, load,
+use diffusion_lowdim::service::eval::{LevelSpec, Quantity, evaluate_matrix};
+use diffusion_lowdim::io::fsio::write_dir_atomic;
+use diffusion_lowdim::io::model_file::{
+    ComponentSpec, GaussianCovariance, ModelSpec, load,
 };
-use diffusion_lowdim::interop::presets::TableOptions;
+use diffusion_lowdim::service::presets::TableOptions;
 use diffusion_lowdim::linalg::random_orthonormal;
 use diffusion_lowdim::rng::{seeded, standard_normal};
 use faer::Mat;
@@ -208,10 +209,10 @@ fn float32_inputs_are_promoted_exactly_and_outputs_are_float64() {
         a, b,
         "f32 input must give the same f64 output as its exact promotion"
     );
-    let out = diffusion_lowdim::interop::npy::read(&dir.path().join("x32-out.npy")).unwrap();
+    let out = diffusion_lowdim::io::npy::read(&dir.path().join("x32-out.npy")).unwrap();
     assert_eq!(
         out.stored(),
-        diffusion_lowdim::interop::npy::StoredPrecision::F64
+        diffusion_lowdim::io::npy::StoredPrecision::F64
     );
     assert_eq!(out.shape(), &[2, 6]);
 }
@@ -220,10 +221,10 @@ fn float32_inputs_are_promoted_exactly_and_outputs_are_float64() {
 fn eval_commands_write_what_the_library_computes() {
     let dir = tmp();
     let x = standard_normal(&mut seeded(11), 6, 3);
-    let xa = diffusion_lowdim::interop::npy::Array::from_batch(x.as_ref());
+    let xa = diffusion_lowdim::io::npy::Array::from_batch(x.as_ref());
     std::fs::write(
         dir.path().join("x.npy"),
-        diffusion_lowdim::interop::npy::encode(&xa),
+        diffusion_lowdim::io::npy::encode(&xa),
     )
     .unwrap();
     let level = NoiseLevel::new(0.8, 0.6).unwrap();

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use diffusion_lowdim::interop::npy;
-use diffusion_lowdim::interop::presets::{
+use diffusion_lowdim::io::npy;
+use diffusion_lowdim::service::presets::{
     Precision, Spacing, TableOptions, diffusers_timesteps, find, torch_linspace_f32,
     torch_linspace_f64,
 };

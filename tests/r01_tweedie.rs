@@ -4,7 +4,7 @@ mod common;
 
 use diffusion_lowdim::model::{Denoiser, ExactModel};
 use diffusion_lowdim::rng::{seeded, standard_normal};
-use diffusion_lowdim::theorem::instance::ModelKind;
+use diffusion_lowdim::model::ModelKind;
 use diffusion_lowdim::theorem::r01::Instance;
 use diffusion_lowdim::tweedie::{Prediction, convert};
 use diffusion_lowdim::{Molrg, NoiseLevel};

@@ -5,7 +5,7 @@ mod common;
 use diffusion_lowdim::linalg::random_orthonormal;
 use diffusion_lowdim::model::{Denoiser, ExactModel};
 use diffusion_lowdim::rng::{seeded, standard_normal};
-use diffusion_lowdim::theorem::oracle;
+use diffusion_lowdim::reference;
 use diffusion_lowdim::theorem::r02;
 use diffusion_lowdim::theorem::r03::{self, PointKind};
 use diffusion_lowdim::{Gaussian, Molrg, NoiseLevel};
@@ -165,7 +165,7 @@ fn r03_lemma1_differs_otherwise() {
     let zero = Mat::<f64>::zeros(d, 1);
     let w = m.posterior_weights(zero.as_ref(), level).unwrap();
     assert!((w[(0, 0)] - 2.0 / 3.0).abs() < 1e-15 && (w[(1, 0)] - 1.0 / 3.0).abs() < 1e-15);
-    let printed = oracle::molrg_formula_at(
+    let printed = reference::molrg_formula_at(
         &[0.5, 0.5],
         &[u1.as_ref(), u2.as_ref()],
         &[vec![1.0], vec![1.0; 3]],
@@ -174,14 +174,14 @@ fn r03_lemma1_differs_otherwise() {
         1.0,
         true,
     );
-    assert!((oracle::f(printed.weights[0]) - 0.5).abs() < 1e-15);
+    assert!((reference::f(printed.weights[0]) - 0.5).abs() < 1e-15);
     // The difference in weights is 1/6, far above any rounding.
-    assert!((w[(0, 0)] - oracle::f(printed.weights[0])).abs() > 0.16);
+    assert!((w[(0, 0)] - reference::f(printed.weights[0])).abs() > 0.16);
     // And the posterior means differ at a generic point.
     let x = Mat::from_fn(d, 1, |i, _| u1[(i, 0)] + 0.9 * u2[(i, 0)]);
     let exact = m.posterior_mean(x.as_ref(), level).unwrap();
     let xv: Vec<f64> = (0..d).map(|i| x[(i, 0)]).collect();
-    let p = oracle::molrg_formula_at(
+    let p = reference::molrg_formula_at(
         &[0.5, 0.5],
         &[u1.as_ref(), u2.as_ref()],
         &[vec![1.0], vec![1.0; 3]],
@@ -191,7 +191,7 @@ fn r03_lemma1_differs_otherwise() {
         true,
     );
     let ev: Vec<f64> = (0..d).map(|i| exact[(i, 0)]).collect();
-    let diff = oracle::dist(&ev, &p.mean);
+    let diff = reference::dist(&ev, &p.mean);
     assert!(
         diff > 0.05,
         "printed Lemma 1 should differ here, got {diff}"
@@ -438,18 +438,18 @@ fn r03_batch_path_at_a_tie_with_negative_logits() {
     let mut tied = 0;
     for j in 0..b {
         let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-        let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+        let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
         assert!(
             f.logits.iter().all(|l| l.0 < 0.0),
             "a logit is not negative"
         );
-        let w0 = oracle::f(f.weights[0]);
+        let w0 = reference::f(f.weights[0]);
         if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
             tied += 1;
         }
         let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-        let scale = oracle::norm(&f.mean).max(f64::MIN_POSITIVE);
-        let err = oracle::dist(&got, &f.mean) / scale;
+        let scale = reference::norm(&f.mean).max(f64::MIN_POSITIVE);
+        let err = reference::dist(&got, &f.mean) / scale;
         assert!(
             err <= 1e-12,
             "column {j}: relative error {err:e} (w0 = {w0})"
@@ -492,18 +492,18 @@ fn r03_batch_path_at_a_tie_with_large_negative_logits() {
     let mut tied = 0;
     for j in 0..b {
         let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-        let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+        let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
         assert!(
             f.logits.iter().all(|l| l.0 < -100.0),
             "a logit is not large and negative: {:?}",
             f.logits.iter().map(|l| l.0).collect::<Vec<_>>()
         );
-        let w0 = oracle::f(f.weights[0]);
+        let w0 = reference::f(f.weights[0]);
         if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
             tied += 1;
         }
         let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-        let err = oracle::dist(&got, &f.mean) / oracle::norm(&f.mean);
+        let err = reference::dist(&got, &f.mean) / reference::norm(&f.mean);
         assert!(
             err <= 3e-13,
             "column {j}: relative error {err:e} (w0 = {w0})"
@@ -557,13 +557,13 @@ fn r03_batch_path_refines_split_projection_ties() {
         let mean = m.posterior_mean(x.as_ref(), level).unwrap();
         for j in 0..b {
             let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-            let f = oracle::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
-            let w0 = oracle::f(f.weights[0]);
+            let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
+            let w0 = reference::f(f.weights[0]);
             if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
                 tied += 1;
             }
             let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-            let err = oracle::dist(&got, &f.mean) / oracle::norm(&f.mean);
+            let err = reference::dist(&got, &f.mean) / reference::norm(&f.mean);
             assert!(
                 err <= 3e-13,
                 "α = {alpha:e}, β = {beta:e}, column {j}: relative error {err:e} (w0 = {w0})"

@@ -138,7 +138,7 @@ fn r04_no_overflow_at_tiny_beta() {
 /// that ignores ‖x‖ takes the GEMM path and misses by ~1e-7.
 #[test]
 fn r04_far_query_with_tied_points_uses_exact_gaps() {
-    use diffusion_lowdim::theorem::oracle;
+    use diffusion_lowdim::reference;
     let (d, n) = (8usize, 20usize);
     let mut g = seeded(4_040);
     let v0 = standard_normal(&mut g, d, 1);
@@ -158,12 +158,12 @@ fn r04_far_query_with_tied_points_uses_exact_gaps() {
     let level = NoiseLevel::new(alpha, beta).unwrap();
     let xm = Mat::from_fn(d, 1, |i, _| x[i]);
     let mean = model.posterior_mean(xm.as_ref(), level).unwrap();
-    let (oracle_mean, _, w) = oracle::empirical_at(points.as_ref(), &x, alpha, beta);
+    let (oracle_mean, _, w) = reference::empirical_at(points.as_ref(), &x, alpha, beta);
     // The instance is a real tie: several points carry weight.
-    let carried = w.iter().filter(|wi| oracle::f(**wi) > 1e-3).count();
+    let carried = w.iter().filter(|wi| reference::f(**wi) > 1e-3).count();
     assert!(carried >= 2, "only {carried} points carry weight");
     let got: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
-    let err = oracle::dist(&got, &oracle_mean);
+    let err = reference::dist(&got, &oracle_mean);
     assert!(err <= 1e-12 * 0.5, "posterior mean off by {err:e}");
     // The per-column bound B of the batch path holds: |x̂0 − exact| ≤ B·max_i‖x^(i) − x̂0‖ plus
     // the rounding of the final weighted sum (γ_{n+1}·max_i‖x^(i)‖, generously 64ε·0.6).
@@ -171,7 +171,7 @@ fn r04_far_query_with_tied_points_uses_exact_gaps() {
         .posterior_mean_with_bounds(xm.as_ref(), level)
         .unwrap();
     let got: Vec<f64> = (0..d).map(|i| bm[(i, 0)]).collect();
-    let err = oracle::dist(&got, &oracle_mean);
+    let err = reference::dist(&got, &oracle_mean);
     let spread = (0..n)
         .map(|j| {
             (0..d)

@@ -10,7 +10,8 @@ use diffusion_lowdim::reduction::{
 };
 use diffusion_lowdim::rng::seeded;
 use diffusion_lowdim::schedule::Ve;
-use diffusion_lowdim::theorem::r05::{Instance, ScheduleKind, WeightKind};
+use diffusion_lowdim::theorem::instance::ScheduleKind;
+use diffusion_lowdim::theorem::r05::{Instance, WeightKind};
 use proptest::prelude::*;
 
 prop_compose! {

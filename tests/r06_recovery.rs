@@ -5,7 +5,7 @@ mod common;
 
 use diffusion_lowdim::Error;
 use diffusion_lowdim::linalg::{orthonormality_deviation, random_orthonormal};
-use diffusion_lowdim::reduction::bounds::small_ball_table;
+use diffusion_lowdim::study::small_ball_table;
 use diffusion_lowdim::reduction::{Pca, principal_angles, subspace_distance};
 use diffusion_lowdim::rng::seeded;
 use diffusion_lowdim::theorem::r06::Instance;

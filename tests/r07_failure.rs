@@ -4,7 +4,7 @@ mod common;
 
 use diffusion_lowdim::Error;
 use diffusion_lowdim::linalg::random_orthonormal;
-use diffusion_lowdim::reduction::bounds::adversarial_optimal_basis;
+use diffusion_lowdim::reduction::adversarial_optimal_basis;
 use diffusion_lowdim::reduction::{Pca, pca_objective, subspace_distance};
 use diffusion_lowdim::rng::{seeded, standard_normal};
 use diffusion_lowdim::theorem::r07::Instance;

@@ -5,14 +5,15 @@ mod common;
 
 use diffusion_lowdim::Error;
 use diffusion_lowdim::linalg::random_orthonormal;
-use diffusion_lowdim::reduction::ksubspaces::{
+use diffusion_lowdim::reduction::{
     min_cost_assignment, min_cost_assignment_exhaustive,
 };
 use diffusion_lowdim::reduction::{
     Init, KSubspaces, MolrgParam, assign, clustering_objective, match_subspaces, subspace_distance,
 };
 use diffusion_lowdim::rng::{seeded, standard_normal};
-use diffusion_lowdim::theorem::r05::{ScheduleKind, WeightKind};
+use diffusion_lowdim::theorem::instance::ScheduleKind;
+use diffusion_lowdim::theorem::r05::WeightKind;
 use diffusion_lowdim::theorem::r08::{Candidate, Instance, clustered_data};
 use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use diffusion_lowdim::Error;
 use diffusion_lowdim::figure::phase_transition::{CSV_HEADER, csv, svg};
-use diffusion_lowdim::reduction::{PhaseConfig, phase_transition};
+use diffusion_lowdim::study::{PhaseConfig, phase_transition};
 use diffusion_lowdim::theorem::r09::Instance;
 use proptest::prelude::*;
 
@@ -259,7 +259,7 @@ fn r09_cli_phase_transition() {
 /// The success count is recomputed too.
 #[test]
 fn r09_cell_median_is_the_median_of_its_trials() {
-    use diffusion_lowdim::reduction::phase::{STREAM_LABEL, trial};
+    use diffusion_lowdim::study::phase_transition::{STREAM_LABEL, trial};
     use diffusion_lowdim::rng::stream;
     for trials in [5usize, 4] {
         let cfg = PhaseConfig {

@@ -8,7 +8,7 @@ use diffusion_lowdim::flow::{
 };
 use diffusion_lowdim::linalg::frobenius_distance;
 use diffusion_lowdim::schedule::{RectifiedFlow, Schedule, Ve, VpCosine, VpLinear};
-use diffusion_lowdim::theorem::flow::{ScheduleKind, random_gaussian};
+use diffusion_lowdim::theorem::instance::{ScheduleKind, random_gaussian};
 use diffusion_lowdim::theorem::r10::{GridKind, Instance, SolverKind};
 use diffusion_lowdim::{Error, ExactModel, Gaussian, NoiseLevel, rng};
 use faer::Mat;
@@ -393,8 +393,8 @@ fn r10_solver_orders_and_names_are_the_documented_ones() {
         (&Heun, Some(2), "heun"),
         (&Rk4, Some(4), "rk4"),
         (&Ddim, Some(1), "ddim"),
-        (&DpmSolverPP2M, Some(2), "dpm-solver++(2m)"),
-        (&dopri, None, "dormand-prince"),
+        (&DpmSolverPP2M, Some(2), "dpm-solver++2m"),
+        (&dopri, None, "dopri5"),
     ];
     for (s, order, name) in solvers {
         assert_eq!(s.order(), order, "{}", s.name());

@@ -181,7 +181,7 @@ fn r11_pfd_reports_its_parameters() {
 
 use diffusion_lowdim::Denoiser;
 use diffusion_lowdim::metric::LinearFeatures;
-use diffusion_lowdim::theorem::oracle::{Q, f as qf, q};
+use diffusion_lowdim::reference::{Q, f as qf, q};
 
 /// The exact PFD of two Gaussians (VE from `t`, to the clean data, features `w` or the
 /// identity) in double-double, from the definition: dense $A = V\operatorname{diag}(f)V^\top$ with

@@ -2,11 +2,11 @@
 
 mod common;
 
-use diffusion_lowdim::jacobian::{analyze, finite_difference_jacobian};
+use diffusion_lowdim::model::jacobian::{analyze, finite_difference_jacobian};
 use diffusion_lowdim::linalg::{numerical_rank_energy, random_orthonormal};
 use diffusion_lowdim::model::{Denoiser, ExactModel};
 use diffusion_lowdim::rng::{seeded, standard_normal};
-use diffusion_lowdim::theorem::instance::ModelKind;
+use diffusion_lowdim::model::ModelKind;
 use diffusion_lowdim::theorem::r14::Instance;
 use diffusion_lowdim::{Gaussian, Molrg, NoiseLevel};
 use faer::Mat;

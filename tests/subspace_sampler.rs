@@ -12,7 +12,7 @@ use diffusion_lowdim::linalg::random_orthonormal;
 use diffusion_lowdim::metric::Pfd;
 use diffusion_lowdim::rng::{seeded, standard_normal};
 use diffusion_lowdim::schedule::Ve;
-use diffusion_lowdim::theorem::flow::ScheduleKind;
+use diffusion_lowdim::theorem::instance::ScheduleKind;
 use diffusion_lowdim::theorem::r10::SolverKind;
 use diffusion_lowdim::{Error, Molrg};
 use faer::{Mat, MatRef};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use diffusion_lowdim::interop::golden::suite::parse_manifest;
+use diffusion_lowdim::golden::suite::parse_manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

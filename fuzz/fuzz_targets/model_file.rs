@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use diffusion_lowdim::interop::model_file::load_from_bytes;
+use diffusion_lowdim::io::model_file::load_from_bytes;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use diffusion_lowdim::interop::npy::{decode, encode};
+use diffusion_lowdim::io::npy::{decode, encode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

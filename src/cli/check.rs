@@ -28,7 +28,7 @@ pub struct Args {
 const BYTES_PER_CASE: u128 = 256;
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    diffusion_lowdim::interop::limits::ensure_count_fits(
+    diffusion_lowdim::io::limits::ensure_count_fits(
         "--cases",
         args.cases as u128,
         0,

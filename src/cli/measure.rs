@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use diffusion_lowdim::interop::fsio::write_file_atomic;
-use diffusion_lowdim::interop::measure::{self, MeasureConfig, TrainingSet};
+use diffusion_lowdim::io::fsio::write_file_atomic;
+use diffusion_lowdim::service::measure::{self, MeasureConfig, TrainingSet};
 
 use super::golden::golden_files;
 use super::output::{CliError, ensure_not_input};

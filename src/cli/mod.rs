@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
     // On SIGINT, SIGTERM or SIGHUP: remove the temporary file or directory of a write
     // in progress (never a finished output), then exit 130.
     let _ = ctrlc::set_handler(|| {
-        diffusion_lowdim::interop::fsio::remove_pending_temporaries();
+        diffusion_lowdim::io::fsio::remove_pending_temporaries();
         eprintln!("interrupted: no output written");
         std::process::exit(130);
     });

@@ -1,8 +1,8 @@
 //! The command-line layer's error type. Files are written by the library's
-//! single atomic writer, [`diffusion_lowdim::interop::fsio::write_file_atomic`]
+//! single atomic writer, [`diffusion_lowdim::io::fsio::write_file_atomic`]
 //! (re-exported here as [`write_atomic`]).
 
-pub use diffusion_lowdim::interop::fsio::write_file_atomic as write_atomic;
+pub use diffusion_lowdim::io::fsio::write_file_atomic as write_atomic;
 
 /// Errors of the command-line layer (library errors, I/O with the path, JSON).
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
     /// An error of the interoperability layer (files, formats, golden suites).
     #[error(transparent)]
-    Interop(#[from] diffusion_lowdim::interop::InteropError),
+    Interop(#[from] diffusion_lowdim::io::InteropError),
     /// Bad command-line usage the parser cannot express.
     #[error("{0}")]
     Usage(String),
@@ -40,14 +40,14 @@ pub fn ensure_not_input(
         .iter()
         .map(|(w, p)| (w.as_str(), p.as_path()))
         .collect();
-    diffusion_lowdim::interop::fsio::ensure_not_input(out_flag, out, &refs)?;
+    diffusion_lowdim::io::fsio::ensure_not_input(out_flag, out, &refs)?;
     Ok(())
 }
 
 /// The files of a loaded model, described for [`ensure_not_input`].
 pub fn model_inputs(
     flag: &str,
-    m: &diffusion_lowdim::interop::model_file::LoadedModel,
+    m: &diffusion_lowdim::io::model_file::LoadedModel,
 ) -> Vec<(String, std::path::PathBuf)> {
     m.files
         .iter()
@@ -65,11 +65,11 @@ pub fn model_inputs(
 
 /// A library error of a computation on a user's file, with the file and its flag.
 pub fn on_file(
-    e: diffusion_lowdim::interop::InteropError,
+    e: diffusion_lowdim::io::InteropError,
     path: &std::path::Path,
     flag: &'static str,
-) -> diffusion_lowdim::interop::InteropError {
-    use diffusion_lowdim::interop::InteropError;
+) -> diffusion_lowdim::io::InteropError {
+    use diffusion_lowdim::io::InteropError;
     match e {
         InteropError::Lib(source) => InteropError::InputFile {
             path: path.to_path_buf(),

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use diffusion_lowdim::interop::presets::{self, DIVERGENCES, PRESETS};
+use diffusion_lowdim::service::presets::{self, DIVERGENCES, PRESETS};
 
 use super::output::CliError;
 

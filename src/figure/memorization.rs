@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::metric::{LOW_RANK, MEMORIZING, MemorizationRow, MemorizationStudy};
+use crate::study::{LOW_RANK, MEMORIZING, MemorizationRow, MemorizationStudy};
 
 /// The CSV header (one row per model kind and ratio).
 pub const CSV_HEADER: &str = "ratio,points_per_component,denoiser,rp,rp_lo,rp_hi,gl,gl_lo,gl_hi,\

@@ -1,7 +1,7 @@
 //! The phase-transition figure (R09): CSV and SVG heat map of recovery rates.
 //!
 //! Both functions are pure: they turn the cells computed by
-//! [`crate::reduction::phase_transition`] into text. The CSV has one row per cell
+//! [`crate::study::phase_transition_transition`] into text. The CSV has one row per cell
 //! with the columns `K,r,N,trials,successes,rate,ci_low,ci_high,median_error`
 //! (rates and interval ends with 6 decimals, the median error in `%.6e` form),
 //! so equal cells give byte-identical files. The SVG draws one heat map of the
@@ -11,7 +11,7 @@
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::reduction::{CellResult, PhaseConfig};
+use crate::study::{CellResult, PhaseConfig};
 
 /// The CSV header.
 pub const CSV_HEADER: &str = "K,r,N,trials,successes,rate,ci_low,ci_high,median_error";

@@ -18,7 +18,6 @@ mod affine;
 mod bias_variance;
 mod feature;
 mod learned;
-mod memorization;
 mod perturbation;
 mod pfd;
 mod reproducibility;
@@ -32,7 +31,6 @@ pub use affine::{
 };
 pub use bias_variance::BiasVariance;
 pub use feature::{FeatureMap, Identity, LinearFeatures};
-pub use memorization::{LOW_RANK, MEMORIZING, MemorizationRow, MemorizationStudy};
 pub use perturbation::{
     PerturbationTest, perturbation_test, shallow_diffuse_h, sphere_projection_tail, uniform_sphere,
 };
@@ -43,3 +41,4 @@ pub use pfd::{
 pub use reproducibility::{DEFAULT_THRESHOLD, Scores, cosine_similarity};
 
 pub(crate) use learned::{pca_denoiser, subspaces_denoiser};
+pub(crate) use pfd::squared_distances;

@@ -17,6 +17,7 @@
 
 mod empirical;
 mod gaussian;
+pub mod jacobian;
 mod molrg;
 
 pub use empirical::Empirical;
@@ -29,6 +30,56 @@ use faer::{ColRef, Mat, MatMut, MatRef};
 use crate::error::{Result, ensure_dim, ensure_finite};
 use crate::level::NoiseLevel;
 use crate::rng::SeededRng;
+
+/// The kinds of model the crate evaluates, by name: the one list that model files, the CLI
+/// and the theorem instances use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A Gaussian $\mathcal N(\mu, U\Lambda U^\top)$ or $\mathcal N(\mu, \Sigma)$ ([`Gaussian`]).
+    Gaussian,
+    /// A mixture of low-rank Gaussians ([`Molrg`]).
+    Molrg,
+    /// The empirical distribution of a training set ([`Empirical`]).
+    Empirical,
+    /// The learned K = 1 (PCA) denoiser $\frac{\alpha}{\alpha^2+\beta^2}UU^\top x$ (a
+    /// [`Gaussian`] on the learned basis).
+    Pca,
+    /// The learned K-subspaces denoiser (a uniform [`Molrg`] on the learned bases).
+    KSubspaces,
+}
+
+impl ModelKind {
+    /// Every kind, in the order messages list them.
+    pub const ALL: [ModelKind; 5] = [
+        Self::Gaussian,
+        Self::Molrg,
+        Self::Empirical,
+        Self::Pca,
+        Self::KSubspaces,
+    ];
+
+    /// The name used in model files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gaussian => "gaussian",
+            Self::Molrg => "molrg",
+            Self::Empirical => "empirical",
+            Self::Pca => "pca",
+            Self::KSubspaces => "k-subspaces",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The names of all kinds, in order.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|k| k.name()).collect()
+    }
+}
 
 /// A denoiser: the map $x_t \mapsto \mathbb E[x_0 \mid x_t]$ at a noise level.
 ///

@@ -20,13 +20,15 @@
 
 mod custom;
 mod discrete;
-mod grid;
+mod list;
+mod sigmas;
 mod ve;
 mod vp;
 
 pub use custom::Custom;
+pub use list::{NamedSchedule, SCHEDULES, by_name, find_schedule, schedule_names};
 pub use discrete::{DiscreteTable, cosine_betas, linear_betas, scaled_linear_betas};
-pub use grid::{karras_sigmas, log_uniform_grid, uniform_grid};
+pub use sigmas::{karras_sigmas, log_uniform_grid, uniform_grid};
 pub use ve::{RectifiedFlow, Ve};
 pub use vp::{SubVp, VpCosine, VpLinear};
 

@@ -10,7 +10,9 @@ use rand::RngExt;
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::{mul, random_orthonormal};
+use crate::model::ModelKind;
 use crate::model::{Empirical, Gaussian, Molrg};
+use crate::schedule::Schedule;
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// How a random orthonormal basis is drawn.
@@ -126,17 +128,6 @@ pub fn noisy(rng: &mut SeededRng, x0: &Mat<f64>, level: NoiseLevel) -> Mat<f64> 
     })
 }
 
-/// Which exact model an instance uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelKind {
-    /// [`Gaussian`] with a non-zero mean and unequal variances.
-    Gaussian,
-    /// [`Molrg`] with unequal weights, ranks and variances.
-    Molrg,
-    /// [`Empirical`].
-    Empirical,
-}
-
 /// One exact model of each kind, built from a seed.
 #[derive(Debug, Clone)]
 pub enum AnyModel {
@@ -201,6 +192,13 @@ pub fn random_model(
             let pts = m.sample_x0(&mut rng, n_points.max(1));
             AnyModel::Empirical(Empirical::new(pts.as_ref())?)
         }
+        ModelKind::Pca | ModelKind::KSubspaces => {
+            return Err(crate::Error::Unknown {
+                kind: "exact model kind of an instance",
+                name: kind.name().to_string(),
+                known: "gaussian, molrg, empirical".to_string(),
+            });
+        }
     })
 }
 
@@ -224,4 +222,68 @@ pub fn project(u: &Mat<f64>, v: &[f64]) -> Vec<f64> {
     let c = mul(u.transpose(), vm.as_ref());
     let p = mul(u.as_ref(), c.as_ref());
     (0..v.len()).map(|i| p[(i, 0)]).collect()
+}
+
+/// The continuous schedules the flow checks draw from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// [`Ve`].
+    Ve,
+    /// [`VpLinear::score_sde`].
+    VpLinear,
+    /// [`VpCosine::nichol_dhariwal`] ($\alpha_1 \approx 6\cdot10^{-17}$).
+    VpCosine,
+    /// [`SubVp::score_sde`].
+    SubVp,
+    /// [`RectifiedFlow`] ($\alpha_1 = 0$).
+    RectifiedFlow,
+}
+
+impl ScheduleKind {
+    /// All kinds.
+    pub const ALL: [ScheduleKind; 5] = [
+        Self::Ve,
+        Self::VpLinear,
+        Self::VpCosine,
+        Self::SubVp,
+        Self::RectifiedFlow,
+    ];
+
+    /// A uniformly random kind.
+    pub fn sample(rng: &mut SeededRng) -> Self {
+        Self::ALL[rng.random_range(0..Self::ALL.len())]
+    }
+
+    /// The name in the schedule list ([`crate::schedule::SCHEDULES`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ve => "ve",
+            Self::VpLinear => "vp-linear",
+            Self::VpCosine => "vp-cosine",
+            Self::SubVp => "sub-vp",
+            Self::RectifiedFlow => "rectified-flow",
+        }
+    }
+
+    /// The schedule, from the schedule list.
+    pub fn build(self) -> Box<dyn Schedule> {
+        crate::schedule::by_name(self.name()).expect("every kind is in the schedule list")
+    }
+
+    /// Whether the schedule reaches pure noise ($\alpha = 0$ up to rounding) at $t = 1$.
+    pub fn has_pure_noise_end(self) -> bool {
+        matches!(self, Self::VpCosine | Self::RectifiedFlow)
+    }
+}
+
+/// A random Gaussian $\mathcal N(\mu, V\Lambda V^\top)$ in dimension `d` with rank `r`:
+/// Haar basis, $\lambda_i$ log-uniform in $[10^{-1}, 10]$, $\mu_i$ uniform in $[-1/2, 1/2]$.
+///
+/// # Errors
+/// [`crate::Error::InvalidCount`] unless $1 \le r \le d$.
+pub fn random_gaussian(rng: &mut SeededRng, d: usize, r: usize) -> Result<Gaussian> {
+    let v = orthogonal_bases(rng, d, &[r], BasisKind::Haar)?.remove(0);
+    let lambda: Vec<f64> = (0..r).map(|_| log_uniform(rng, -1.0, 1.0)).collect();
+    let mu: Vec<f64> = (0..d).map(|_| rng.random::<f64>() - 0.5).collect();
+    Gaussian::new(&mu, v.as_ref(), &lambda)
 }

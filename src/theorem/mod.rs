@@ -20,9 +20,7 @@
 //! # Ok::<(), diffusion_lowdim::Error>(())
 //! ```
 
-pub mod flow;
 pub mod instance;
-pub mod oracle;
 pub mod r01;
 pub mod r02;
 pub mod r03;
@@ -39,7 +37,6 @@ pub mod r13;
 pub mod r14;
 pub mod r15;
 pub mod r16;
-pub mod reductions;
 
 use std::time::Instant;
 
@@ -127,55 +124,30 @@ pub struct Theorem {
     pub run_case: fn(&mut SeededRng) -> CaseResult,
 }
 
-/// Every registered result, in id order.
-///
-/// Each area of the crate contributes its own list (`FOUNDATION` here; the
-/// reductions and probability-flow areas add theirs), so adding a result
-/// touches one file.
-pub fn registry() -> &'static [Theorem] {
-    static ALL: std::sync::OnceLock<Vec<Theorem>> = std::sync::OnceLock::new();
-    ALL.get_or_init(|| {
-        let mut all: Vec<Theorem> = FOUNDATION.to_vec();
-        all.extend_from_slice(&reductions::REDUCTIONS);
-        all.extend_from_slice(&flow::FLOW);
-        all.sort_by_key(|t| t.id);
-        all
-    })
-}
-
-/// The foundation results: Tweedie, the exact denoisers, Jacobian structure.
-static FOUNDATION: [Theorem; 5] = [
-    Theorem {
-        id: "R01",
-        title: "Tweedie: E[x0|xt] = (xt + beta^2 grad log p_t)/alpha",
-        proof: "proofs/R01-tweedie.md",
-        run_case: r01::run_case,
-    },
-    Theorem {
-        id: "R02",
-        title: "Gaussian posterior mean, score and log-density",
-        proof: "proofs/R02-gaussian-posterior.md",
-        run_case: r02::run_case,
-    },
-    Theorem {
-        id: "R03",
-        title: "MoLRG posterior mean (general pi, r_k, Lambda_k)",
-        proof: "proofs/R03-molrg-posterior.md",
-        run_case: r03::run_case,
-    },
-    Theorem {
-        id: "R04",
-        title: "Empirical posterior mean (memorization)",
-        proof: "proofs/R04-empirical-posterior.md",
-        run_case: r04::run_case,
-    },
-    Theorem {
-        id: "R14",
-        title: "Jacobian structure: FD, rank, steering, null space",
-        proof: "proofs/R14-jacobian-structure.md",
-        run_case: r14::run_case,
-    },
+/// Every result, in id order. Each `rNN.rs` declares its own entry (`rNN::THEOREM`).
+pub static REGISTRY: [Theorem; 16] = [
+    r01::THEOREM,
+    r02::THEOREM,
+    r03::THEOREM,
+    r04::THEOREM,
+    r05::THEOREM,
+    r06::THEOREM,
+    r07::THEOREM,
+    r08::THEOREM,
+    r09::THEOREM,
+    r10::THEOREM,
+    r11::THEOREM,
+    r12::THEOREM,
+    r13::THEOREM,
+    r14::THEOREM,
+    r15::THEOREM,
+    r16::THEOREM,
 ];
+
+/// All results, sorted by id.
+pub fn registry() -> &'static [Theorem] {
+    &REGISTRY
+}
 
 /// Looks up a result by id (case-insensitive).
 ///

@@ -34,9 +34,10 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::instance::{AnyModel, BasisKind, ModelKind, log_uniform, random_model, typical_point};
-use super::oracle::{self, Q, q};
-use super::{CaseResult, Measurement, rel};
+use super::instance::{AnyModel, BasisKind, log_uniform, random_model, typical_point};
+use crate::model::ModelKind;
+use crate::reference::{self, Q, q};
+use super::{Theorem, CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::model::ExactModel;
@@ -243,7 +244,7 @@ impl Instance {
             .map(|i| (q(x[i]) + b2 * q(g[i])) / q(alpha))
             .collect();
         let mean_v: Vec<f64> = (0..d).map(|i| mean[(i, 0)]).collect();
-        let err = oracle::dist(&mean_v, &tw);
+        let err = reference::dist(&mean_v, &tw);
         let ng: f64 = err_g.iter().map(|e| e * e).sum::<f64>().sqrt();
         let nx: f64 = x.iter().map(|v| v * v).sum::<f64>().sqrt();
         let ngrad: f64 = g.iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -282,7 +283,7 @@ impl Instance {
         let scale = (nx + self.alpha * nmu) / self.alpha + f64::MIN_POSITIVE;
         Ok(Measurement::new(
             "tweedie_analytic",
-            rel(oracle::dist(&mean_v, &tw), scale),
+            rel(reference::dist(&mean_v, &tw), scale),
             self.analytic_tolerance(),
         ))
     }
@@ -314,7 +315,7 @@ impl Instance {
         let x0_ref: Vec<Q> = mv.iter().map(|&v| q(v)).collect();
         let v_ref: Vec<Q> = (0..d).map(|i| qa * eps_ref[i] - qb * x0_ref[i]).collect();
         let s_ref: Vec<Q> = sv.iter().map(|&v| q(v)).collect();
-        let v_f: Vec<f64> = v_ref.iter().map(|&v| oracle::f(v)).collect();
+        let v_f: Vec<f64> = v_ref.iter().map(|&v| reference::f(v)).collect();
         let v_mat = Mat::from_fn(d, 1, |i, _| v_f[i]);
         let nv = n(&v_f);
         // |m − (x + β²s)/α| ≤ τ(‖x‖ + α‖μ‖)/α (the `tweedie_analytic` bound).
@@ -384,7 +385,7 @@ impl Instance {
         let mut worst = 0.0f64;
         for (from, value, to, reference, carried, rounding) in cases {
             let got = s.convert(from, value.as_ref(), xm.as_ref(), level, to)?;
-            let err = oracle::dist(&col(&got), reference);
+            let err = reference::dist(&col(&got), reference);
             worst = worst.max(err / (2.0 * carried + rounding + f64::MIN_POSITIVE));
         }
         Ok(Measurement::new("conversions", worst, 1.0))
@@ -420,3 +421,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &super::Reference)
 }
+
+/// R01's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R01",
+    title: "Tweedie: E[x0|xt] = (xt + beta^2 grad log p_t)/alpha",
+    proof: "proofs/R01-tweedie.md",
+    run_case,
+};

@@ -3,13 +3,13 @@
 //! Facets:
 //! - `projector_dd`: [`Gaussian`]'s mean, score and log-density against the
 //!   double-double evaluation of the projector-form formulas
-//!   ([`oracle::gaussian_projector_at`]) with the model's own basis. Tolerance
+//!   ([`reference::gaussian_projector_at`]) with the model's own basis. Tolerance
 //!   `8 γ_{d+r+4}` relative to the magnitudes of the summed terms
 //!   (`‖μ‖ + g_max‖y‖` for the mean, `‖U(h∘c)‖ + ‖res‖/β²` for the score,
 //!   `|quad| + |logdet| + |const|` for the log-density).
 //! - `dense_dd`: against the dense formulas $\mu + \alpha\Sigma C^{-1}y$, $-C^{-1}y$
 //!   with $C = \alpha^2\Sigma+\beta^2I$ solved by Cholesky in double-double
-//!   ([`oracle::dense_gaussian_at`]) — an independent derivation. The tolerance
+//!   ([`reference::dense_gaussian_at`]) — an independent derivation. The tolerance
 //!   adds the two input ambiguities: a basis orthonormal only to $\delta$ makes
 //!   the dense and projector formulas differ by $\lesssim 4r\delta\|y\|/\beta^2$ in the score ($\|U^\top U - I\|_2 \le r\delta$), and a full
 //!   covariance is only determined up to its eigensolver backward error
@@ -29,8 +29,8 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::oracle::{self, dense_gaussian_at, gaussian_projector_at, norm};
-use super::{CaseResult, Measurement, rel};
+use crate::reference::{self, dense_gaussian_at, gaussian_projector_at, norm};
+use super::{Theorem, CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::{mul, orthonormality_deviation};
@@ -164,12 +164,12 @@ impl Instance {
             let sym = Mat::from_fn(d, d, |i, j| 0.5 * (sigma[(i, j)] + sigma[(j, i)]));
             (
                 Gaussian::from_covariance(&mu, sym.as_ref())?,
-                oracle::dense(sym.as_ref()),
+                reference::dense(sym.as_ref()),
             )
         } else {
             (
                 Gaussian::new(&mu, u.as_ref(), &lambda)?,
-                oracle::dense_covariance(u.as_ref(), &lambda),
+                reference::dense_covariance(u.as_ref(), &lambda),
             )
         };
         // A typical point x = αx0 + βε.
@@ -190,7 +190,7 @@ impl Instance {
             .iter()
             .map(|&l| level.gain(l))
             .fold(0.0, f64::max);
-        let m_scale = oracle::mean_scale(&mu, gmax, &x, self.alpha);
+        let m_scale = reference::mean_scale(&mu, gmax, &x, self.alpha);
         let base_tol = 8.0 * gamma(d + r + 4);
         let mut out = Vec::new();
 
@@ -204,10 +204,10 @@ impl Instance {
             self.beta,
         );
         let s_scale = score_scale(&model, &x, level);
-        let l_scale = logdensity_scale(&model, &x, level, oracle::f(p.log_density));
-        let e_mean = rel(oracle::dist(&mean, &p.mean), m_scale);
-        let e_score = rel(oracle::dist(&score, &p.score), s_scale);
-        let e_logp = rel((logp - oracle::f(p.log_density)).abs(), l_scale);
+        let l_scale = logdensity_scale(&model, &x, level, reference::f(p.log_density));
+        let e_mean = rel(reference::dist(&mean, &p.mean), m_scale);
+        let e_score = rel(reference::dist(&score, &p.score), s_scale);
+        let e_logp = rel((logp - reference::f(p.log_density)).abs(), l_scale);
         out.push(Measurement::new(
             "projector_dd",
             e_mean.max(e_score).max(e_logp),
@@ -221,7 +221,7 @@ impl Instance {
         let ny = norm(
             &x.iter()
                 .zip(&mu)
-                .map(|(xi, mi)| oracle::q(*xi) - oracle::q(self.alpha) * oracle::q(*mi))
+                .map(|(xi, mi)| reference::q(*xi) - reference::q(self.alpha) * reference::q(*mi))
                 .collect::<Vec<_>>(),
         );
         let kappa = if self.full {
@@ -236,22 +236,22 @@ impl Instance {
         let dense_tol_score = base_tol + eig + 4.0 * delta * ny / (self.beta * self.beta * s_scale);
         let dense_tol_logp =
             base_tol + eig + 4.0 * delta * ny * ny / (self.beta * self.beta * l_scale);
-        let em = rel(oracle::dist(&mean, &dref.mean), m_scale) / dense_tol_mean;
-        let es = rel(oracle::dist(&score, &dref.score), s_scale) / dense_tol_score;
-        let el = rel((logp - oracle::f(dref.log_density)).abs(), l_scale) / dense_tol_logp;
+        let em = rel(reference::dist(&mean, &dref.mean), m_scale) / dense_tol_mean;
+        let es = rel(reference::dist(&score, &dref.score), s_scale) / dense_tol_score;
+        let el = rel((logp - reference::f(dref.log_density)).abs(), l_scale) / dense_tol_logp;
         // Report as a ratio against 1 (three different tolerances are combined).
         out.push(Measurement::new("dense_dd", em.max(es).max(el), 1.0));
 
         // The Jacobian U diag(g) Uᵀ against the dense αΣ(α²Σ+β²I)⁻¹ in double-double,
         // relative to its scale g_max √r. The oracle's own error is ≈ 8dε²·cond(C).
         let jac = s.jacobian(&model, xm.col(0), level)?;
-        let jref = oracle::gaussian_jacobian_dense(&sigma_dense, self.alpha, self.beta);
+        let jref = reference::gaussian_jacobian_dense(&sigma_dense, self.alpha, self.beta);
         let lmax = lambda.iter().cloned().fold(0.0, f64::max);
         let cond_c = 1.0 + self.alpha * self.alpha * lmax / (self.beta * self.beta);
         let j_scale = gmax * (r as f64).sqrt() + f64::MIN_POSITIVE;
         out.push(Measurement::new(
             "jacobian_dd",
-            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            rel(reference::frobenius_dist(jac.as_ref(), &jref), j_scale),
             base_tol + eig + 4.0 * delta + 8.0 * (d as f64) * EPS * EPS * cond_c,
         ));
         Ok(out)
@@ -260,7 +260,7 @@ impl Instance {
 
 /// `‖U(h∘c)‖ + ‖(I−UUᵀ)y‖/β²`: the magnitudes of the score's two orthogonal parts.
 fn score_scale(model: &Gaussian, x: &[f64], level: NoiseLevel) -> f64 {
-    let (hc, res) = oracle::score_parts(
+    let (hc, res) = reference::score_parts(
         model.mean(),
         model.basis(),
         model.variances(),
@@ -292,3 +292,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &super::Reference)
 }
+
+/// R02's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R02",
+    title: "Gaussian posterior mean, score and log-density",
+    proof: "proofs/R02-gaussian-posterior.md",
+    run_case,
+};

@@ -2,14 +2,14 @@
 //!
 //! Facets:
 //! - `formula_dd`: [`Molrg`]'s mean and score against the double-double
-//!   evaluation of R03 in projector form ([`oracle::molrg_formula_at`]).
+//!   evaluation of R03 in projector form ([`reference::molrg_formula_at`]).
 //!   Tolerance: `8 γ_{d+r+4}` relative to the magnitudes of the summed terms,
 //!   plus the weights' sensitivity to the logit rounding the crate guarantees
 //!   (a few ulps of each logit gap and of the $O(1)$ logit parts, or the
 //!   [`MOLRG_REFINE_TOL`](crate::prec::MOLRG_REFINE_TOL) refinement threshold of the batch path), propagated as
 //!   $|\delta\hat x_0| \le 2\eta\sum_k w_k\|m_k - \hat x_0\|$.
 //! - `dense_mixture_dd`: against the general Gaussian-mixture formula with dense
-//!   covariances $\Sigma_k = U_k\Lambda_kU_k^\top$ ([`oracle::dense_mixture_at`]), an
+//!   covariances $\Sigma_k = U_k\Lambda_kU_k^\top$ ([`reference::dense_mixture_at`]), an
 //!   independent derivation. For a basis with $\|U_k^\top U_k - I\|_2 \le \delta$ ($\le r_k\times$ the max-entry deviation) the two
 //!   formulas' logits differ by up to $2\delta\|x\|^2/\beta^2$ (and the score by
 //!   $4\delta\|x\|/\beta^2$), which the tolerance adds; exactly orthonormal
@@ -24,7 +24,7 @@
 //! - `jacobian_dd`: the analytic Jacobian against
 //!   $\sum_k w_k\,\alpha\Sigma_kC_k^{-1} + \frac{\alpha}{\beta^2}\sum_k w_k(m_k-m)(m_k-m)^\top$ with dense
 //!   covariances, dense weights and dense component means in double-double
-//!   ([`oracle::mixture_jacobian_dense`]), relative to the scale
+//!   ([`reference::mixture_jacobian_dense`]), relative to the scale
 //!   $\sum_k w_kg_{\max,k}\sqrt{r_k} + \frac{\alpha}{\beta^2}\sum_k w_k\|m_k-m\|^2$. Tolerance: the
 //!   dense facet's (weights move by $\le 2\eta$, each moving both terms), plus the rounding
 //!   of the differences $m_k - m_l$ ($4\varepsilon\frac{\alpha}{\beta^2}\sum_kw_k\|m_k-m\|\max_l\|m_l\|$)
@@ -42,8 +42,8 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, independent_bases, log_uniform, orthogonal_bases};
-use super::oracle::{self, Q, dense_mixture_at, molrg_formula_at};
-use super::{CaseResult, Measurement, rel};
+use crate::reference::{self, Q, dense_mixture_at, molrg_formula_at};
+use super::{Theorem, CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::orthonormality_deviation;
@@ -297,10 +297,10 @@ impl Instance {
         let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
         let rsum: usize = self.ranks.iter().sum();
         let base_tol = 8.0 * gamma(d + rsum + 4);
-        let nx = oracle::norm(&x.iter().map(|&v| oracle::q(v)).collect::<Vec<_>>());
+        let nx = reference::norm(&x.iter().map(|&v| reference::q(v)).collect::<Vec<_>>());
 
         let f = molrg_formula_at(&pi, &refs, &variances, &x, self.alpha, self.beta, false);
-        let w: Vec<f64> = f.weights.iter().map(|&v| oracle::f(v)).collect();
+        let w: Vec<f64> = f.weights.iter().map(|&v| reference::f(v)).collect();
         let gmax: Vec<f64> = variances
             .iter()
             .map(|v| v.iter().map(|&l| level.gain(l)).fold(0.0, f64::max))
@@ -341,7 +341,7 @@ impl Instance {
             .score_magnitudes
             .iter()
             .zip(&w)
-            .map(|(mag, wk)| wk * (mag + oracle::norm(&f.score)))
+            .map(|(mag, wk)| wk * (mag + reference::norm(&f.score)))
             .sum();
         let tol_mean =
             base_tol + (2.0 * eta + 2.0 * crate::prec::MOLRG_REFINE_TOL) * spread_m / m_scale;
@@ -349,12 +349,12 @@ impl Instance {
         let mut out = vec![
             Measurement::new(
                 "formula_dd",
-                rel(oracle::dist(&mean, &f.mean), m_scale),
+                rel(reference::dist(&mean, &f.mean), m_scale),
                 tol_mean,
             ),
             Measurement::new(
                 "formula_dd",
-                rel(oracle::dist(&score, &f.score), s_scale),
+                rel(reference::dist(&score, &f.score), s_scale),
                 tol_score,
             ),
         ];
@@ -363,7 +363,7 @@ impl Instance {
         let covs: Vec<Vec<Vec<Q>>> = bases
             .iter()
             .zip(&variances)
-            .map(|(u, l)| oracle::dense_covariance(u.as_ref(), l))
+            .map(|(u, l)| reference::dense_covariance(u.as_ref(), l))
             .collect();
         // ‖U_kᵀU_k − I‖₂ ≤ r_k · max-entry deviation.
         let delta = bases
@@ -401,19 +401,19 @@ impl Instance {
             + 2.0 * eta_dense * spread_s / s_scale;
         out.push(Measurement::new(
             "dense_mixture_dd",
-            rel(oracle::dist(&mean, &dm.mean), m_scale),
+            rel(reference::dist(&mean, &dm.mean), m_scale),
             tol_dm,
         ));
         out.push(Measurement::new(
             "dense_mixture_dd",
-            rel(oracle::dist(&score, &dm.score), s_scale),
+            rel(reference::dist(&score, &dm.score), s_scale),
             tol_ds,
         ));
 
         // The Jacobian against J = Σ w_k αΣ_kC_k⁻¹ + (α/β²) Σ w_k (m_k − m)(m_k − m)ᵀ
         // from dense covariances in double-double (see the module docs for the tolerance).
         let jac = s.jacobian(&model, xm.col(0), level)?;
-        let jref = oracle::mixture_jacobian_dense(&pi, &covs, &x, self.alpha, self.beta);
+        let jref = reference::mixture_jacobian_dense(&pi, &covs, &x, self.alpha, self.beta);
         let coef = self.alpha / (self.beta * self.beta);
         let dk: Vec<f64> = f
             .component_means
@@ -423,7 +423,7 @@ impl Instance {
         let mmax = f
             .component_means
             .iter()
-            .map(|mk| oracle::norm(mk))
+            .map(|mk| reference::norm(mk))
             .fold(0.0, f64::max);
         let term1: f64 = w
             .iter()
@@ -439,7 +439,7 @@ impl Instance {
             4.0 * EPS * coef * w.iter().zip(&dk).map(|(wk, dd)| wk * dd).sum::<f64>() * mmax;
         out.push(Measurement::new(
             "jacobian_dd",
-            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            rel(reference::frobenius_dist(jac.as_ref(), &jref), j_scale),
             base_tol
                 + 4.0 * delta
                 + 4.0 * eta_dense
@@ -452,7 +452,7 @@ impl Instance {
             let l1 = molrg_formula_at(&pi, &refs, &variances, &x, self.alpha, self.beta, true);
             out.push(Measurement::new(
                 "lemma1_paper_case",
-                rel(oracle::dist(&mean, &l1.mean), m_scale),
+                rel(reference::dist(&mean, &l1.mean), m_scale),
                 tol_mean,
             ));
         }
@@ -466,7 +466,7 @@ fn dist_q(a: &[Q], b: &[Q]) -> f64 {
         let e = *x - *y;
         s += e * e;
     }
-    oracle::f(s.sqrt())
+    reference::f(s.sqrt())
 }
 
 /// Draws one instance from `rng` and checks the implementation `s` on it.
@@ -478,3 +478,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &super::Reference)
 }
+
+/// R03's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R03",
+    title: "MoLRG posterior mean (general pi, r_k, Lambda_k)",
+    proof: "proofs/R03-molrg-posterior.md",
+    run_case,
+};

@@ -5,14 +5,14 @@
 //!   the heaviest points, mean as one GEMM — the crate's own a-posteriori bound at the point,
 //!   normally $2\cdot$[`EMPIRICAL_BATCH_TOL`](crate::prec::EMPIRICAL_BATCH_TOL)$\max_i\|x^{(i)}-\hat x_0\|$, never one
 //!   reported by the implementation under test, plus $8\gamma_{N+4}$, is added) and score against the double-double
-//!   softmax over all training points ([`oracle::empirical_at`]). The crate's
+//!   softmax over all training points ([`reference::empirical_at`]). The crate's
 //!   logit gaps are differences of double-length squared distances, accurate to
 //!   $\eta_i \approx 8d\varepsilon^2(D_i + D_\star)/2\beta^2 + 4\varepsilon(|\Delta_i|/2\beta^2 + 1)$, and the oracle's to
 //!   $\approx 8d\varepsilon^2\|x_t-\alpha x^\star\|^2/2\beta^2$; weights then move by
 //!   $\le 2\eta$ relative, and the mean by $\le 2\eta\sum_is_i\|x^{(i)} - \hat x_0\|$.
 //! - `jacobian_dd`: the analytic Jacobian $\frac{\alpha}{\beta^2}\sum_is_i(x^{(i)}-\hat x_0)(x^{(i)}-\hat x_0)^\top$
 //!   against its double-double evaluation with the oracle's weights
-//!   ([`oracle::empirical_jacobian`]), relative to $\frac{\alpha}{\beta^2}\sum_is_i\|x^{(i)}-\hat x_0\|^2$;
+//!   ([`reference::empirical_jacobian`]), relative to $\frac{\alpha}{\beta^2}\sum_is_i\|x^{(i)}-\hat x_0\|^2$;
 //!   tolerance: weights move by $\le 2\eta$ (both factors), plus the rounding of the offsets.
 //! - `nearest_point`: when the gap to the second-nearest point exceeds
 //!   $1600\beta^2$ (true weights below $e^{-800}$), the posterior mean is the
@@ -46,8 +46,8 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::oracle::{self, empirical_at};
-use super::{CaseResult, Measurement, rel};
+use crate::reference::{self, empirical_at};
+use super::{Theorem, CaseResult, Measurement, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::model::{Denoiser, Empirical, ExactModel};
@@ -239,7 +239,7 @@ impl Instance {
 
         // formula_dd
         let (rm, rs, rw) = empirical_at(pts.as_ref(), &x, self.alpha, self.beta);
-        let w: Vec<f64> = rw.iter().map(|&v| oracle::f(v)).collect();
+        let w: Vec<f64> = rw.iter().map(|&v| reference::f(v)).collect();
         let (alpha, b2) = (self.alpha, self.beta * self.beta);
         let dist2 = |i: usize| -> f64 {
             (0..d)
@@ -267,11 +267,11 @@ impl Instance {
             .map(eta_gap)
             .fold(0.0, f64::max)
             + 8.0 * (d as f64) * EPS * EPS * dist2(star) / (2.0 * b2);
-        let nmean = oracle::norm(&rm);
+        let nmean = reference::norm(&rm);
         let spread: f64 = (0..n)
             .map(|i| {
                 let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
-                w[i] * oracle::dist(&v, &rm)
+                w[i] * reference::dist(&v, &rm)
             })
             .sum();
         let m_scale = nmean + spread + f64::MIN_POSITIVE;
@@ -283,7 +283,7 @@ impl Instance {
         let pmax_dist = (0..n)
             .map(|i| {
                 let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
-                oracle::dist(&v, &rm)
+                reference::dist(&v, &rm)
             })
             .fold(0.0, f64::max);
         let batch =
@@ -297,24 +297,24 @@ impl Instance {
         let tol_mean = base + batch + (2.0 * eta + 4.0 * (n as f64) * EPS) * spread / m_scale;
         out.push(Measurement::new(
             "formula_dd",
-            rel(oracle::dist(&mean, &rm), m_scale),
+            rel(reference::dist(&mean, &rm), m_scale),
             tol_mean,
         ));
         out.push(Measurement::new(
             "formula_dd",
-            rel(oracle::dist(&score, &rs), s_scale),
+            rel(reference::dist(&score, &rs), s_scale),
             base + (2.0 * eta + 4.0 * (n as f64) * EPS) * frac_s,
         ));
 
         // jacobian_dd: (α/β²) Σ s_i v_i v_iᵀ, v_i = x^(i) − x̂0, against the same in
         // double-double with the reference weights; scale (α/β²) Σ s_i ‖v_i‖².
         let jac = s.jacobian(&model, xm.col(0), level)?;
-        let jref = oracle::empirical_jacobian(pts.as_ref(), &x, alpha, self.beta);
+        let jref = reference::empirical_jacobian(pts.as_ref(), &x, alpha, self.beta);
         let coef = alpha / b2;
         let vnorms: Vec<f64> = (0..n)
             .map(|i| {
                 let v: Vec<f64> = (0..d).map(|l| pts[(l, i)]).collect();
-                oracle::dist(&v, &rm)
+                reference::dist(&v, &rm)
             })
             .collect();
         let j_scale =
@@ -331,16 +331,16 @@ impl Instance {
             * pnorm;
         out.push(Measurement::new(
             "jacobian_dd",
-            rel(oracle::frobenius_dist(jac.as_ref(), &jref), j_scale),
+            rel(reference::frobenius_dist(jac.as_ref(), &jref), j_scale),
             base + 4.0 * eta + 4.0 * (n as f64) * EPS + v_err / j_scale,
         ));
 
         // nearest_point: the second-smallest gap, in double-double.
-        let xq: Vec<oracle::Q> = x.iter().map(|&v| oracle::q(v)).collect();
-        let dq = |i: usize| -> oracle::Q {
-            let mut s = oracle::Q::ZERO;
+        let xq: Vec<reference::Q> = x.iter().map(|&v| reference::q(v)).collect();
+        let dq = |i: usize| -> reference::Q {
+            let mut s = reference::Q::ZERO;
             for l in 0..d {
-                let r = xq[l] - oracle::q(alpha) * oracle::q(pts[(l, i)]);
+                let r = xq[l] - reference::q(alpha) * reference::q(pts[(l, i)]);
                 s += r * r;
             }
             s
@@ -348,7 +348,7 @@ impl Instance {
         let dstar = dq(star);
         let gap = (0..n)
             .filter(|&i| i != star)
-            .map(|i| oracle::f(dq(i) - dstar))
+            .map(|i| reference::f(dq(i) - dstar))
             .fold(f64::INFINITY, f64::min);
         if gap > 1600.0 * b2 {
             let nearest: Vec<f64> = (0..d).map(|l| pts[(l, star)]).collect();
@@ -417,7 +417,7 @@ impl Instance {
             let tol = m.bound + tol_mean * m_scale + 8.0 * gamma(d + 4) * m.scale;
             out.push(Measurement::new(
                 "high_noise_expansion",
-                oracle::dist(&mean, &m.mean),
+                reference::dist(&mean, &m.mean),
                 tol,
             ));
         }
@@ -428,7 +428,7 @@ impl Instance {
 /// The low-SNR expansion of the empirical posterior mean (module docs).
 struct Expansion {
     /// $\bar x + \frac{\alpha}{\beta^2}S(x_t - \alpha\bar x) - \frac{\alpha^2}{2\beta^2}M_3$.
-    mean: Vec<oracle::Q>,
+    mean: Vec<reference::Q>,
     /// $\frac{(2+\delta)\rho}{1-\rho}\max_i\|v_i\|$.
     bound: f64,
     /// $\|\bar x\| + \max_i\|v_i\|$.
@@ -442,7 +442,7 @@ fn high_noise_expansion(
     alpha: f64,
     beta: f64,
 ) -> Option<Expansion> {
-    use oracle::{Q, q};
+    use reference::{Q, q};
     let (d, n) = (pts.nrows(), pts.ncols());
     let nq = q(n as f64);
     let mut bar = vec![Q::ZERO; d];
@@ -464,7 +464,7 @@ fn high_noise_expansion(
     let delta = v
         .iter()
         .zip(&sq)
-        .map(|(vi, &s2)| oracle::f((qa * dot(&y, vi) - half_a2 * (s2 - tr)) / qb2).abs())
+        .map(|(vi, &s2)| reference::f((qa * dot(&y, vi) - half_a2 * (s2 - tr)) / qb2).abs())
         .fold(0.0, f64::max);
     if delta.is_nan() || delta > 0.1 {
         return None;
@@ -479,13 +479,13 @@ fn high_noise_expansion(
     }
     let vmax = sq
         .iter()
-        .map(|&s2| oracle::f(s2).sqrt())
+        .map(|&s2| reference::f(s2).sqrt())
         .fold(0.0, f64::max);
     let rho = 0.5 * delta * delta * delta.exp();
     Some(Expansion {
         mean,
         bound: (2.0 + delta) * rho / (1.0 - rho) * vmax,
-        scale: oracle::norm(&bar) + vmax,
+        scale: reference::norm(&bar) + vmax,
     })
 }
 
@@ -498,3 +498,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &super::Reference)
 }
+
+/// R04's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R04",
+    title: "Empirical posterior mean (memorization)",
+    proof: "proofs/R04-empirical-posterior.md",
+    run_case,
+};

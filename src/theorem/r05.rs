@@ -36,20 +36,20 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::instance::log_uniform;
+use super::instance::{ScheduleKind, log_uniform};
 use super::r06::top_energy;
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, random_orthonormal};
 use crate::prec::gamma;
-use crate::reduction::loss::projection_energies;
+use crate::reduction::projection_energies;
 use crate::reduction::quadrature::composite_rule;
 use crate::reduction::{
     LossCoefficients, MonteCarlo, Pca, Weight, dae_loss_closed_form, dae_loss_monte_carlo,
     dae_loss_quadrature, dae_loss_rule,
 };
 use crate::rng::{SeededRng, seeded, standard_normal};
-use crate::schedule::{RectifiedFlow, Schedule, SubVp, Ve, VpCosine, VpLinear};
+use crate::schedule::{Schedule, Ve};
 
 /// The computations R05 checks, each with a default body that calls this crate.
 ///
@@ -117,34 +117,6 @@ pub trait Subject: Sync {
 }
 
 impl Subject for Reference {}
-
-/// Which schedule an instance uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScheduleKind {
-    /// VE / EDM: $\alpha = 1$, $\beta = t$.
-    Ve,
-    /// VP with linear $\beta(s)$ (score_sde).
-    VpLinear,
-    /// VP cosine (Nichol–Dhariwal).
-    VpCosine,
-    /// sub-VP.
-    SubVp,
-    /// Rectified flow $\alpha = 1-t$, $\beta = t$.
-    RectifiedFlow,
-}
-
-impl ScheduleKind {
-    /// The schedule object.
-    pub fn build(self) -> Box<dyn Schedule> {
-        match self {
-            Self::Ve => Box::new(Ve),
-            Self::VpLinear => Box::new(VpLinear::score_sde()),
-            Self::VpCosine => Box::new(VpCosine::nichol_dhariwal()),
-            Self::SubVp => Box::new(SubVp::score_sde()),
-            Self::RectifiedFlow => Box::new(RectifiedFlow),
-        }
-    }
-}
 
 /// Which weight an instance uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,3 +367,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R05's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R05",
+    title: "K=1 DAE loss = -C||U^T X||^2 + D (PCA), three ways",
+    proof: "proofs/R05-dae-loss-pca.md",
+    run_case,
+};

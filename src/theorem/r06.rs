@@ -20,7 +20,7 @@
 //!   \sqrt2\,\|\Delta X\|_F/\underline\sigma_r + 4(\delta_{\hat U} + \delta_{U_g})$, where
 //!   $\|\Delta X\|_F \le \gamma_r\sqrt r\|A\|_F + \gamma_{8dN}\|X\|_F$ bounds the rounding of
 //!   $X = \mathrm{fl}(U_gA)$ and the SVD's backward error
-//!   ([`crate::reduction::bounds::product_rounding`], [`crate::reduction::bounds::svd_backward_error`]),
+//!   ([`crate::reduction::product_rounding`], [`crate::reduction::svd_backward_error`]),
 //!   $\underline\sigma_r$ is the larger of two lower bounds on $\sigma_r(\tilde X)$ computed without the SVD under
 //!   test (the Gram eigenvalues, [`sigma_lower`], and Weyl from the coefficients, $\sigma_r(A) - \|E\|_2$) and $\delta$ the measured orthonormality
 //!   defects. Fails for a basis that misses $\operatorname{span}X$ (e.g. the smallest singular vectors).
@@ -53,13 +53,13 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::linalg::{
     frobenius_norm, mul, orthonormality_deviation, random_orthonormal, symmetric_eigenvalues,
 };
 use crate::prec::{EPS, gamma};
-use crate::reduction::bounds::{product_rounding, svd_backward_error};
+use crate::reduction::{product_rounding, svd_backward_error};
 use crate::reduction::{Pca, pca_objective};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
@@ -88,13 +88,13 @@ pub trait Subject: Sync {
     /// The a-posteriori sin-Θ bound $\sqrt2\min(\|E\|_F, \sqrt r\|E\|_2)/\sigma_r(\tilde X)$
     /// ($+\infty$ if $\sigma_r \le 0$).
     fn recovery_bound(&self, e_fro: f64, e_op: f64, r: usize, sigma_r: f64) -> f64 {
-        crate::reduction::bounds::recovery_bound(e_fro, e_op, r, sigma_r)
+        crate::reduction::recovery_bound(e_fro, e_op, r, sigma_r)
     }
 
     /// The a-priori bound $\sqrt2\min(\|E\|_F, \sqrt r\|E\|_2)/(\sigma_r(A) - \|E\|_2)$
     /// ($+\infty$ unless $\|E\|_2 < \sigma_r(A)$).
     fn recovery_bound_a_priori(&self, e_fro: f64, e_op: f64, r: usize, sigma_r_a: f64) -> f64 {
-        crate::reduction::bounds::recovery_bound_a_priori(e_fro, e_op, r, sigma_r_a)
+        crate::reduction::recovery_bound_a_priori(e_fro, e_op, r, sigma_r_a)
     }
 }
 
@@ -433,3 +433,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R06's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R06",
+    title: "PCA recovery N >= r: exact; noisy sin-theta bound",
+    proof: "proofs/R06-pca-recovery.md",
+    run_case,
+};

@@ -42,11 +42,11 @@ use rand::RngExt;
 
 use super::instance::log_uniform;
 use super::r06::{Data, draw, draw_scaled, effective_noise, sigma_lower};
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
 use crate::prec::gamma;
-use crate::reduction::bounds::svd_backward_error;
+use crate::reduction::svd_backward_error;
 use crate::reduction::subspace::residual_matrix;
 use crate::reduction::{Pca, pca_objective};
 use crate::rng::{SeededRng, seeded};
@@ -64,16 +64,16 @@ pub trait Subject: Sync {
     }
 
     /// The optimal basis with the largest error $\|\hat U\hat U^\top - U_gU_g^\top\|_F$, the numerical rank $k$
-    /// of $X$ and $\sigma_k(X)$ ([`crate::reduction::bounds::adversarial_optimal_basis`]).
+    /// of $X$ and $\sigma_k(X)$ ([`crate::reduction::adversarial_optimal_basis`]).
     ///
     /// # Errors
-    /// As [`crate::reduction::bounds::adversarial_optimal_basis`].
+    /// As [`crate::reduction::adversarial_optimal_basis`].
     fn adversarial_optimal_basis(
         &self,
         x: MatRef<'_, f64>,
         u_g: MatRef<'_, f64>,
     ) -> Result<(Mat<f64>, usize, f64)> {
-        crate::reduction::bounds::adversarial_optimal_basis(x, u_g)
+        crate::reduction::adversarial_optimal_basis(x, u_g)
     }
 
     /// The largest error of an optimal basis for noise-free data of rank $k < r$ in $\mathbb R^d$:
@@ -83,9 +83,9 @@ pub trait Subject: Sync {
     }
 
     /// The failure lower bound $\sqrt2\big(m - \min(\|E\|_F^2, m\|E\|_2^2)/\sigma_k^2\big)_+^{1/2}$
-    /// ([`crate::reduction::bounds::failure_lower_bound`]).
+    /// ([`crate::reduction::failure_lower_bound`]).
     fn failure_lower_bound(&self, e_fro: f64, e_op: f64, m: usize, sigma_k: f64) -> f64 {
-        crate::reduction::bounds::failure_lower_bound(e_fro, e_op, m, sigma_k)
+        crate::reduction::failure_lower_bound(e_fro, e_op, m, sigma_k)
     }
 
     /// The subspace distance $\|UU^\top - VV^\top\|_F$ of two orthonormal bases.
@@ -267,3 +267,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R07's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R07",
+    title: "PCA failure N < r: error sqrt(2 min(r-N, d-r))",
+    proof: "proofs/R07-pca-failure.md",
+    run_case,
+};

@@ -41,14 +41,15 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::r05::{ScheduleKind, WeightKind};
-use super::{CaseResult, Measurement, Reference};
+use super::instance::ScheduleKind;
+use super::r05::WeightKind;
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::{frobenius_distance, frobenius_norm, mul, orthonormality_deviation};
 use crate::model::{Denoiser, Molrg};
 use crate::prec::{EPS, gamma};
-use crate::reduction::bounds::{product_rounding, recovery_bound, svd_backward_error};
+use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::reduction::quadrature::Integral;
 use crate::reduction::{
     KSubspaces, LossCoefficients, MolrgParam, Weight, dae_loss_hard_max_quadrature,
@@ -555,6 +556,14 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R08's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R08",
+    title: "K>1 DAE loss = subspace clustering; K-subspaces",
+    proof: "proofs/R08-subspace-clustering.md",
+    run_case,
+};
 
 /// $\|U^\top x_j\|^2$ for column `j` of `x`, by plain dot products (check-side, independent of
 /// [`crate::reduction::ksubspaces`]).

@@ -48,11 +48,11 @@ use super::r08::{
     best_permutation, cluster_allowance, clustered_data, cross_coherence, labels_of, projection_sq,
     residual_sq, residual_sum,
 };
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
 use crate::prec::gamma;
-use crate::reduction::bounds::{product_rounding, recovery_bound, svd_backward_error};
+use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::reduction::pca::Pca;
 use crate::reduction::subspace::residual_matrix;
 use crate::reduction::{KSubspaces, residual_energy};
@@ -489,3 +489,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R09's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R09",
+    title: "Sample complexity: N_k >= r recovers, N_k < r fails",
+    proof: "proofs/R09-sample-complexity.md",
+    run_case,
+};

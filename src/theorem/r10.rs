@@ -61,9 +61,9 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::flow::{ScheduleKind, random_gaussian};
+use super::instance::{ScheduleKind, random_gaussian};
 use super::instance::log_uniform;
-use super::{CaseResult, Measurement};
+use super::{Theorem, CaseResult, Measurement};
 use crate::error::Result;
 use crate::flow::{
     Ddim, DormandPrince, DpmSolverPP2M, Euler, FlowMap, GaussianFlow, GridEnd, Heun,
@@ -543,3 +543,11 @@ pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &super::Reference)
 }
+
+/// R10's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R10",
+    title: "PF ODE solvers: orders and tolerance vs exact Gaussian flow",
+    proof: "proofs/R10-probability-flow.md",
+    run_case,
+};

@@ -70,9 +70,9 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::flow::random_gaussian;
+use super::instance::random_gaussian;
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::flow::{FlowMap, Heun, Sampler, Solver, TimeGrid};
 use crate::metric::{FeatureMap, LinearFeatures, Pfd, PfdEstimate, binomial_lower_tail};
@@ -534,6 +534,14 @@ impl Instance {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R11's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R11",
+    title: "PFD: Gaussian closed forms, estimator, CI coverage, solver PFD",
+    proof: "proofs/R11-probability-flow-distance.md",
+    run_case,
+};
 
 /// Draws one instance from `rng` and checks the implementation `s` on it.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

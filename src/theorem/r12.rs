@@ -29,8 +29,8 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, orthogonal_bases};
-use super::oracle::{Q, f, q};
-use super::{CaseResult, Measurement, Reference};
+use crate::reference::{Q, f, q};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::flow::{FlowMap, GaussianFlow, Heun, Sampler, TimeGrid};
 use crate::level::NoiseLevel;
@@ -275,6 +275,14 @@ impl Instance {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R12's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R12",
+    title: "Bias-variance identity E[E_gen^2] = E_bias^2 + E_var",
+    proof: "proofs/R12-bias-variance.md",
+    run_case,
+};
 
 /// Draws one instance from `rng` and checks the implementation `s` on it.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

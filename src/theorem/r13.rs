@@ -44,7 +44,7 @@ use rand::RngExt;
 use statrs::function::gamma::ln_gamma;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::flow::{FlowMap, Heun, Sampler, TimeGrid};
 use crate::linalg;
@@ -298,6 +298,14 @@ fn lower_tail(k: usize, n: usize, p: f64) -> (f64, f64) {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R13's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R13",
+    title: "RP/GL scores: Clopper-Pearson, low-rank vs memorizing",
+    proof: "proofs/R13-reproducibility-generalization.md",
+    run_case,
+};
 
 /// Draws one instance from `rng` and checks the implementation `s` on it.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

@@ -34,11 +34,12 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{
-    AnyModel, BasisKind, ModelKind, log_uniform, orthogonal_bases, random_model, typical_point,
+    AnyModel, BasisKind, log_uniform, orthogonal_bases, random_model, typical_point,
 };
-use super::{CaseResult, Measurement, Reference, rel};
+use super::{Theorem, CaseResult, Measurement, Reference, rel};
+use crate::model::ModelKind;
 use crate::error::Result;
-use crate::jacobian::{ENERGY_THRESHOLD, JacobianStructure, analyze, finite_difference_jacobian};
+use crate::model::jacobian::{ENERGY_THRESHOLD, JacobianStructure, analyze, finite_difference_jacobian};
 use crate::level::NoiseLevel;
 use crate::linalg::{
     frobenius_distance, frobenius_norm, mul, projection_residual, symmetric_eigenvalues,
@@ -313,6 +314,14 @@ impl Instance {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R14's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R14",
+    title: "Jacobian structure: FD, rank, steering, null space",
+    proof: "proofs/R14-jacobian-structure.md",
+    run_case,
+};
 
 /// The check on the implementation `s`, on the instance drawn from `rng`.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

@@ -45,8 +45,8 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::oracle::{Q, f, q};
-use super::{CaseResult, Measurement, Reference};
+use crate::reference::{Q, f, q};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::{Error, Result};
 use crate::level::NoiseLevel;
 use crate::linalg::{self, frobenius_norm};
@@ -446,6 +446,14 @@ fn dense_affine_gain(sigma: &[Vec<Q>], alpha: f64, beta: f64) -> Result<Vec<Vec<
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R15's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R15",
+    title: "Best affine denoiser = empirical Gaussian denoiser",
+    proof: "proofs/R15-hidden-gaussian-structure.md",
+    run_case,
+};
 
 /// The check on the implementation `s`, on the instance drawn from `rng`.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

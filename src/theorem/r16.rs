@@ -61,7 +61,7 @@ use statrs::distribution::{Beta, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{CaseResult, Measurement, Reference};
+use super::{Theorem, CaseResult, Measurement, Reference};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::mul;
@@ -336,6 +336,14 @@ fn even_rank_tail(r: usize, d: usize, c: f64) -> (f64, f64) {
 pub fn run_case(rng: &mut SeededRng) -> CaseResult {
     run_case_with(rng, &Reference)
 }
+
+/// R16's entry in the [registry](super::registry): the only place its title is written.
+pub const THEOREM: Theorem = Theorem {
+    id: "R16",
+    title: "Shallow Diffuse Thm 1: null-space perturbation bound (linear K = 1)",
+    proof: "proofs/R16-perturbation-bound.md",
+    run_case,
+};
 
 /// The check on the implementation `s`, on the instance drawn from `rng`.
 pub fn run_case_with(rng: &mut SeededRng, s: &dyn Subject) -> CaseResult {

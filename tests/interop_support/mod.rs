@@ -62,7 +62,7 @@ pub fn write_typed<T: npyz::Serialize + Copy>(
 
 /// Reads an f64/f32 .npy as (shape, data in C order).
 pub fn read(path: &Path) -> (Vec<usize>, Vec<f64>) {
-    let a = diffusion_lowdim::interop::npy::read(path).unwrap();
+    let a = diffusion_lowdim::io::npy::read(path).unwrap();
     (a.shape().to_vec(), a.into_data())
 }
 

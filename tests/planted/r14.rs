@@ -1,6 +1,6 @@
 //! R14 planted defects.
 
-use diffusion_lowdim::jacobian::{JacobianStructure, analyze};
+use diffusion_lowdim::model::jacobian::{JacobianStructure, analyze};
 use diffusion_lowdim::theorem::instance::AnyModel;
 use diffusion_lowdim::theorem::r14::{self, Subject};
 use diffusion_lowdim::{NoiseLevel, Result};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use diffusion_lowdim::figure::memorization::{csv, svg};
-use diffusion_lowdim::interop::{InteropError, limits};
-use diffusion_lowdim::metric::MemorizationStudy;
+use diffusion_lowdim::io::{InteropError, limits};
+use diffusion_lowdim::study::MemorizationStudy;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::output::{CliError, write_atomic};

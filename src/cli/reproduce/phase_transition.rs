@@ -1,6 +1,6 @@
 //! `diffusion-lowdim reproduce phase-transition`: the sample-complexity phase
 //! transition of arXiv:2409.02426 (R09). Parses, calls
-//! [`diffusion_lowdim::reduction::phase_transition`], renders with
+//! [`diffusion_lowdim::study::phase_transition_transition`], renders with
 //! [`diffusion_lowdim::figure::phase_transition`], writes atomically.
 
 use std::path::PathBuf;
@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use diffusion_lowdim::figure::phase_transition::{csv, svg};
-use diffusion_lowdim::interop::{InteropError, limits};
-use diffusion_lowdim::reduction::phase::{transitions, validate};
-use diffusion_lowdim::reduction::{PhaseConfig, phase_transition};
+use diffusion_lowdim::io::{InteropError, limits};
+use diffusion_lowdim::study::phase_transition::{transitions, validate};
+use diffusion_lowdim::study::{PhaseConfig, phase_transition};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::output::{CliError, write_atomic};

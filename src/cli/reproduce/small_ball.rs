@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use diffusion_lowdim::reduction::bounds::small_ball_table;
+use diffusion_lowdim::study::small_ball_table;
 
 use crate::cli::output::{CliError, write_atomic};
 

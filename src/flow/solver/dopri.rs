@@ -195,7 +195,7 @@ impl DormandPrince {
 
 impl Solver for DormandPrince {
     fn name(&self) -> &'static str {
-        "dormand-prince"
+        "dopri5"
     }
 
     fn order(&self) -> Option<u32> {
@@ -229,7 +229,7 @@ impl Solver for DormandPrince {
         let mut t = t0;
         let mut just_rejected = false;
         let fail = |reason: &'static str, t: f64, steps: usize| Error::StepFailure {
-            solver: "dormand-prince",
+            solver: "dopri5",
             reason,
             t,
             steps,

@@ -108,7 +108,7 @@ pub struct DpmSolverPP2M;
 
 impl Solver for DpmSolverPP2M {
     fn name(&self) -> &'static str {
-        "dpm-solver++(2m)"
+        "dpm-solver++2m"
     }
 
     fn order(&self) -> Option<u32> {

@@ -4,10 +4,12 @@
 mod dopri;
 mod explicit;
 mod exponential;
+mod list;
 
 pub use dopri::DormandPrince;
 pub use explicit::{Euler, Heun, Rk4};
 pub use exponential::{Ddim, DpmSolverPP2M};
+pub use list::{NamedSolver, SOLVERS, find_solver, solver_names};
 
 use faer::{Mat, MatRef};
 
