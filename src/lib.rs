@@ -63,9 +63,12 @@
 #![deny(clippy::float_cmp)]
 
 pub mod error;
+#[cfg(feature = "figures")]
 pub mod figure;
 pub mod flow;
+#[cfg(feature = "io")]
 pub mod golden;
+#[cfg(feature = "io")]
 pub mod io;
 pub mod level;
 pub mod linalg;
@@ -76,6 +79,7 @@ pub mod reduction;
 pub mod reference;
 pub mod rng;
 pub mod schedule;
+#[cfg(feature = "io")]
 pub mod service;
 pub mod stats;
 pub mod study;

@@ -10,8 +10,7 @@ use super::output::{CliError, write_atomic};
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only these result ids, comma separated (e.g. `R01,R03`). Default: all.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', help = only_help())]
     only: Option<Vec<String>>,
     /// Master seed: instance i of result R uses the stream (seed, R, i).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
@@ -118,4 +117,16 @@ fn truncate(s: &str, n: usize) -> String {
     } else {
         s.chars().take(n - 1).collect::<String>() + "…"
     }
+}
+
+/// `--only`'s help, from the result registry.
+fn only_help() -> String {
+    let ids: Vec<&str> = diffusion_lowdim::theorem::registry()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    format!(
+        "Only these result ids, comma separated (e.g. `R01,R03`): {}. Default: all",
+        ids.join(", ")
+    )
 }

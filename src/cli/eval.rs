@@ -45,13 +45,9 @@ pub enum Target {
 /// The flow: schedule, solver and time grid (shared by `eval flow` and `eval pfd`).
 #[derive(Debug, Args)]
 pub struct FlowOptions {
-    /// A crate schedule: ve (EDM, k-diffusion), vp-linear, vp-cosine, sub-vp,
-    /// rectified-flow, ddpm-linear, ddpm-scaled-linear, ddpm-cosine (diffusers' tables).
-    #[arg(long, default_value = "ve")]
+    #[arg(long, default_value = "ve", help = schedule_help(""))]
     schedule: String,
-    /// euler, heun (EDM), rk4, ddim, dpm-solver++2m, dopri5 (adaptive, uses only the grid's
-    /// ends), exact (Gaussian models: the exact flow).
-    #[arg(long)]
+    #[arg(long, help = solver_help())]
     solver: String,
     /// Number of steps (noise levels of the EDM grid, or steps from --t-start to --t-end).
     /// Required by the fixed-step solvers; dopri5 and exact default to the grid's two ends.
@@ -189,10 +185,11 @@ pub struct LevelArgs {
     /// VE / EDM / k-diffusion noise level σ: α = 1, β = σ.
     #[arg(long, conflicts_with_all = ["alpha", "schedule"], allow_negative_numbers = true)]
     sigma: Option<f64>,
-    /// A schedule: ve, vp-linear, vp-cosine, sub-vp, rectified-flow, ddpm-linear,
-    /// ddpm-scaled-linear, ddpm-cosine, or a library preset (see `presets list`),
-    /// evaluated at --t in its own time variable.
-    #[arg(long, requires = "t")]
+    #[arg(
+        long,
+        requires = "t",
+        help = schedule_help(", or a library preset (see `presets list`), evaluated at --t in its own time variable")
+    )]
     schedule: Option<String>,
     /// Time in the schedule's coordinates (a diffusers train timestep, a grid index, …).
     #[arg(long, requires = "schedule", allow_negative_numbers = true)]
@@ -491,4 +488,22 @@ fn schedule(a: ScheduleArgs) -> Result<ExitCode, CliError> {
         a.out_dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--schedule`'s help, from the schedule list.
+fn schedule_help(more: &str) -> String {
+    let names: Vec<String> = diffusion_lowdim::schedule::SCHEDULES
+        .iter()
+        .map(|s| format!("{}: {}", s.name, s.about))
+        .collect();
+    format!("A crate schedule: {}{more}", names.join("; "))
+}
+
+/// `--solver`'s help, from the solver list.
+fn solver_help() -> String {
+    let names: Vec<String> = diffusion_lowdim::flow::SOLVERS
+        .iter()
+        .map(|s| format!("{}: {}", s.name, s.about))
+        .collect();
+    format!("The solver: {}", names.join("; "))
 }

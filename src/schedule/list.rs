@@ -30,7 +30,7 @@ impl NamedSchedule {
 pub static SCHEDULES: [NamedSchedule; 8] = [
     NamedSchedule {
         name: "ve",
-        about: "variance exploding (EDM, k-diffusion): alpha = 1, beta = t",
+        about: "variance exploding (EDM, k-diffusion), alpha = 1, beta = t",
         build: || Box::new(Ve),
     },
     NamedSchedule {
@@ -50,7 +50,7 @@ pub static SCHEDULES: [NamedSchedule; 8] = [
     },
     NamedSchedule {
         name: "rectified-flow",
-        about: "rectified flow: alpha = 1 - t, beta = t",
+        about: "rectified flow, alpha = 1 - t, beta = t",
         build: || Box::new(RectifiedFlow),
     },
     NamedSchedule {
