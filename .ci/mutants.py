@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "docs" / "mutation-sample.tsv"
 
-# Stratum -> (cargo-mutants file globs, test binaries that check it). `registry` runs every
+# Stratum -> (cargo-mutants file globs, the modules of tests/suite that check it). `registry` runs every
 # theorem check end to end (64 instances each) and `planted` runs them on planted defects.
 STRATA = {
     "tweedie+level": (["src/tweedie.rs", "src/level.rs"], ["registry", "planted", "r01_tweedie"]),
@@ -245,7 +245,11 @@ def cmd_run(args):
         # Passed to every cargo invocation (--cargo-arg), so that the build phase builds only
         # these test binaries: after `--` they would reach `cargo test` only, and the build
         # phase (`cargo test --no-run`) would build all 29 test binaries for every mutant.
-        tests = [f"--cargo-arg=--test={t}" for t in STRATA[s][1]]
+        # One test binary (tests/suite), filtered to the stratum's modules; `--cargo-arg` reaches
+        # the build phase too, so that it builds only that binary, and the filters after
+        # `-- --` reach the test harness.
+        tests = ["--cargo-arg=--test=suite"]
+        filters = ["--", "--", *(f"{t}::" for t in STRATA[s][1])]
         outdir = work / ".mutants-out" / s
         outdir.mkdir(parents=True, exist_ok=True)
         # cargo-mutants selects "delete field" mutants whatever --re says: the file globs
@@ -255,7 +259,7 @@ def cmd_run(args):
         files = [a for g in paths for a in ("-f", g)]
         cmd = [
             "cargo", "mutants", "--in-place", "--baseline", "skip", "--no-times",
-            "--timeout", "300", "--re", regex, *files, "-o", str(outdir), *tests,
+            "--timeout", "300", "--re", regex, *files, "-o", str(outdir), *tests, *filters,
         ]
         print(f"== {s}: {len(todo)} mutants; tests {STRATA[s][1]}", flush=True)
         # A mutant's cost is its build: opt-level 1 without debug info builds several times

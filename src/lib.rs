@@ -10,24 +10,26 @@
 //! same id names the code, the property tests, the proof in `proofs/` and the
 //! line of the `check` report.
 //!
-//! | id | result | where |
+//! | id | code | check |
 //! |---|---|---|
-//! | R01 | Tweedie: $\mathbb E[x_0\mid x_t] = (x_t + \beta^2\nabla\log p_t)/\alpha$ | [`tweedie`] |
-//! | R02 | Gaussian posterior mean | [`Gaussian`] |
-//! | R03 | MoLRG posterior mean (general $\pi_k$, $r_k$, $\Lambda_k$) | [`Molrg`] |
-//! | R04 | Empirical posterior mean (memorization) | [`Empirical`] |
-//! | R05 | K = 1 DAE loss $= -C\|U^\top X\|_F^2 + D$: PCA (Theorem 1) | [`reduction::loss`], [`reduction::Pca`] |
-//! | R06 | PCA recovery: exact for $N \ge r$, explicit sin-Θ bound with noise (Theorem 2(i)) | [`reduction::bounds`] |
-//! | R07 | PCA failure for $N < r$: error $\sqrt{2\min\{r-N,d-r\}}$ (Theorem 2(ii)) | [`reduction::bounds`] |
-//! | R08 | K > 1 DAE loss = subspace clustering; K-subspaces (Theorem 3) | [`reduction::ksubspaces`] |
-//! | R09 | Sample complexity $N_k \ge r$ and the phase transition (Theorem 4) | [`reduction::phase`] |
-//! | R10 | PF ODE solvers (Euler, Heun, RK4, DDIM, DPM-Solver++(2M), Dormand–Prince) and the exact Gaussian flow | [`flow`] |
-//! | R11 | Probability flow distance, $E_{\mathrm{gen}}$, $E_{\mathrm{mem}}$, Gaussian closed forms | [`metric::Pfd`] |
-//! | R12 | Bias–variance: $\mathbb E_D[E_{\mathrm{gen}}^2] = E_{\mathrm{bias}}^2 + E_{\mathrm{var}}$ | [`metric::BiasVariance`] |
-//! | R13 | RP and GL scores with Clopper–Pearson intervals | [`metric::Scores`] |
-//! | R14 | Jacobian structure: rank, steering, null-space invariance | [`jacobian`] |
-//! | R15 | Best affine denoiser = Gaussian denoiser with empirical moments | [`metric::optimal_affine`] |
-//! | R16 | Shallow Diffuse Thm 1: null-space perturbation bound | [`metric::perturbation_test`] |
+//! | R01 | [`tweedie`] | [`theorem::r01`] |
+//! | R02 | [`Gaussian`] | [`theorem::r02`] |
+//! | R03 | [`Molrg`] | [`theorem::r03`] |
+//! | R04 | [`Empirical`] | [`theorem::r04`] |
+//! | R05 | [`reduction::dae_loss_closed_form`], [`reduction::Pca`] | [`theorem::r05`] |
+//! | R06 | [`reduction::recovery_bound`] | [`theorem::r06`] |
+//! | R07 | [`reduction::failure_lower_bound`], [`reduction::adversarial_optimal_basis`] | [`theorem::r07`] |
+//! | R08 | [`reduction::KSubspaces`], [`reduction::MolrgParam`] | [`theorem::r08`] |
+//! | R09 | [`reduction::match_subspaces`], [`study::phase_transition()`] | [`theorem::r09`] |
+//! | R10 | [`flow`] | [`theorem::r10`] |
+//! | R11 | [`metric::Pfd`] | [`theorem::r11`] |
+//! | R12 | [`metric::BiasVariance`] | [`theorem::r12`] |
+//! | R13 | [`metric::Scores`] | [`theorem::r13`] |
+//! | R14 | [`model::jacobian`] | [`theorem::r14`] |
+//! | R15 | [`metric::optimal_affine`] | [`theorem::r15`] |
+//! | R16 | [`metric::perturbation_test`] | [`theorem::r16`] |
+//!
+//! The results' titles and proofs: [`theorem::registry`] (also `docs/README.md`).
 //!
 //! Conventions (SPEC §0): $x_t = \alpha_t x_0 + \beta_t\varepsilon$,
 //! $\varepsilon\sim\mathcal N(0, I_d)$; a batch of points is a `d × B` matrix

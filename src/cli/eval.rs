@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use diffusion_lowdim::service::eval::{
-    self, FlowSpec, GridSpec, LevelSpec, Noises, PfdSummary, Quantity, SolverSpec,
-};
 use diffusion_lowdim::io::fsio::{DirContents, write_dir_atomic, write_file_atomic};
 use diffusion_lowdim::io::model_file;
 use diffusion_lowdim::io::npy::{self, Array};
+use diffusion_lowdim::service::eval::{
+    self, FlowSpec, GridSpec, LevelSpec, Noises, PfdSummary, Quantity, SolverSpec,
+};
 use diffusion_lowdim::service::presets::{self, Precision, Spacing, TableOptions};
 
 use super::output::{CliError, ensure_not_input, model_inputs, on_file};

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Subcommand;
-use diffusion_lowdim::io::fsio::write_file_atomic;
 use diffusion_lowdim::golden::{self, Tier};
+use diffusion_lowdim::io::fsio::write_file_atomic;
 
 use super::output::{CliError, ensure_not_input};
 

@@ -1,7 +1,7 @@
 //! The phase-transition figure (R09): CSV and SVG heat map of recovery rates.
 //!
 //! Both functions are pure: they turn the cells computed by
-//! [`crate::study::phase_transition_transition`] into text. The CSV has one row per cell
+//! [`crate::study::phase_transition()`] into text. The CSV has one row per cell
 //! with the columns `K,r,N,trials,successes,rate,ci_low,ci_high,median_error`
 //! (rates and interval ends with 6 decimals, the median error in `%.6e` form),
 //! so equal cells give byte-identical files. The SVG draws one heat map of the
@@ -21,7 +21,7 @@ pub const CSV_HEADER: &str = "K,r,N,trials,successes,rate,ci_low,ci_high,median_
 /// # Examples
 /// ```
 /// use diffusion_lowdim::figure::phase_transition::{csv, CSV_HEADER};
-/// use diffusion_lowdim::reduction::CellResult;
+/// use diffusion_lowdim::study::CellResult;
 /// let c = CellResult { k: 1, r: 2, n: 3, trials: 4, successes: 4, ci_low: 0.4, ci_high: 1.0, median_error: 1e-15 };
 /// let text = csv(&[c]);
 /// assert!(text.starts_with(CSV_HEADER));

@@ -49,8 +49,8 @@ pub use grid::{EDM_RHO, EDM_SIGMA_MAX, EDM_SIGMA_MIN, GridEnd, TimeGrid};
 pub use reduced::SubspaceSampler;
 pub use sampler::Sampler;
 pub use solver::{
-    Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, NamedSolver, Rk4, SOLVERS, Solution, SolveInfo,
-    Solver, find_solver, solver_names,
+    Ddim, DormandPrince, DpmSolverPP2M, Euler, Heun, NamedSolver, Rk4, SOLVERS, Solution,
+    SolveInfo, Solver, find_solver, solver_names,
 };
 
 use faer::{Mat, MatRef};

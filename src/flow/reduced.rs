@@ -26,7 +26,7 @@
 //! in the directions orthogonal to the span (its $D$ is only numerically in
 //! $\operatorname{span} Q$). Both are propagated by the same flow; the tests compare the two
 //! samplers on random models, schedules, solvers and grids
-//! (`tests/subspace_sampler.rs`).
+//! (`tests/suite/subspace_sampler.rs`).
 //!
 //! # Cost
 //! Every denoiser evaluation works on $m$-vectors instead of $d$-vectors: for

@@ -4,11 +4,11 @@
 //!
 //! | id | result | code |
 //! |---|---|---|
-//! | R05 | $\ell(U) = -C\|U^\top X\|_F^2 + D$ (Theorem 1) | [`loss`], [`Pca`] |
+//! | R05 | $\ell(U) = -C\|U^\top X\|_F^2 + D$ (Theorem 1) | [`dae_loss_closed_form`], [`Pca`] |
 //! | R06 | $N \ge r$: exact recovery; noisy: explicit sin-Θ bound (Theorem 2(i)) | [`recovery_bound`], [`subspace_distance`] |
 //! | R07 | $N < r$: optimal bases contain $\operatorname{span}X$; error $\sqrt{2\min\{r-N,d-r\}}$ (Theorem 2(ii)) | [`adversarial_optimal_basis`], [`failure_lower_bound`] |
 //! | R08 | hard-max MoLRG loss $= -C\cdot N J(U) + $ const (Theorem 3); K-subspaces | [`dae_loss_hard_max_quadrature`], [`KSubspaces`], [`MolrgParam`] |
-//! | R09 | per-component $N_k \ge r$ recovers, some $N_k < r$ fails (Theorem 4); phase transition | [`match_subspaces`], [`crate::study::phase_transition`] |
+//! | R09 | per-component $N_k \ge r$ recovers, some $N_k < r$ fails (Theorem 4); phase transition | [`match_subspaces`], [`crate::study::phase_transition()`] |
 //!
 //! Derivations: `docs/reductions.md`. Proofs: `proofs/R05-*.md` … `proofs/R09-*.md`.
 //!
@@ -44,11 +44,14 @@ pub use loss::{
     dae_loss_closed_form, dae_loss_hard_max_quadrature, dae_loss_monte_carlo, dae_loss_quadrature,
     dae_loss_rule, loss_at_level, projection_energies,
 };
-pub use matching::{Matching, match_subspaces, min_cost_assignment, min_cost_assignment_exhaustive};
+pub use matching::{
+    Matching, match_subspaces, min_cost_assignment, min_cost_assignment_exhaustive,
+};
 pub use pca::{Pca, pca_objective};
 pub use recovery::{
     SMALL_BALL_EXACT_MAX_DOF, adversarial_optimal_basis, failure_lower_bound, product_rounding,
-    recovery_bound, recovery_bound_a_priori, small_ball_bound, small_ball_scale, svd_backward_error,
+    recovery_bound, recovery_bound_a_priori, small_ball_bound, small_ball_scale,
+    svd_backward_error,
 };
 pub use softmax::MolrgParam;
 pub use subspace::{principal_angles, residual_matrix, sin_theta_norm, subspace_distance};

@@ -141,8 +141,6 @@ pub fn small_ball_scale(n: usize, r: usize) -> f64 {
     k / ((n as f64).sqrt() + (r as f64 - 1.0).max(0.0).sqrt())
 }
 
-/// The exact (Clopper–Pearson) interval, shared with the probability-flow metrics.
-
 /// The optimal PCA basis of the failure side with the largest error (R07).
 ///
 /// # Definition
@@ -217,6 +215,7 @@ pub fn svd_backward_error(m: usize, n: usize, x_fro: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::clopper_pearson;
 
     #[test]
     fn small_ball_scale_is_cancellation_free() {

@@ -22,10 +22,10 @@ use std::path::Path;
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
+use crate::flow::{FlowMap, GaussianFlow, GridEnd, ProbabilityFlow, SolveInfo, Solver, TimeGrid};
 use crate::io::Result;
 use crate::io::model_file::{LoadedModel, Model};
 use crate::io::npy::Array;
-use crate::flow::{FlowMap, GaussianFlow, GridEnd, ProbabilityFlow, SolveInfo, Solver, TimeGrid};
 use crate::level::NoiseLevel;
 use crate::metric::{FeatureMap, LinearFeatures, Pfd, PfdEstimate};
 use crate::model::{Denoiser, ExactModel, Gaussian};
@@ -164,7 +164,6 @@ pub enum LevelSpec {
         options: super::presets::TableOptions,
     },
 }
-
 
 impl LevelSpec {
     /// The noise level.
@@ -340,7 +339,14 @@ impl GridSpec {
     /// [`TimeGrid::uniform`], [`TimeGrid::log_uniform`].
     pub fn build(&self, schedule: &dyn Schedule) -> Result<TimeGrid> {
         let steps = self.steps();
-        crate::io::limits::ensure_count_fits("--steps", steps as u128, 2, GRID_BYTES_PER_STEP, 0, "")?;
+        crate::io::limits::ensure_count_fits(
+            "--steps",
+            steps as u128,
+            2,
+            GRID_BYTES_PER_STEP,
+            0,
+            "",
+        )?;
         Ok(match *self {
             Self::Karras {
                 steps,
@@ -380,7 +386,7 @@ impl GridSpec {
 /// A probability flow to run: schedule, solver and grid.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FlowSpec {
-    /// A crate schedule ([`CRATE_SCHEDULES`]): the ODE needs $\alpha'_t, \beta'_t$.
+    /// A crate schedule ([`crate::schedule::SCHEDULES`]): the ODE needs $\alpha'_t, \beta'_t$.
     pub schedule: String,
     /// The solver.
     pub solver: SolverSpec,
@@ -396,16 +402,18 @@ impl FlowSpec {
     /// tables without derivatives; use `ve` for EDM / k-diffusion σ grids and
     /// `ddpm-linear`, `ddpm-scaled-linear`, `ddpm-cosine` for diffusers' tables).
     pub fn schedule(&self) -> Result<Box<dyn Schedule>> {
-        crate::schedule::find_schedule(&self.schedule).map(|s| s.build()).ok_or_else(|| {
-            crate::Error::Unknown {
-                kind: "flow schedule (a crate schedule; presets are tables without \
+        crate::schedule::find_schedule(&self.schedule)
+            .map(|s| s.build())
+            .ok_or_else(|| {
+                crate::Error::Unknown {
+                    kind: "flow schedule (a crate schedule; presets are tables without \
                        derivatives: use ve for EDM/k-diffusion sigma grids, ddpm-* for \
                        diffusers tables)",
-                name: self.schedule.clone(),
-                known: crate::schedule::schedule_names().join(", "),
-            }
-            .into()
-        })
+                    name: self.schedule.clone(),
+                    known: crate::schedule::schedule_names().join(", "),
+                }
+                .into()
+            })
     }
 
     /// The starting noise scale $\beta_{t_0}$ (the $T$ of $x_T \sim \mathcal N(0, T^2I)$ in VE).

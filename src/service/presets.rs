@@ -34,8 +34,8 @@
 
 use serde::Serialize;
 
-use crate::io::Result;
 use crate::error::Error;
+use crate::io::Result;
 use crate::level::NoiseLevel;
 use crate::schedule::{
     DiscreteTable, Schedule, SubVp, VpLinear, cosine_betas, karras_sigmas, linear_betas,

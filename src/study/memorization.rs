@@ -3,12 +3,12 @@
 
 use faer::Mat;
 
-use crate::metric::subspaces_denoiser;
-use crate::metric::{Pfd, PfdEstimate};
-use crate::metric::Scores;
 use crate::error::{Error, Result};
 use crate::flow::{FlowMap, Heun, Sampler, TimeGrid};
 use crate::linalg::{self, random_orthonormal};
+use crate::metric::Scores;
+use crate::metric::subspaces_denoiser;
+use crate::metric::{Pfd, PfdEstimate};
 use crate::model::{Denoiser, Empirical, Molrg};
 use crate::rng::{standard_normal, stream};
 use crate::schedule::Ve;

@@ -3,9 +3,9 @@
 //!
 //! | study | result | reproduces |
 //! |---|---|---|
-//! | [`phase_transition`] | R09 | the sample-complexity phase transition (arXiv:2409.02426 Fig. 3) |
-//! | [`memorization`] | R13 | RP / GL of low-rank vs memorizing denoisers over $N$ |
-//! | [`small_ball`] | R07 | the small-ball probability against its bound |
+//! | [`phase_transition`](mod@phase_transition) | R09 | the sample-complexity phase transition (arXiv:2409.02426 Fig. 3) |
+//! | [`memorization`](mod@memorization) | R13 | RP / GL of low-rank vs memorizing denoisers over $N$ |
+//! | [`small_ball`](mod@small_ball) | R07 | the small-ball probability against its bound |
 
 pub mod memorization;
 pub mod phase_transition;

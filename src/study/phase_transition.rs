@@ -27,12 +27,12 @@
 use faer::Mat;
 use rayon::prelude::*;
 
-use crate::stats::clopper_pearson;
-use crate::reduction::{KSubspaces, match_subspaces};
-use crate::reduction::Pca;
 use crate::error::{Error, Result};
 use crate::linalg::random_orthonormal;
+use crate::reduction::Pca;
+use crate::reduction::{KSubspaces, match_subspaces};
 use crate::rng::{SeededRng, standard_normal, stream};
+use crate::stats::clopper_pearson;
 
 /// The label of the per-trial random streams.
 pub const STREAM_LABEL: &str = "phase-transition";

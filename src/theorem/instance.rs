@@ -12,8 +12,8 @@ use crate::level::NoiseLevel;
 use crate::linalg::{mul, random_orthonormal};
 use crate::model::ModelKind;
 use crate::model::{Empirical, Gaussian, Molrg};
-use crate::schedule::Schedule;
 use crate::rng::{SeededRng, seeded, standard_normal};
+use crate::schedule::Schedule;
 
 /// How a random orthonormal basis is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,15 +227,15 @@ pub fn project(u: &Mat<f64>, v: &[f64]) -> Vec<f64> {
 /// The continuous schedules the flow checks draw from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleKind {
-    /// [`Ve`].
+    /// [`Ve`](crate::schedule::Ve).
     Ve,
-    /// [`VpLinear::score_sde`].
+    /// [`VpLinear::score_sde`](crate::schedule::VpLinear::score_sde).
     VpLinear,
-    /// [`VpCosine::nichol_dhariwal`] ($\alpha_1 \approx 6\cdot10^{-17}$).
+    /// [`VpCosine::nichol_dhariwal`](crate::schedule::VpCosine::nichol_dhariwal) ($\alpha_1 \approx 6\cdot10^{-17}$).
     VpCosine,
-    /// [`SubVp::score_sde`].
+    /// [`SubVp::score_sde`](crate::schedule::SubVp::score_sde).
     SubVp,
-    /// [`RectifiedFlow`] ($\alpha_1 = 0$).
+    /// [`RectifiedFlow`](crate::schedule::RectifiedFlow) ($\alpha_1 = 0$).
     RectifiedFlow,
 }
 

@@ -274,7 +274,7 @@ pub fn run_theorem(t: &Theorem, seed: u64, cases: usize) -> ResultReport {
 /// check run on another implementation, `|rng| r11::run_case_with(rng, &mine)` — on the
 /// same instance streams `(seed, t.id, i)` as [`run_theorem`].
 ///
-/// This is how the planted-defect suite (`tests/planted/`) shows that each check fails on a
+/// This is how the planted-defect suite (`tests/suite/planted/`) shows that each check fails on a
 /// wrong implementation, and how a user checks their own implementation of a result's
 /// [`Subject`](r11::Subject) trait: every `rNN` module has a `Subject` trait whose default
 /// methods call this crate ([`Reference`]) and a `run_case_with`.

@@ -35,13 +35,13 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{AnyModel, BasisKind, log_uniform, random_model, typical_point};
-use crate::model::ModelKind;
-use crate::reference::{self, Q, q};
-use super::{Theorem, CaseResult, Measurement, rel};
+use super::{CaseResult, Measurement, Theorem, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::model::ExactModel;
+use crate::model::ModelKind;
 use crate::prec::{EPS, gamma};
+use crate::reference::{self, Q, q};
 use crate::rng::SeededRng;
 use crate::tweedie::Prediction;
 

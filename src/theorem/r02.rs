@@ -29,13 +29,13 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use crate::reference::{self, dense_gaussian_at, gaussian_projector_at, norm};
-use super::{Theorem, CaseResult, Measurement, rel};
+use super::{CaseResult, Measurement, Theorem, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::{mul, orthonormality_deviation};
 use crate::model::{Denoiser, ExactModel, Gaussian};
 use crate::prec::{EPS, gamma};
+use crate::reference::{self, dense_gaussian_at, gaussian_projector_at, norm};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// The computations R02's check exercises, as the implementation under test.

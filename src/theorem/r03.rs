@@ -42,13 +42,13 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, independent_bases, log_uniform, orthogonal_bases};
-use crate::reference::{self, Q, dense_mixture_at, molrg_formula_at};
-use super::{Theorem, CaseResult, Measurement, rel};
+use super::{CaseResult, Measurement, Theorem, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::orthonormality_deviation;
 use crate::model::{Denoiser, ExactModel, Molrg};
 use crate::prec::{EPS, gamma};
+use crate::reference::{self, Q, dense_mixture_at, molrg_formula_at};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// The computations R03's check exercises, as the implementation under test.

@@ -46,12 +46,12 @@ use faer::{ColRef, Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use crate::reference::{self, empirical_at};
-use super::{Theorem, CaseResult, Measurement, rel};
+use super::{CaseResult, Measurement, Theorem, rel};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::model::{Denoiser, Empirical, ExactModel};
 use crate::prec::{EPS, gamma};
+use crate::reference::{self, empirical_at};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// The computations R04's check exercises, as the implementation under test.

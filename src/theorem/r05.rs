@@ -38,7 +38,7 @@ use rand::RngExt;
 
 use super::instance::{ScheduleKind, log_uniform};
 use super::r06::top_energy;
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, random_orthonormal};
 use crate::prec::gamma;

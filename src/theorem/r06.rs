@@ -53,14 +53,14 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::log_uniform;
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::linalg::{
     frobenius_norm, mul, orthonormality_deviation, random_orthonormal, symmetric_eigenvalues,
 };
 use crate::prec::{EPS, gamma};
-use crate::reduction::{product_rounding, svd_backward_error};
 use crate::reduction::{Pca, pca_objective};
+use crate::reduction::{product_rounding, svd_backward_error};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// The computations R06 checks, each with a default body that calls this crate.

@@ -42,12 +42,12 @@ use rand::RngExt;
 
 use super::instance::log_uniform;
 use super::r06::{Data, draw, draw_scaled, effective_noise, sigma_lower};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
 use crate::prec::gamma;
-use crate::reduction::svd_backward_error;
 use crate::reduction::subspace::residual_matrix;
+use crate::reduction::svd_backward_error;
 use crate::reduction::{Pca, pca_objective};
 use crate::rng::{SeededRng, seeded};
 

@@ -40,21 +40,21 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::instance::{BasisKind, log_uniform, orthogonal_bases};
 use super::instance::ScheduleKind;
+use super::instance::{BasisKind, log_uniform, orthogonal_bases};
 use super::r05::WeightKind;
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::{frobenius_distance, frobenius_norm, mul, orthonormality_deviation};
 use crate::model::{Denoiser, Molrg};
 use crate::prec::{EPS, gamma};
-use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::reduction::quadrature::Integral;
 use crate::reduction::{
     KSubspaces, LossCoefficients, MolrgParam, Weight, dae_loss_hard_max_quadrature,
     subspace_distance,
 };
+use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::rng::{SeededRng, seeded, standard_normal};
 use crate::schedule::Schedule;
 
@@ -566,7 +566,7 @@ pub const THEOREM: Theorem = Theorem {
 };
 
 /// $\|U^\top x_j\|^2$ for column `j` of `x`, by plain dot products (check-side, independent of
-/// [`crate::reduction::ksubspaces`]).
+/// [`crate::reduction::KSubspaces`]).
 pub fn projection_sq(u: faer::MatRef<'_, f64>, x: faer::MatRef<'_, f64>, j: usize) -> f64 {
     (0..u.ncols())
         .map(|l| {

@@ -48,14 +48,14 @@ use super::r08::{
     best_permutation, cluster_allowance, clustered_data, cross_coherence, labels_of, projection_sq,
     residual_sq, residual_sum,
 };
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::linalg::{frobenius_norm, orthonormality_deviation};
 use crate::prec::gamma;
-use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::reduction::pca::Pca;
 use crate::reduction::subspace::residual_matrix;
 use crate::reduction::{KSubspaces, residual_energy};
+use crate::reduction::{product_rounding, recovery_bound, svd_backward_error};
 use crate::rng::{SeededRng, seeded};
 
 /// The computations R09's check exercises, as the implementation under test.

@@ -22,7 +22,7 @@
 //!   next ones stay $O(1)$ long however fine the grid in $t$ is, and the global error is
 //!   $O(h^2\log(1/h))$ — the measured "order" creeps up (1.65 at $n = 128$, 1.8 at
 //!   $n = 2048$), so no $\pm0.25$ window holds at any affordable $n$. They are checked
-//!   from pure noise for convergence in `tests/r10_probability_flow.rs`, and the
+//!   from pure noise for convergence in `tests/suite/r10_probability_flow.rs`, and the
 //!   $t$-space solvers cover the $\alpha = 0$ start here.
 //! - `dopri_tolerance`: adaptive Dormand–Prince at $\mathrm{rtol} \in [10^{-10}, 10^{-6}]$,
 //!   $\mathrm{atol} = 10^{-3}\mathrm{rtol}$. For a linear ODE the global error is exactly
@@ -61,9 +61,9 @@
 use faer::{Mat, MatRef};
 use rand::RngExt;
 
-use super::instance::{ScheduleKind, random_gaussian};
 use super::instance::log_uniform;
-use super::{Theorem, CaseResult, Measurement};
+use super::instance::{ScheduleKind, random_gaussian};
+use super::{CaseResult, Measurement, Theorem};
 use crate::error::Result;
 use crate::flow::{
     Ddim, DormandPrince, DpmSolverPP2M, Euler, FlowMap, GaussianFlow, GridEnd, Heun,

@@ -72,7 +72,7 @@ use rand::RngExt;
 
 use super::instance::random_gaussian;
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::flow::{FlowMap, Heun, Sampler, Solver, TimeGrid};
 use crate::metric::{FeatureMap, LinearFeatures, Pfd, PfdEstimate, binomial_lower_tail};

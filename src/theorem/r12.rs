@@ -29,8 +29,7 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, orthogonal_bases};
-use crate::reference::{Q, f, q};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::flow::{FlowMap, GaussianFlow, Heun, Sampler, TimeGrid};
 use crate::level::NoiseLevel;
@@ -40,6 +39,7 @@ use crate::metric::{
 };
 use crate::model::{Gaussian, Molrg};
 use crate::prec::gamma;
+use crate::reference::{Q, f, q};
 use crate::rng::{SeededRng, seeded, standard_normal};
 use crate::schedule::Ve;
 

@@ -44,7 +44,7 @@ use rand::RngExt;
 use statrs::function::gamma::ln_gamma;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::flow::{FlowMap, Heun, Sampler, TimeGrid};
 use crate::linalg;

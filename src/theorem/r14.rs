@@ -36,13 +36,15 @@ use rand::RngExt;
 use super::instance::{
     AnyModel, BasisKind, log_uniform, orthogonal_bases, random_model, typical_point,
 };
-use super::{Theorem, CaseResult, Measurement, Reference, rel};
-use crate::model::ModelKind;
+use super::{CaseResult, Measurement, Reference, Theorem, rel};
 use crate::error::Result;
-use crate::model::jacobian::{ENERGY_THRESHOLD, JacobianStructure, analyze, finite_difference_jacobian};
 use crate::level::NoiseLevel;
 use crate::linalg::{
     frobenius_distance, frobenius_norm, mul, projection_residual, symmetric_eigenvalues,
+};
+use crate::model::ModelKind;
+use crate::model::jacobian::{
+    ENERGY_THRESHOLD, JacobianStructure, analyze, finite_difference_jacobian,
 };
 use crate::model::{Denoiser, Gaussian, Molrg};
 use crate::prec::gamma;
@@ -51,7 +53,7 @@ use crate::rng::{SeededRng, seeded, standard_normal_vec};
 /// The computations R14's check exercises, as the implementation under test.
 ///
 /// The default methods call this crate ([`Reference`]); override one to check another
-/// implementation (the planted-defect suite does, `tests/planted/r14.rs`).
+/// implementation (the planted-defect suite does, `tests/suite/planted/r14.rs`).
 pub trait Subject: Sync {
     /// The Jacobian $J = \nabla_{x_t}\mathbb E[x_0\mid x_t] = \frac\alpha{\beta^2}\operatorname{Cov}[x_0\mid x_t]$ of `model`'s
     /// posterior mean at the point `x_t` (`d × d`).

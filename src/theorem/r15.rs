@@ -17,7 +17,7 @@
 //!   $S$ the raw second moment; relative to the size of the equations' terms.
 //! - `dense_formula`: $W$ against $\alpha\Sigma(\alpha^2\Sigma + \beta^2I)^{-1}$ with $\Sigma$ formed densely
 //!   from the centred data and the solve done by a Cholesky factorization in double-double
-//!   ([`oracle`](super::oracle)-style, independent of the SVD path); tolerance
+//!   ([`reference`](crate::reference)-style, independent of the SVD path); tolerance
 //!   $8\gamma_{dN}\kappa\|\Sigma\|_F\alpha/\beta^2$ with $\kappa = (\alpha^2\lambda_{\max} + \beta^2)/\beta^2$.
 //! - `least_squares` (moderate levels, $N \ge d + 2$ points of a full-rank Gaussian): an
 //!   ordinary least-squares fit on $n = 3000$ sampled pairs $(x_t, x_0)$ with HC0 standard
@@ -45,8 +45,7 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use crate::reference::{Q, f, q};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::{Error, Result};
 use crate::level::NoiseLevel;
 use crate::linalg::{self, frobenius_norm};
@@ -56,6 +55,7 @@ use crate::metric::{
 };
 use crate::model::{Denoiser, Empirical, ExactModel, Gaussian, Molrg};
 use crate::prec::gamma;
+use crate::reference::{Q, f, q};
 use crate::rng::{SeededRng, seeded, standard_normal};
 
 /// Pairs of the least-squares facet.
@@ -66,7 +66,7 @@ pub const Z_MAX: f64 = 6.0;
 /// The computations R15's check exercises, as the implementation under test.
 ///
 /// The default methods call this crate ([`Reference`]); override one to check another
-/// implementation (the planted-defect suite does, `tests/planted/r15.rs`).
+/// implementation (the planted-defect suite does, `tests/suite/planted/r15.rs`).
 pub trait Subject: Sync {
     /// The minimizer $x \mapsto Wx + b$ of $\mathbb E\|Wx_t + b - x_0\|^2$, $x_0$ uniform on the columns of
     /// `train`, $x_t = \alpha x_0 + \beta\varepsilon$: $W = \alpha\Sigma(\alpha^2\Sigma + \beta^2I)^{-1}$, $b = \mu - \alpha W\mu$ with

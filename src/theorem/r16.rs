@@ -61,7 +61,7 @@ use statrs::distribution::{Beta, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
 use super::instance::{BasisKind, log_uniform, orthogonal_bases};
-use super::{Theorem, CaseResult, Measurement, Reference};
+use super::{CaseResult, Measurement, Reference, Theorem};
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::mul;
@@ -78,7 +78,7 @@ pub const TEST_LEVEL: f64 = 1e-6;
 /// The computations R16's check exercises, as the implementation under test.
 ///
 /// The default methods call this crate ([`Reference`]); override one to check another
-/// implementation (the planted-defect suite does, `tests/planted/r16.rs`).
+/// implementation (the planted-defect suite does, `tests/suite/planted/r16.rs`).
 pub trait Subject: Sync {
     /// The $K = 1$ denoiser of $\mathcal N(0, UU^\top)$ ($U$ = `model`'s orthonormal basis) at
     /// every column of `x_t`: $f(x) = \frac{\alpha}{\alpha^2+\beta^2}UU^\top x$.

@@ -25,16 +25,16 @@
 use faer::{Mat, MatMut, MatRef};
 
 use super::{SuiteBuilder, col, mean_at, model_terms, norm, qv};
-use crate::io::Result;
-use crate::service::eval::{FlowSpec, GridSpec, SolverSpec};
 use crate::golden::Tier;
 use crate::golden::export::{CaseOptions, NewCase};
 use crate::golden::tolerance::{C, PointTolerance, gamma};
+use crate::io::Result;
 use crate::io::model_file::Model;
 use crate::io::npy::Array;
 use crate::level::NoiseLevel;
 use crate::model::{Denoiser, Gaussian};
 use crate::reference::{self, Q, q};
+use crate::service::eval::{FlowSpec, GridSpec, SolverSpec};
 
 /// The reference of a flow case.
 pub(super) struct Reference {

@@ -24,14 +24,14 @@ use super::flows::{
 };
 use super::{SuiteBuilder, gaussian};
 use crate::flow::{DormandPrince, GridEnd, ProbabilityFlow, Rk4, Solver, TimeGrid};
-use crate::io::Result;
-use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, flow_of};
 use crate::golden::{MeasureEntry, TrainingSetEntry};
+use crate::io::Result;
 use crate::io::model_file::{ComponentSpec, Model, ModelSpec};
 use crate::io::npy::Array;
 use crate::linalg::random_orthonormal;
 use crate::model::{Denoiser, ExactModel};
 use crate::schedule::{Schedule, Ve};
+use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, flow_of};
 
 /// Dimension, rank and number of components of the reference MoLRG.
 const D: usize = 24;

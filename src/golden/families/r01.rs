@@ -6,13 +6,13 @@
 //! number relative to it is 1 and the tolerance is $8\gamma_T(8)$.
 
 use super::{SuiteBuilder, qv, rows};
-use crate::io::Result;
-use crate::service::eval;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma};
+use crate::io::Result;
 use crate::level::NoiseLevel;
-use crate::rng::standard_normal;
 use crate::reference::{Q, q};
+use crate::rng::standard_normal;
+use crate::service::eval;
 use crate::tweedie::Prediction;
 
 /// `(x0, eps)` from a prediction, in double-double; `mag` evaluates magnitudes instead.

@@ -17,16 +17,16 @@ use faer::Mat;
 use rand::RngExt;
 
 use super::{SuiteBuilder, col, eval_command, gaussian, norm, qv, rows};
-use crate::io::Result;
-use crate::service::eval::{Quantity, evaluate_matrix};
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma};
+use crate::io::Result;
 use crate::io::model_file::{GaussianCovariance, ModelSpec};
 use crate::level::NoiseLevel;
 use crate::linalg::{mul, random_orthonormal};
 use crate::model::{Denoiser, ExactModel, Gaussian};
-use crate::theorem::instance::log_uniform;
 use crate::reference::{self, Q};
+use crate::service::eval::{Quantity, evaluate_matrix};
+use crate::theorem::instance::log_uniform;
 
 struct GaussianCase<'a> {
     model_path: &'a str,

@@ -17,18 +17,18 @@ use faer::{Mat, MatRef};
 use rand::RngExt;
 
 use super::{SuiteBuilder, col, dist_q, eval_command, gaussian, norm, qv, rows};
-use crate::io::Result;
-use crate::service::eval::{Quantity, evaluate_matrix};
 use crate::golden::Tier;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma, weight_perturbation};
+use crate::io::Result;
 use crate::io::model_file::{ComponentSpec, Model, ModelSpec};
 use crate::io::npy::Array;
 use crate::level::NoiseLevel;
 use crate::linalg::random_orthonormal;
 use crate::model::{Denoiser, ExactModel, Molrg};
-use crate::theorem::instance::log_uniform;
 use crate::reference::{self, MolrgAt, Q};
+use crate::service::eval::{Quantity, evaluate_matrix};
+use crate::theorem::instance::log_uniform;
 
 fn molrg_of(m: Model) -> Molrg {
     match m {

@@ -13,16 +13,16 @@ use faer::Mat;
 use rand::RngExt;
 
 use super::{SuiteBuilder, col, eval_command, gaussian, norm, qv, rows};
-use crate::io::Result;
-use crate::service::eval::{Quantity, evaluate_matrix};
 use crate::golden::Tier;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma, weight_perturbation};
+use crate::io::Result;
 use crate::io::model_file::{Model, ModelSpec};
 use crate::io::npy::Array;
 use crate::level::NoiseLevel;
 use crate::model::Empirical;
 use crate::reference::{self, Q};
+use crate::service::eval::{Quantity, evaluate_matrix};
 
 /// Logit errors $\eta_i$ of a query `x` (see the module docs).
 pub(super) fn logit_errors(pts: &Mat<f64>, x: &[f64], level: NoiseLevel, t: Tier) -> Vec<f64> {

@@ -15,8 +15,8 @@ use super::flows::{FlowCase, Reference, add_flow_case, clean_end_q, col_dists, g
 use super::{SuiteBuilder, gaussian};
 use crate::flow::{DormandPrince, GridEnd, ProbabilityFlow, Solver, TimeGrid};
 use crate::io::Result;
-use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, exact_gaussian_flow, flow_of};
 use crate::io::model_file::Model;
+use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, exact_gaussian_flow, flow_of};
 
 /// A Gaussian flow case: exact reference, the candidate run by the crate.
 fn gaussian_case(

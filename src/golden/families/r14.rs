@@ -14,17 +14,17 @@ use rand::RngExt;
 
 use super::r04::{logit_errors, mean_weight_error};
 use super::{SuiteBuilder, col, dist_q, eval_command, gaussian, norm, qv, stack_q};
-use crate::io::Result;
-use crate::service::eval::{Quantity, evaluate_matrix};
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma, weight_perturbation};
+use crate::io::Result;
 use crate::io::model_file::{ComponentSpec, GaussianCovariance, Model, ModelSpec};
 use crate::io::npy::Array;
 use crate::level::NoiseLevel;
 use crate::linalg::{mul, random_orthonormal};
 use crate::model::ExactModel;
-use crate::theorem::instance::log_uniform;
 use crate::reference::{self, Q};
+use crate::service::eval::{Quantity, evaluate_matrix};
+use crate::theorem::instance::log_uniform;
 
 #[allow(clippy::too_many_arguments)]
 fn add(
@@ -180,7 +180,9 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
     let x = typical(&mut rng, &mix, level, nb);
     let covs: Vec<Vec<Vec<Q>>> = comps
         .iter()
-        .map(|c| reference::dense_covariance(c.basis.as_ref(), c.variances.as_deref().unwrap_or(&[])))
+        .map(|c| {
+            reference::dense_covariance(c.basis.as_ref(), c.variances.as_deref().unwrap_or(&[]))
+        })
         .collect();
     let refs: Vec<_> = comps.iter().map(|c| c.basis.as_ref()).collect();
     let vars: Vec<Vec<f64>> = comps

@@ -11,13 +11,13 @@
 //! the VE $\sigma(t)$.
 
 use super::SuiteBuilder;
-use crate::io::Result;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma};
+use crate::io::Result;
 use crate::io::npy::Array;
-use crate::service::presets::{self, TableOptions, torch_linspace_f64};
-use crate::schedule::{cosine_betas, linear_betas, scaled_linear_betas};
 use crate::reference::{self, Q, q};
+use crate::schedule::{cosine_betas, linear_betas, scaled_linear_betas};
+use crate::service::presets::{self, TableOptions, torch_linspace_f64};
 
 /// The real `n`-th root of `x > 0` in double-double (Newton from the f64 root).
 fn root_q(x: f64, n: i32) -> Q {

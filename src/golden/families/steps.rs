@@ -25,16 +25,16 @@ use faer::Mat;
 use super::flows::{flow_command, from_rows};
 use super::r02::typical;
 use super::{SuiteBuilder, col, mean_at, norm, qv};
-use crate::io::Result;
-use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, flow_of};
 use crate::golden::Tier;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma};
+use crate::io::Result;
 use crate::io::model_file::Model;
 use crate::io::npy::Array;
 use crate::level::NoiseLevel;
-use crate::schedule::Coefficients;
 use crate::reference::{self, Q, q};
+use crate::schedule::Coefficients;
+use crate::service::eval::{FlowSpec, GridSpec, SolverSpec, flow_of};
 
 /// The velocity in double-double: $\frac{\beta'}{\beta}(x - \alpha D) + \alpha' D$.
 fn velocity(c: &Coefficients, x: &[Q], d: &[Q]) -> Vec<Q> {

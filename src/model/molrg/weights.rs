@@ -5,13 +5,13 @@
 use faer::{Mat, MatRef};
 
 use super::Molrg;
-use crate::model::softmax_in_place;
 use crate::error::Result;
 use crate::level::NoiseLevel;
 use crate::linalg::basis::residual_dd;
 use crate::linalg::compensated::{Acc, SplitLanes, two_prod, two_sum};
 use crate::linalg::ozaki::SplitProjector;
 use crate::linalg::{self};
+use crate::model::softmax_in_place;
 use crate::prec;
 
 /// See [`prec::MOLRG_REFINE_TOL`].
