@@ -153,3 +153,40 @@ fn r05_hostile_inputs() {
         Err(Error::InvalidUserFunction { .. })
     ));
 }
+
+/// The quadrature refuses an infinite or NaN limit at either end (one finite limit is not
+/// enough), naming the limit, before evaluating the integrand.
+#[test]
+fn r05_quadrature_needs_two_finite_limits() {
+    use diffusion_lowdim::reduction::quadrature::integrate;
+    for (a, b) in [
+        (0.0, f64::INFINITY),
+        (f64::NEG_INFINITY, 1.0),
+        (0.0, f64::NAN),
+        (f64::NAN, f64::NAN),
+    ] {
+        let mut calls = 0;
+        let r = integrate(
+            |x| {
+                calls += 1;
+                Ok((-x * x).exp())
+            },
+            a,
+            b,
+            1e-10,
+            64,
+        );
+        assert!(
+            matches!(
+                r,
+                Err(diffusion_lowdim::Error::InvalidParameter {
+                    name: "integration limit",
+                    ..
+                })
+            ),
+            "[{a}, {b}]: {r:?}"
+        );
+        assert_eq!(calls, 0);
+        assert!(composite_rule(a, b, 4).is_err());
+    }
+}

@@ -353,3 +353,26 @@ fn r08_seeding_draws_by_squared_relative_residual() {
         5.0 * se
     );
 }
+
+/// K-subspaces from two identical initial bases: the second cluster is empty after the first
+/// assignment and is re-seeded with the point that fits its subspace worst (module docs), here
+/// the one point off the common line, so that the run separates the two lines exactly (relative
+/// gap 0). Re-seeding with any point on the line would leave that point unfit (gap ≈ 0.2).
+/// `solve_from` reports the one run's objective as its only `objectives` entry.
+#[test]
+fn r08_empty_cluster_is_reseeded_with_the_worst_fit_point() {
+    let a = faer::mat![[1.0], [0.0], [0.0]];
+    let mut pts: Vec<[f64; 3]> = (1..=6).map(|i| [i as f64, 0.0, 0.0]).collect();
+    pts.push([0.0, 2.0, 1.0]);
+    let x = faer::Mat::from_fn(3, pts.len(), |i, j| pts[j][i]);
+    let sol = KSubspaces::new(2, 1)
+        .solve_from(x.as_ref(), &[a.as_ref(), a.as_ref()], &mut seeded(3))
+        .unwrap();
+    assert!(
+        sol.info.relative_gap <= 1e-15,
+        "relative gap {}",
+        sol.info.relative_gap
+    );
+    assert_ne!(sol.labels[6], sol.labels[0]);
+    assert_eq!(sol.info.objectives, vec![sol.objective]);
+}

@@ -297,3 +297,28 @@ fn r09_cell_median_is_the_median_of_its_trials() {
         }
     }
 }
+
+/// `transitions` locates, per (K, r) row, the smallest N whose success rate is at least 1/2
+/// (exactly 1/2 counts), and `None` for a row that never reaches it — in any cell order.
+#[test]
+fn r09_transitions_are_the_first_n_with_rate_at_least_half() {
+    use diffusion_lowdim::study::{CellResult, transitions};
+    let cell = |k, r, n, successes| CellResult {
+        k,
+        r,
+        n,
+        trials: 4,
+        successes,
+        ci_low: 0.0,
+        ci_high: 1.0,
+        median_error: 0.0,
+    };
+    let cells = [
+        cell(2, 3, 4, 4),
+        cell(2, 3, 2, 1),
+        cell(2, 3, 3, 2),
+        cell(1, 3, 2, 0),
+        cell(1, 3, 3, 1),
+    ];
+    assert_eq!(transitions(&cells), vec![(2, 3, Some(3)), (1, 3, None)]);
+}
