@@ -43,7 +43,7 @@ STRATA = {
          "fast_paths"],
     ),
     "reduction": (
-        ["src/reduction/**"],
+        ["src/reduction/**", "src/study/phase_transition.rs", "src/study/small_ball.rs"],
         ["registry", "planted", "r05_loss", "r06_recovery", "r07_failure", "r08_clustering",
          "r09_phase", "fast_paths"],
     ),
@@ -53,7 +53,7 @@ STRATA = {
          "subspace_sampler", "flow_interop"],
     ),
     "metric": (
-        ["src/metric/**"],
+        ["src/metric/**", "src/study/memorization.rs"],
         ["registry", "planted", "r11_pfd", "r12_bias_variance", "r13_scores",
          "r15_hidden_gaussian", "r16_perturbation", "subspace_sampler"],
     ),
@@ -130,6 +130,7 @@ def cmd_relabel(args):
         lines = cache[f]
         return lines[line - 1].strip() if 0 < line <= len(lines) else None
 
+    renamed = dict(m.split("=", 1) for m in args.moved)
     moved = lost = 0
     for r in rows:
         if r["name"] in names:
@@ -137,21 +138,24 @@ def cmd_relabel(args):
         original = r["listed_as"] or r["name"]
         f, line, col, desc = split_name(r["name"])
         want = text(old_src, args.source, f, line)
-        cands = [l for l in by_key.get((f, col, desc), [])
-                 if text(new_src, "HEAD", f, l) == want]
+        # A file that was moved or split: the same mutant in any of its new files.
+        targets = renamed.get(f, f).split(",")
+        cands = [(g, l) for g in targets for l in by_key.get((g, col, desc), [])
+                 if text(new_src, "HEAD", g, l) == want]
         if not cands:
             lost += 1
             print(f"no counterpart: {r['name']}", file=sys.stderr)
             continue
-        best = min(cands, key=lambda l: abs(l - line))
-        r["name"] = f"{f}:{best}:{col}: {desc}"
+        g, best = min(cands, key=lambda c: (c[0] != f, abs(c[1] - line)))
+        r["name"] = f"{g}:{best}:{col}: {desc}"
         r["listed_as"] = original
         moved += 1
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     header = [h for h in header if not h.startswith("names relabelled")]
+    moves = "".join(f" --moved {m}" for m in args.moved)
     header.append(f"names relabelled to commit {commit} by `python3 .ci/mutants.py relabel "
-                  f"--from {args.source}` (cargo-mutants names by line; the listed name is kept)")
+                  f"--from {args.source}{moves}` (cargo-mutants names by line; the listed name is kept)")
     write_sample(rows, header)
     print(f"{moved} renamed, {lost} without a counterpart")
 
@@ -234,6 +238,8 @@ def cmd_run(args):
             if r["stratum"] == s
             and (r["outcome"] == "missed" if args.only_missed else r["outcome"] == "pending")
         ]
+        if args.only:
+            todo = [r for r in todo if re.search(args.only, r["name"])]
         if not todo:
             continue
         if args.limit:
@@ -330,12 +336,15 @@ def main():
     b.add_argument("--dir", default=str(ROOT))
     b.add_argument("--limit", type=int, default=0, help="at most this many per stratum")
     b.add_argument("--order-seed", type=int, default=20261203)
+    b.add_argument("--only", help="only the mutants whose name matches this regex")
     c = sub.add_parser("sync")
     c.add_argument("--dir", default=str(ROOT))
     sub.add_parser("table")
     d = sub.add_parser("relabel")
     d.add_argument("--from", dest="source", required=True,
                    help="the commit at which the sample's current names were valid")
+    d.add_argument("--moved", action="append", default=[], metavar="OLD=NEW[,NEW…]",
+                   help="a source file moved or split since --from")
     args = p.parse_args()
     if args.cmd == "sample":
         cmd_sample(args)
