@@ -194,7 +194,8 @@ pub struct LevelArgs {
     /// Time in the schedule's coordinates (a diffusers train timestep, a grid index, …).
     #[arg(long, requires = "schedule", allow_negative_numbers = true)]
     t: Option<f64>,
-    /// Presets only: f64 ground truth or the library's float32 table (bit for bit).
+    /// Presets only: f64 ground truth or the library's float32 table (diffusers' bit for bit,
+    /// k-diffusion's within 1 float32 ulp: docs/validate.md).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Presets only: number of grid steps (σ grids, score_sde time grids).
@@ -276,7 +277,8 @@ pub struct ScheduleArgs {
     /// A library preset (see `presets list`).
     #[arg(long)]
     schedule: String,
-    /// f64 ground truth, or the library's float32 computation bit for bit.
+    /// f64 ground truth, or the library's float32 computation (diffusers' tables bit for bit,
+    /// k-diffusion's grids within 1 float32 ulp: docs/validate.md).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Number of sampling steps (diffusers: inference steps; grids: length). Default: the preset's.

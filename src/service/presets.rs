@@ -136,19 +136,26 @@ pub const DIVERGENCES: &[Divergence] = &[
     Divergence {
         id: "ddim-previous-timestep",
         libraries: "diffusers DDIMScheduler vs DDPMScheduler",
-        description: "DDIMScheduler.step uses prev_t = t - N // num_inference_steps whatever the \
-                      timestep_spacing; DDPMScheduler.previous_timestep uses the next entry of \
-                      scheduler.timesteps. With 'trailing' or 'linspace' spacing the two differ \
-                      (e.g. N = 1000, 50 trailing steps: 999 -> 979 for DDIM, 999 -> 978 for DDPM).",
+        description: "DDIMScheduler.step uses prev_t = t - N // num_inference_steps (integer \
+                      division) whatever the timestep_spacing; DDPMScheduler.previous_timestep uses \
+                      the next entry of scheduler.timesteps. The two differ with 'linspace' spacing \
+                      (N = 1000, 50 steps: 979 -> 959 for DDIM, 979 -> 958 for DDPM) and with \
+                      'trailing' spacing when the number of steps does not divide N (7 steps: \
+                      999 -> 857 for DDIM, 999 -> 856 for DDPM; also 3 and 16 steps); with 50 \
+                      trailing steps (999, 979, ...) and with 'leading' spacing they agree.",
         advice: "take both levels of a step from the scheduler you validate (alphas_cumprod[t] \
                  and alphas_cumprod[prev_t] with its own prev_t rule).",
     },
     Divergence {
         id: "ddim-final-alpha",
         libraries: "diffusers DDIMScheduler",
-        description: "at the last step (prev_t < 0) DDIM uses final_alpha_cumprod = 1 if \
-                      set_alpha_to_one=True (the default) else alphas_cumprod[0]; DDPMScheduler uses 1.",
-        advice: "the last DDIM step targets beta = 0 (the clean data) only with set_alpha_to_one=True.",
+        description: "at the last step DDIM uses final_alpha_cumprod (1 if set_alpha_to_one=True, \
+                      the default, else alphas_cumprod[0]) only when prev_t < 0; DDPMScheduler uses \
+                      1. With 'trailing' spacing the last prev_t can be exactly 0 (N = 1000, 7 steps: \
+                      142 - 142 = 0), and DDIM then stops at alphas_cumprod[0] whatever \
+                      set_alpha_to_one says.",
+        advice: "the last DDIM step targets beta = 0 (the clean data) only with set_alpha_to_one=True \
+                 and a last prev_t < 0; otherwise it targets the level of alphas_cumprod[0].",
     },
     Divergence {
         id: "clip-sample",
@@ -202,6 +209,28 @@ pub const DIVERGENCES: &[Divergence] = &[
                       (and CUDA kernels may differ again).",
         advice: "use --precision f32 for the CPU values; expect relative differences up to ~1e-5 \
                  at t = 999 between float32 implementations.",
+    },
+    Divergence {
+        id: "euler-karras-range",
+        libraries: "diffusers EulerDiscreteScheduler vs k-diffusion / NVlabs EDM",
+        description: "with use_karras_sigmas=True, diffusers' Euler scheduler builds the Karras grid \
+                      (rho = 7) between the sigmas of its own training table, sigma_min = sigmas[-1] \
+                      and sigma_max = sigmas[0] (about 0.0292 and 14.6146 for scaled_linear), not \
+                      EDM's [0.002, 80]; without it the sigmas are the training table's, interpolated \
+                      at the inference timesteps.",
+        advice: "validate against a Karras grid with the same sigma_min, sigma_max and rho \
+                 (k-diffusion's get_sigmas_karras with those arguments), not against the edm preset.",
+    },
+    Divergence {
+        id: "k-diffusion-vp-float32",
+        libraries: "k-diffusion get_sigmas_vp",
+        description: "get_sigmas_vp forms sigma = sqrt(exp(beta_d t^2 / 2 + beta_min t) - 1) in \
+                      float32: near t = eps_s the exponent x is small and exp(x) - 1 cancels, so \
+                      one float32 ulp of exp(x) (about 1.2e-7) is a relative error of about \
+                      1.2e-7 / x in sigma^2, i.e. up to about 5e-4 in sigma at t = 1e-3 \
+                      (x = 1.1e-4 for beta_min = 0.1, beta_d = 19.9).",
+        advice: "compare with the float64 VP sigmas (the crate's VP schedule uses expm1) and allow \
+                 this relative error near the small end, or compute the grid in float64.",
     },
     Divergence {
         id: "score-sde-eps",
