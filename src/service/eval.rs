@@ -602,6 +602,62 @@ pub enum Noises {
     },
 }
 
+/// Which closed form [`pfd_exact`] used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClosedForm {
+    /// [`crate::metric::pfd_subspaces`]: two subspace Gaussians $\mathcal N(0, UU^\top)$
+    /// (zero mean, unit variances) with the identity feature map, through principal angles.
+    Subspaces,
+    /// [`crate::metric::pfd_gaussians`]: any two Gaussians, from stable differences of the
+    /// flow factors where the models store the same basis.
+    Gaussians,
+}
+
+/// The exact PFD of the VE probability flows of two Gaussian models from $x_T = Tz$,
+/// $z \sim \mathcal N(0, I)$, to the clean data (no sampling, no solver): `eval pfd --method exact`.
+///
+/// # Errors
+/// [`crate::io::InteropError::Unsupported`] naming the model file if a model is not a Gaussian
+/// (kinds `gaussian`, `pca`): mixtures and empirical distributions have no closed form;
+/// [`crate::Error::DimensionMismatch`], [`crate::Error::InvalidParameter`] for $T \le 0$.
+pub fn pfd_exact(
+    p: &LoadedModel,
+    q: &LoadedModel,
+    t_max: f64,
+    features: Option<&LinearFeatures>,
+) -> Result<(f64, ClosedForm)> {
+    let gaussian = |m: &LoadedModel| -> Result<Gaussian> {
+        match &m.model {
+            Model::Gaussian(g) => Ok(g.clone()),
+            _ => Err(crate::io::InteropError::Unsupported {
+                path: m.path.clone(),
+                problem: format!(
+                    "--method exact needs two Gaussian models (kinds gaussian, pca); a {} model \
+                     has no closed-form PFD: use --method estimate",
+                    m.kind.name()
+                ),
+            }),
+        }
+    };
+    let (gp, gq) = (gaussian(p)?, gaussian(q)?);
+    crate::error::ensure_dim(
+        "dimension of --model2 vs dimension of --model",
+        gp.dim(),
+        gq.dim(),
+    )?;
+    let subspace = |g: &Gaussian| {
+        g.mean().iter().all(|&m| m == 0.0) && g.variances().iter().all(|&v| v == 1.0)
+    };
+    if features.is_none() && subspace(&gp) && subspace(&gq) {
+        let d = crate::metric::pfd_subspaces(gp.basis(), gq.basis(), t_max)?;
+        Ok((d, ClosedForm::Subspaces))
+    } else {
+        let d = crate::metric::pfd_gaussians(&gp, &gq, t_max, features)?;
+        Ok((d, ClosedForm::Gaussians))
+    }
+}
+
 /// The probability flow distance between two models' flows (same schedule, solver and grid)
 /// on shared noises, with features $h$ (`None`: identity).
 ///

@@ -539,3 +539,137 @@ fn eval_pfd_bad_input_exits_2_naming_the_file_and_writes_nothing() {
     );
     assert!(entries(outd.path()).is_empty());
 }
+
+/// `eval pfd --method exact` (issue 14): the closed form of the VE flows' PFD, accurate relative
+/// to the PFD itself. Two Gaussians N(0, diag(λ)) whose variances differ by 1e-10 relative, at
+/// T = 80: the reference is computed here from differences, never by subtracting the two flow
+/// factors a = √(λ/(λ + T²)): a_p − a_q = T²(λ_p − λ_q)/((λ_p + T²)(λ_q + T²)(a_p + a_q)), PFD =
+/// T·‖a_p − a_q‖ (λ_p − λ_q is exact in f64 here). Two subspace Gaussians use the
+/// principal-angle form, T/√(1 + T²)·‖U₁U₁ᵀ − U₂U₂ᵀ‖_F = T/√(1 + T²)·√2·sin θ for one angle θ.
+/// A MoLRG has no closed form: exit 2 naming the file; so has `--noises` with `exact`, and a
+/// schedule other than VE.
+#[test]
+fn eval_pfd_exact_is_relatively_accurate_for_nearly_identical_models() {
+    use diffusion_lowdim::io::model_file::GaussianCovariance;
+    let dir = tmp();
+    let eye = faer::mat![[1.0, 0.0], [0.0, 1.0]];
+    let lp = [0.5, 2.0];
+    let lq = [0.5 * (1.0 + 1.0 / 1024.0 / 1024.0 / 1024.0 / 8.0), 2.0];
+    let save = |name: &str, l: &[f64]| {
+        let path = dir.path().join(name);
+        let spec = ModelSpec::Gaussian {
+            mean: vec![0.0, 0.0],
+            covariance: GaussianCovariance::Basis {
+                basis: eye.clone(),
+                variances: l.to_vec(),
+            },
+        };
+        write_dir_atomic(&path, &spec.files("", None), false).unwrap();
+        path.join("model.json")
+    };
+    let (p, q) = (save("p", &lp), save("q", &lq));
+    let report = dir.path().join("exact.json");
+    let exact = |p: &Path, q: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "pfd",
+            "--model",
+            s(p),
+            "--model2",
+            s(q),
+            "--solver",
+            "exact",
+            "--method",
+            "exact",
+            "--t-max",
+            "80",
+            "--out-json",
+            s(&report),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let o = exact(&p, &q, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let got = j["pfd"]["exact"].as_f64().unwrap();
+    let t = 80.0f64;
+    let a = |l: f64| (l / (l + t * t)).sqrt();
+    let diff: Vec<f64> = lp
+        .iter()
+        .zip(&lq)
+        .map(|(&x, &y)| t * t * (x - y) / ((x + t * t) * (y + t * t) * (a(x) + a(y))))
+        .collect();
+    let want = t * diff.iter().map(|v| v * v).sum::<f64>().sqrt();
+    assert!(
+        (got - want).abs() <= 1e-14 * want,
+        "exact PFD {got:e} vs {want:e} (relative {:e})",
+        (got - want).abs() / want
+    );
+    assert_eq!(j["closed_form"], "gaussians");
+    // Subspace Gaussians at a principal angle of 1e-9.
+    let th = 1e-9f64;
+    let dir2 = dir.path();
+    let (u1, u2) = (
+        faer::mat![[1.0], [0.0], [0.0]],
+        faer::mat![[th.cos()], [th.sin()], [0.0]],
+    );
+    for (name, u) in [("s1", u1), ("s2", u2)] {
+        write_dir_atomic(
+            &dir2.join(name),
+            &ModelSpec::Pca { basis: u }.files("", None),
+            false,
+        )
+        .unwrap();
+    }
+    let o = exact(
+        &dir2.join("s1").join("model.json"),
+        &dir2.join("s2").join("model.json"),
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let got = j["pfd"]["exact"].as_f64().unwrap();
+    let want = t / (1.0 + t * t).sqrt() * 2f64.sqrt() * th.sin();
+    assert!((got - want).abs() <= 1e-14 * want, "{got:e} vs {want:e}");
+    assert_eq!(j["closed_form"], "subspaces");
+    // No closed form, or the wrong flow: exit 2 with the reason, no report written.
+    let m = dir.path().join("m");
+    write_dir_atomic(
+        &m,
+        &ModelSpec::KSubspaces {
+            bases: vec![faer::mat![[1.0], [0.0]], faer::mat![[0.0], [1.0]]],
+        }
+        .files("", None),
+        false,
+    )
+    .unwrap();
+    std::fs::remove_file(&report).unwrap();
+    for (args, needle) in [
+        (vec![s(&p), s(&m.join("model.json"))], "no closed-form PFD"),
+        (vec![s(&p), s(&q), "--schedule", "vp-linear"], "VE flows"),
+        (vec![s(&p), s(&q), "--samples", "7"], ""),
+    ] {
+        let mut full = vec!["eval", "pfd", "--model", args[0], "--model2", args[1]];
+        full.extend_from_slice(&args[2..]);
+        full.extend([
+            "--solver",
+            "exact",
+            "--method",
+            "exact",
+            "--out-json",
+            s(&report),
+        ]);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if needle.is_empty() {
+            // --samples only sizes the estimator's noises: ignored by the closed form.
+            assert!(o.status.success(), "{err}");
+            std::fs::remove_file(&report).unwrap();
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!report.exists());
+    }
+}
