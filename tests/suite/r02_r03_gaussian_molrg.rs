@@ -407,6 +407,62 @@ fn r03_molrg_samples_follow_the_mixture() {
     }
 }
 
+/// Two rank-`r` bases of $\mathbb R^d$ spanning orthogonal subspaces, and the uniform MoLRG on
+/// them (unit variances).
+fn orthogonal_pair(
+    g: &mut diffusion_lowdim::rng::SeededRng,
+    d: usize,
+    r: usize,
+) -> (Vec<Mat<f64>>, Molrg) {
+    let q = random_orthonormal(g, d, 2 * r).unwrap();
+    let bases: Vec<Mat<f64>> = (0..2)
+        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
+        .collect();
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let m = Molrg::uniform(&refs).unwrap();
+    (bases, m)
+}
+
+/// The batch posterior mean of `m` (from [`orthogonal_pair`]) at every column of `x` against
+/// the double-double projector-form oracle, relative error ≤ `tol`; every oracle logit must be
+/// below `max_logit`. Returns the number of columns near a tie ($10^{-3} < w_0 < 1 - 10^{-3}$).
+fn batch_matches_oracle(
+    bases: &[Mat<f64>],
+    m: &Molrg,
+    x: &Mat<f64>,
+    (alpha, beta): (f64, f64),
+    tol: f64,
+    max_logit: f64,
+) -> usize {
+    let (d, r) = (bases[0].nrows(), bases[0].ncols());
+    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
+    let variances = vec![vec![1.0; r], vec![1.0; r]];
+    let level = NoiseLevel::new(alpha, beta).unwrap();
+    let mean = m.posterior_mean(x.as_ref(), level).unwrap();
+    let mut tied = 0;
+    for j in 0..x.ncols() {
+        let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
+        let f =
+            reference::molrg_formula_at(&[0.5, 0.5], &refs, &variances, &xj, alpha, beta, false);
+        assert!(
+            f.logits.iter().all(|l| l.0 < max_logit),
+            "α = {alpha:e}, β = {beta:e}, column {j}: a logit is not below {max_logit}: {:?}",
+            f.logits.iter().map(|l| l.0).collect::<Vec<_>>()
+        );
+        let w0 = reference::f(f.weights[0]);
+        if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
+            tied += 1;
+        }
+        let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
+        let err = reference::dist(&got, &f.mean) / reference::norm(&f.mean).max(f64::MIN_POSITIVE);
+        assert!(
+            err <= tol,
+            "α = {alpha:e}, β = {beta:e}, column {j}: relative error {err:e} (w0 = {w0})"
+        );
+    }
+    tied
+}
+
 /// The batch path at a near tie whose logits are all negative (high SNR, rank 20: offsets
 /// $\approx -\tfrac12 r\log(1+\alpha^2/\beta^2) \approx -138$, quadratic parts $\approx 50$): the
 /// columns need the double-length refinement, and its active set (components within $e^{-60}$
@@ -416,45 +472,15 @@ fn r03_molrg_samples_follow_the_mixture() {
 #[test]
 fn r03_batch_path_at_a_tie_with_negative_logits() {
     let mut g = seeded(20_261_204);
-    let (d, r) = (48usize, 20usize);
-    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
-    let bases: Vec<Mat<f64>> = (0..2)
-        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
-        .collect();
-    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
-    let m = Molrg::uniform(&refs).unwrap();
-    let (alpha, beta) = (1.0, 1e-3);
-    let level = NoiseLevel::new(alpha, beta).unwrap();
-    let b = 16;
+    let (d, b) = (48usize, 16usize);
+    let (bases, m) = orthogonal_pair(&mut g, d, 20);
     let e = standard_normal(&mut g, d, b);
     // x = s(u_{1,1} + u_{2,1}) + small noise: equal projections up to the noise.
     let s = 1e-2;
     let x = Mat::from_fn(d, b, |i, j| {
         s * (bases[0][(i, 0)] + bases[1][(i, 0)]) + 1e-9 * e[(i, j)]
     });
-    let mean = m.posterior_mean(x.as_ref(), level).unwrap();
-    let pi = [0.5, 0.5];
-    let variances = vec![vec![1.0; r], vec![1.0; r]];
-    let mut tied = 0;
-    for j in 0..b {
-        let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-        let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
-        assert!(
-            f.logits.iter().all(|l| l.0 < 0.0),
-            "a logit is not negative"
-        );
-        let w0 = reference::f(f.weights[0]);
-        if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
-            tied += 1;
-        }
-        let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-        let scale = reference::norm(&f.mean).max(f64::MIN_POSITIVE);
-        let err = reference::dist(&got, &f.mean) / scale;
-        assert!(
-            err <= 1e-12,
-            "column {j}: relative error {err:e} (w0 = {w0})"
-        );
-    }
+    let tied = batch_matches_oracle(&bases, &m, &x, (1.0, 1e-3), 1e-12, 0.0);
     assert!(tied >= b / 2, "only {tied} of {b} columns are near a tie");
 }
 
@@ -470,45 +496,16 @@ fn r03_batch_path_at_a_tie_with_negative_logits() {
 #[test]
 fn r03_batch_path_at_a_tie_with_large_negative_logits() {
     let mut g = seeded(20_261_205);
-    let (d, r) = (210usize, 100usize);
-    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
-    let bases: Vec<Mat<f64>> = (0..2)
-        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
-        .collect();
-    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
-    let m = Molrg::uniform(&refs).unwrap();
-    let (alpha, beta) = (1.0, 1e-100);
-    let level = NoiseLevel::new(alpha, beta).unwrap();
-    let b = 8;
+    let (d, b) = (210usize, 8usize);
+    let (bases, m) = orthogonal_pair(&mut g, d, 100);
+    let beta = 1e-100;
     let e = standard_normal(&mut g, d, b);
     // Quadratic parts ½‖U_kᵀx‖²/β² ≈ 22 500 < 23 026: every logit negative.
     let s = 212.0 * beta;
     let x = Mat::from_fn(d, b, |i, j| {
         s * (bases[0][(i, 0)] + bases[1][(i, 0)]) + 1e-14 * s * e[(i, j)]
     });
-    let mean = m.posterior_mean(x.as_ref(), level).unwrap();
-    let pi = [0.5, 0.5];
-    let variances = vec![vec![1.0; r], vec![1.0; r]];
-    let mut tied = 0;
-    for j in 0..b {
-        let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-        let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
-        assert!(
-            f.logits.iter().all(|l| l.0 < -100.0),
-            "a logit is not large and negative: {:?}",
-            f.logits.iter().map(|l| l.0).collect::<Vec<_>>()
-        );
-        let w0 = reference::f(f.weights[0]);
-        if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
-            tied += 1;
-        }
-        let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-        let err = reference::dist(&got, &f.mean) / reference::norm(&f.mean);
-        assert!(
-            err <= 3e-13,
-            "column {j}: relative error {err:e} (w0 = {w0})"
-        );
-    }
+    let tied = batch_matches_oracle(&bases, &m, &x, (1.0, beta), 3e-13, -100.0);
     assert!(tied >= b / 2, "only {tied} of {b} columns are near a tie");
 }
 
@@ -522,15 +519,8 @@ fn r03_batch_path_at_a_tie_with_large_negative_logits() {
 #[test]
 fn r03_batch_path_refines_split_projection_ties() {
     let mut g = seeded(20_261_206);
-    let (d, r) = (48usize, 4usize);
-    let q = random_orthonormal(&mut g, d, 2 * r).unwrap();
-    let bases: Vec<Mat<f64>> = (0..2)
-        .map(|k| q.as_ref().subcols(k * r, r).to_owned())
-        .collect();
-    let refs: Vec<_> = bases.iter().map(|b| b.as_ref()).collect();
-    let m = Molrg::uniform(&refs).unwrap();
-    let pi = [0.5, 0.5];
-    let variances = vec![vec![1.0; r], vec![1.0; r]];
+    let (d, r, b) = (48usize, 4usize, 8usize);
+    let (bases, m) = orthogonal_pair(&mut g, d, r);
     let mut tied = 0;
     // (α, β, s): quadratic parts κ·r·s²/2 with κ = α²/(β²(β² + α²)) ≈ 10⁹…10¹⁵; the last
     // case has ‖x‖ ≈ 10²⁷, where the split-GEMM error bound of a coefficient exceeds 1.
@@ -543,8 +533,6 @@ fn r03_batch_path_refines_split_projection_ties() {
         (1e-20, 1.0, 1e27),
     ];
     for (alpha, beta, s) in cases {
-        let level = NoiseLevel::new(alpha, beta).unwrap();
-        let b = 8;
         let e = standard_normal(&mut g, d, b);
         // Gap ½κ(‖U₁ᵀx‖² − ‖U₂ᵀx‖²) ≈ κ·s·η·O(√r) = O(1) for η = 1/(κ s).
         let kappa = alpha * alpha / (beta * beta * (beta * beta + alpha * alpha));
@@ -554,21 +542,7 @@ fn r03_batch_path_refines_split_projection_ties() {
             let sum: f64 = (0..r).map(|l| bases[0][(i, l)] + bases[1][(i, l)]).sum();
             s * sum + eta * e[(i, j)]
         });
-        let mean = m.posterior_mean(x.as_ref(), level).unwrap();
-        for j in 0..b {
-            let xj: Vec<f64> = (0..d).map(|i| x[(i, j)]).collect();
-            let f = reference::molrg_formula_at(&pi, &refs, &variances, &xj, alpha, beta, false);
-            let w0 = reference::f(f.weights[0]);
-            if w0 > 1e-3 && w0 < 1.0 - 1e-3 {
-                tied += 1;
-            }
-            let got: Vec<f64> = (0..d).map(|i| mean[(i, j)]).collect();
-            let err = reference::dist(&got, &f.mean) / reference::norm(&f.mean);
-            assert!(
-                err <= 3e-13,
-                "α = {alpha:e}, β = {beta:e}, column {j}: relative error {err:e} (w0 = {w0})"
-            );
-        }
+        tied += batch_matches_oracle(&bases, &m, &x, (alpha, beta), 3e-13, f64::INFINITY);
     }
     assert!(tied >= 24, "only {tied} of 48 columns are near a tie");
 }
