@@ -9,17 +9,29 @@
 //! panel with $|f| \le M$ there, $|Q_n(f) - \int f| \le \frac{64 M}{15(\rho^2-1)\rho^{2n}}$
 //! (Trefethen, *Approximation Theory and Approximation Practice*, Thm 19.3).
 //!
-//! [`integrate`] keeps a list of panels; for each it knows the one-panel value
-//! $Q_n(\text{panel})$ and the two-half-panel value $Q_n(\text{left}) + Q_n(\text{right})$.
-//! It returns the sum of the two-half values and, as the **stated error**, the
-//! sum over panels of $|Q_n(\text{panel}) - (Q_n(\text{left}) + Q_n(\text{right}))|$,
-//! splitting the panel with the largest difference until the stated error is
-//! below the requested relative tolerance. By the bound above the error of the
-//! two-half value on a panel is smaller than the one-panel error by the factor
-//! $\approx (\rho_{\text{half}}/\rho)^{-2n} \ll 1$ once the panel is in the rule's
-//! geometric regime, so the difference of the two is an upper estimate of the
-//! returned value's error. A rounding allowance $\gamma_{n}\sum|w_j f(t_j)|$ is
-//! added to the stated error.
+//! [`integrate`] starts from panels graded towards $t = 0$ (`[a, 2a], [2a, 4a], …` for
+//! $a > 0$: see `graded_breaks`) and keeps, for each panel, the one-panel value
+//! $Q_n(\text{panel})$, the two-half-panel value $Q_n(\text{left}) + Q_n(\text{right})$ and their
+//! difference $d$. It returns the sum of the two-half values and, as the **stated error**, the
+//! sum of the panels' stated errors plus a rounding allowance $\gamma_{2n\cdot\text{panels}}\sum|w_j f(t_j)|$,
+//! splitting the panel with the largest stated error until the total is below the requested
+//! relative tolerance.
+//!
+//! A panel's stated error is $d$ corrected for slow convergence: if the rule's error contracts by
+//! $q$ per halving, the two-half value's error is $d\,q/(1-q)$, with $q$ estimated from the
+//! panel's difference and its parent's (see `stated_error` in the source); a panel that shows no contraction
+//! states at least $4d$ and is split first.
+//!
+//! **This is an estimate, not a bound.** A rigorous bound needs $\max|f|$ on a complex ellipse
+//! around each panel, which a real-valued integrand does not give. What is established: on
+//! 20 000 random integrands with poles or branch points at or near the interval and tolerances
+//! $10^{-13}\dots10^{-6}$ (the test `r05_quadrature_stated_error_bounds_the_actual_error`, 4 000
+//! of them in `cargo test`), the actual error never exceeded the stated one (largest ratio 0.72);
+//! with the ungraded initial panel and the bare difference $d$, 1 787 of the 20 000 did, by up to
+//! 1 835 times. For the integrands of this crate — weights and noise levels of a schedule,
+//! singular only at $t \le 0$ — the graded panels put every panel in the rule's geometric regime
+//! ($\rho \ge 3 + 2\sqrt2$ with respect to the singularity at $0$), where $d$ over-estimates the
+//! error by a factor $\approx\rho^{2n}/(\rho_{\text{half}}^{2n})$.
 
 use std::sync::OnceLock;
 
@@ -72,7 +84,8 @@ fn gauss_legendre_rule<const N: usize>() -> ([f64; N], [f64; N]) {
 pub struct Integral {
     /// The approximation of $\int_a^b f$.
     pub value: f64,
-    /// The stated error (see the module docs): an upper estimate of $|\text{value} - \int_a^b f|$.
+    /// The stated error (see the module docs): an estimate of $|\text{value} - \int_a^b f|$ meant
+    /// to be on the safe side (tested, not proven).
     pub error: f64,
     /// Number of panels used.
     pub panels: usize,
@@ -184,25 +197,60 @@ struct Panel {
     /// Values of the left and right half-panel rules.
     halves: (f64, f64),
     /// |coarse − fine|.
+    diff: f64,
+    /// The stated error of `fine` (see `stated_error` in the source).
     err: f64,
     /// Rounding magnitude of `fine`.
     mag: f64,
 }
 
-fn make_panel<F>(f: &mut F, a: f64, b: f64, coarse: f64) -> Result<Panel>
+/// The most a panel's error may contract per halving for its difference to be trusted.
+const MAX_CONTRACTION: f64 = 0.75;
+
+/// The stated error of a panel's two-half value.
+///
+/// In the geometric regime the error of the rule contracts by a factor $q < 1$ per halving,
+/// so the two-half value's error is $q/(1-q)$ times the difference $d$ of the one-panel and
+/// two-half values. $q$ is estimated from the panel's difference and its parent's,
+/// $\hat q = 2d/d_{\text{parent}}$ (the factor 2: a child carries about half its parent's
+/// error when the error is spread; an overestimate when it is concentrated in one half). The
+/// stated error is $d\max(1, \hat q/(1-\hat q))$ for $\hat q \le 3/4$ and, where no
+/// contraction is seen, $\max(4d, d_{\text{parent}})$ — large enough that the panel is split
+/// next. The initial panel, with no parent, states $\max(4d, \text{rounding})$ and is always split.
+fn stated_error(diff: f64, parent_diff: Option<f64>, noise: f64) -> f64 {
+    if diff <= noise {
+        return diff;
+    }
+    match parent_diff {
+        None => 4.0 * diff,
+        Some(pd) => {
+            let q = 2.0 * diff / pd;
+            if q <= MAX_CONTRACTION {
+                diff * (q / (1.0 - q)).max(1.0)
+            } else {
+                (4.0 * diff).max(pd)
+            }
+        }
+    }
+}
+
+fn make_panel<F>(f: &mut F, a: f64, b: f64, coarse: f64, parent_diff: Option<f64>) -> Result<Panel>
 where
     F: FnMut(f64) -> Result<f64>,
 {
     let m = midpoint(a, b);
     let (l, ml) = panel(f, a, m)?;
     let (r, mr) = panel(f, m, b)?;
+    let diff = (coarse - (l + r)).abs();
+    let mag = ml + mr;
     Ok(Panel {
         a,
         b,
         fine: l + r,
         halves: (l, r),
-        err: (coarse - (l + r)).abs(),
-        mag: ml + mr,
+        diff,
+        err: stated_error(diff, parent_diff, gamma(2 * GL_POINTS) * mag),
+        mag,
     })
 }
 
@@ -240,9 +288,13 @@ where
             requirement: "≥ 0",
         });
     }
-    let (coarse, _) = panel(&mut f, a, b)?;
-    let mut panels = vec![make_panel(&mut f, a, b, coarse)?];
     let max_panels = max_panels.clamp(1, MAX_PANELS);
+    let breaks = graded_breaks(a, b, max_panels);
+    let mut panels = Vec::with_capacity(breaks.len() - 1);
+    for w in breaks.windows(2) {
+        let (coarse, _) = panel(&mut f, w[0], w[1])?;
+        panels.push(make_panel(&mut f, w[0], w[1], coarse, None)?);
+    }
     loop {
         let total_err: f64 = panels.iter().map(|p| p.err).sum();
         let scale: f64 = panels.iter().map(|p| p.fine.abs()).sum();
@@ -267,11 +319,47 @@ where
             panels.push(p);
             return finish(&panels, false);
         }
-        let left = make_panel(&mut f, p.a, m, p.halves.0)?;
-        let right = make_panel(&mut f, m, p.b, p.halves.1)?;
+        let left = make_panel(&mut f, p.a, m, p.halves.0, Some(p.diff))?;
+        let right = make_panel(&mut f, m, p.b, p.halves.1, Some(p.diff))?;
         panels.push(left);
         panels.push(right);
     }
+}
+
+/// The initial panels: $[a, b]$ split at $a, 2a, 4a, \dots$ (at $b, 2b, \dots$ towards the
+/// origin when $b < 0$) so that every panel $[x, 2x]$ is as long as its distance to $t = 0$.
+///
+/// The integrands of this crate (weights $\lambda_t$ and noise levels of a schedule) are
+/// analytic near $[a, b]$ except at $t \le 0$, where $\beta_t \to 0$. On a panel $[x, 2x]$ the
+/// point $0$ lies on the Bernstein ellipse $E_\rho$ with $\rho = 3 + 2\sqrt2 \approx 5.83$, so the
+/// 16-point rule converges like $\rho^{-32} \approx 3\cdot10^{-25}$ from the first panel on, however
+/// close $a$ is to $0$ (with one panel on $[a, b]$, $\rho - 1 \approx 2\sqrt{a/b}$ and the rule does
+/// not converge at all). At most `max_panels / 2` panels are graded; an interval containing or
+/// touching $0$ is one panel.
+fn graded_breaks(a: f64, b: f64, max_panels: usize) -> Vec<f64> {
+    let limit = (max_panels / 2).max(1);
+    let mut breaks = vec![a];
+    if a > 0.0 {
+        let mut x = 2.0 * a;
+        while x < b && breaks.len() < limit {
+            breaks.push(x);
+            x *= 2.0;
+        }
+        breaks.push(b);
+    } else if b < 0.0 {
+        let mut inner = vec![b];
+        let mut x = 2.0 * b;
+        while x > a && inner.len() < limit {
+            inner.push(x);
+            x *= 2.0;
+        }
+        inner.reverse();
+        breaks = vec![a];
+        breaks.extend(inner);
+    } else {
+        breaks.push(b);
+    }
+    breaks
 }
 
 fn finish(panels: &[Panel], converged: bool) -> Result<Integral> {

@@ -190,3 +190,111 @@ fn r05_quadrature_needs_two_finite_limits() {
         assert!(composite_rule(a, b, 4).is_err());
     }
 }
+
+/// An integrand with a closed-form integral over $[t_0, t_1]$, the reference computed from
+/// differences (no cancellation between two antiderivatives).
+#[derive(Debug, Clone, Copy)]
+enum TestIntegrand {
+    /// $a/t^2 + c/(1+t^2)^2$: the shape of R05's VE integrands with $\lambda = 1/\beta^2$ or the
+    /// SNR (a pole at $t = 0$, a distance $t_0$ from the interval, and poles at $\pm i$).
+    PoleAtZero { a: f64, c: f64, t0: f64, t1: f64 },
+    /// $w/(t + \delta) + 1$ on $[0, 1]$: a pole just left of the interval.
+    PoleNearEnd { w: f64, delta: f64 },
+    /// $e^{kt}$ on $[0, 1]$.
+    Exponential { k: f64 },
+    /// $w/\sqrt t + 1$ on $[t_0, 1]$: a branch point at $0$.
+    BranchPoint { w: f64, t0: f64 },
+}
+
+impl TestIntegrand {
+    fn limits(self) -> (f64, f64) {
+        match self {
+            Self::PoleAtZero { t0, t1, .. } => (t0, t1),
+            Self::PoleNearEnd { .. } | Self::Exponential { .. } => (0.0, 1.0),
+            Self::BranchPoint { t0, .. } => (t0, 1.0),
+        }
+    }
+
+    fn at(self, t: f64) -> f64 {
+        match self {
+            Self::PoleAtZero { a, c, .. } => {
+                let s = 1.0 + t * t;
+                a / (t * t) + c / (s * s)
+            }
+            Self::PoleNearEnd { w, delta } => w / (t + delta) + 1.0,
+            Self::Exponential { k } => (k * t).exp(),
+            Self::BranchPoint { w, .. } => w / t.sqrt() + 1.0,
+        }
+    }
+
+    fn integral(self) -> f64 {
+        match self {
+            Self::PoleAtZero { a, c, t0, t1 } => {
+                // ∫ 1/(1+t²)² = t/(2(1+t²)) + atan(t)/2, both differences formed directly.
+                let h = t1 - t0;
+                let datan = (h / (1.0 + t0 * t1)).atan();
+                let drat = h * (1.0 - t0 * t1) / ((1.0 + t0 * t0) * (1.0 + t1 * t1));
+                a * h / (t0 * t1) + c * 0.5 * (drat + datan)
+            }
+            Self::PoleNearEnd { w, delta } => w * (1.0 / delta).ln_1p() + 1.0,
+            Self::Exponential { k } => k.exp_m1() / k,
+            Self::BranchPoint { w, t0 } => 2.0 * w * (1.0 - t0.sqrt()) + (1.0 - t0),
+        }
+    }
+}
+
+fn test_integrand() -> impl Strategy<Value = TestIntegrand> {
+    prop_oneof![
+        (-16.0f64..0.0, 1.0f64..50.0, -3.0f64..0.0, -2.0f64..1.9).prop_map(|(la, c, lt0, lh)| {
+            let t0 = 10f64.powf(lt0);
+            TestIntegrand::PoleAtZero {
+                a: 10f64.powf(la),
+                c,
+                t0,
+                t1: t0 + 10f64.powf(lh),
+            }
+        }),
+        (-12.0f64..0.0, -4.0f64..0.0).prop_map(|(lw, ld)| TestIntegrand::PoleNearEnd {
+            w: 10f64.powf(lw),
+            delta: 10f64.powf(ld)
+        }),
+        (-30.0f64..30.0)
+            .prop_filter("k ≠ 0", |k| *k != 0.0)
+            .prop_map(|k| TestIntegrand::Exponential { k }),
+        (-12.0f64..0.0, -8.0f64..-1.0).prop_map(|(lw, lt0)| TestIntegrand::BranchPoint {
+            w: 10f64.powf(lw),
+            t0: 10f64.powf(lt0)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(common::config(4000))]
+    /// The adaptive quadrature's stated error is at least its actual error, for integrands with
+    /// singularities near the interval (the shape of the loss integrands) and tolerances
+    /// 1e-13 … 1e-6. Before the graded initial panels and the contraction-corrected panel
+    /// errors, 1 787 of 20 000 such integrands (seed 7) had an actual error above the stated one,
+    /// up to 1 835 times; after, none (largest ratio 0.72).
+    #[test]
+    fn r05_quadrature_stated_error_bounds_the_actual_error(
+        f in test_integrand(),
+        log_tol in -13.0f64..-6.0,
+    ) {
+        use diffusion_lowdim::reduction::quadrature::integrate;
+        let (a, b) = f.limits();
+        let q = integrate(|t| Ok(f.at(t)), a, b, 10f64.powf(log_tol), 2048).unwrap();
+        prop_assume!(q.converged);
+        let actual = (q.value - f.integral()).abs();
+        prop_assert!(actual <= q.error, "actual {actual:e} > stated {:e} ({} panels)", q.error, q.panels);
+    }
+}
+
+/// `check --only R05 --cases 2000 --seed 2` failed its instance 1545 (VE, λ = SNR,
+/// t₀ = 1.45e-3): the quadrature stated an error of 8.6e-12 and was off by 1.8e-11. With the
+/// graded panels it is off by 4.6e-14 and the instance passes.
+#[test]
+fn r05_seed_2_instance_1545_passes() {
+    let inst = Instance::sample(&mut diffusion_lowdim::rng::stream(2, "R05", 1545));
+    assert!((inst.t0 - 1.449e-3).abs() < 1e-6, "{inst:?}");
+    common::check_all(&inst.check().unwrap()).unwrap();
+}
