@@ -272,9 +272,8 @@ proptest! {
     #![proptest_config(common::config(4000))]
     /// The adaptive quadrature's stated error is at least its actual error, for integrands with
     /// singularities near the interval (the shape of the loss integrands) and tolerances
-    /// 1e-13 … 1e-6. Before the graded initial panels and the contraction-corrected panel
-    /// errors, 1 787 of 20 000 such integrands (seed 7) had an actual error above the stated one,
-    /// up to 1 835 times; after, none (largest ratio 0.72).
+    /// 1e-13 … 1e-6. The previous scheme (one initial panel, the bare |coarse − fine|) fails it;
+    /// the committed regression case is its shrunk counterexample.
     #[test]
     fn r05_quadrature_stated_error_bounds_the_actual_error(
         f in test_integrand(),
