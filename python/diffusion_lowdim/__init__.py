@@ -174,3 +174,109 @@ def check(only=None, cases=200, seed=0):
     if isinstance(only, str):
         only = [only]
     return _json.loads(_native.check_json(None if only is None else list(only), cases, seed))
+
+
+# ---------------------------------------------------------------- probability flows, PFD, metrics
+
+_FLOW_DOC = """Flow keywords (the CLI's ``eval flow`` options): ``solver`` (euler, heun, rk4, ddim,
+dpm-solver++2m, dopri5, or exact for two Gaussians), ``schedule`` (a crate schedule, default
+``ve``), and either the EDM grid (``steps`` noise levels from ``sigma_max`` = 80 to
+``sigma_min`` = 0.002 with exponent ``rho`` = 7, then the clean end) or ``steps`` equal steps
+from ``t_start`` to ``t_end`` (``log_spacing=True`` for equal steps in log t, ``clean=True``
+for the final x ↦ D(x, t_n)); ``rtol``/``atol`` for dopri5."""
+
+
+def pfd(p, q, solver="exact", *, method="estimate", noises=None, samples=256, seed=0,
+        t_max=None, features=None, confidence=0.95, **flow):
+    r"""The probability flow distance between the flows of models ``p`` and ``q`` (R11):
+    :math:`\mathrm{PFD}(p, q) = \big(\mathbb E_{x_T}\|h(\Phi_p(x_T)) - h(\Phi_q(x_T))\|^2\big)^{1/2}`.
+
+    ``method="estimate"``: the estimator on ``noises`` (M, d) or ``samples`` drawn noises
+    :math:`x_T = Tz` (seeded; ``t_max`` = T, default the flow's starting β), with the
+    delta-method interval at ``confidence``; returns ``estimate``, ``interval``, ``std_error``,
+    ``squared``, ``std_error_squared``, ``samples``. ``method="exact"``: the closed form for two
+    Gaussians in VE from ``t_max`` (default ``sigma_max`` = 80) to the clean data (principal
+    angles for subspace Gaussians); returns ``pfd`` and ``closed_form``. ``features``: a linear
+    feature map W (k, d).
+    """
+    return _json.loads(
+        _native.pfd_json(p, q, solver, noises=noises, samples=samples, seed=seed, t_max=t_max,
+                         features=features, confidence=confidence, method=method, **flow)
+    )
+
+
+pfd.__doc__ += "\n" + _FLOW_DOC
+
+
+def generalization_error(learned, truth, solver="exact", **kw):
+    r""":math:`E_{\mathrm{gen}}(\theta) = \mathrm{PFD}(p_\theta, p_\star)`: :func:`pfd` of the
+    learned model against the ground truth."""
+    return pfd(learned, truth, solver, **kw)
+
+
+def memorization_error(learned, training_points, solver="dopri5", **kw):
+    r""":math:`E_{\mathrm{mem}}(\theta) = \mathrm{PFD}(p_\theta, p_{\mathrm{emp}})`: :func:`pfd`
+    of the learned model against the empirical distribution of its training set (N, d)."""
+    return pfd(learned, Empirical(training_points), solver, **kw)
+
+
+def reproducibility(a, b, threshold=None, confidence=0.95):
+    r"""Reproducibility score RP (R13) of paired samples ``a``, ``b`` (B, d): the fraction of
+    pairs with cosine similarity > ``threshold`` (default 0.6), with its Clopper–Pearson
+    interval (``estimate``, ``interval``, ``successes``, ``trials``, ``confidence``)."""
+    return _native.reproducibility(a, b, threshold, confidence)
+
+
+def generalization(samples, training, threshold=None, confidence=0.95):
+    r"""Generalization score GL (R13): the fraction of ``samples`` (B, d) whose nearest
+    training point (N, d), by cosine similarity, is at most ``threshold``, with its
+    Clopper–Pearson interval."""
+    return _native.generalization(samples, training, threshold, confidence)
+
+
+def fit_pca(points, r):
+    r"""PCA of ``points`` (N, d): the top-``r`` basis (d, r) maximizing
+    :math:`\|U^\top X\|_F^2`, the singular values and the objective (R05–R07)."""
+    return _native.fit_pca(points, r)
+
+
+def fit_k_subspaces(points, k, r, seed=0):
+    r"""K-subspaces (R08): ``k`` bases (d, ``r``) maximizing
+    :math:`\frac1N\sum_i\max_k\|U_k^\top x_i\|^2`, with labels, objective, convergence and the
+    certified relative gap. Seeded: same seed, same bits."""
+    return _native.fit_k_subspaces(points, k, r, seed)
+
+
+def subspace_distance(u, v):
+    r""":math:`\|UU^\top - VV^\top\|_F` of two orthonormal bases (d, r)."""
+    return _native.subspace_distance(u, v)
+
+
+def principal_angles(u, v):
+    """Principal angles (radians, ascending) between the spans of two orthonormal bases."""
+    return _native.principal_angles(u, v)
+
+
+def sin_theta(u, v):
+    r""":math:`\|\sin\Theta(U, V)\|_F` of two orthonormal bases."""
+    return _native.sin_theta(u, v)
+
+
+def dae_loss_at_level(u, points, alpha=None, beta=None, *, sigma=None, schedule=None, t=None):
+    r"""The denoising loss of the linear denoiser :math:`x_U = \frac{\alpha}{\alpha^2+\beta^2}UU^\top x_t`
+    on ``points`` (N, d) at one level, exactly (ε-expectation in closed form):
+    :math:`\|(I-UU^\top)X\|_F^2 + (1-a)^2\|U^\top X\|_F^2 + Nr\,a(1-a)`, :math:`a = \alpha^2/(\alpha^2+\beta^2)`."""
+    return _native.dae_loss_at_level(u, points, alpha, beta, sigma=sigma, schedule=schedule, t=t)
+
+
+def dae_loss(u, points, t0=0.0, t1=1.0):
+    r"""The K = 1 DAE loss integrated over VE levels σ ∈ [t0, t1] with unit weight, in closed
+    form (R05): :math:`-C\|U^\top X\|_F^2 + D`."""
+    return _native.dae_loss(u, points, t0, t1)
+
+
+__all__ += [
+    "pfd", "generalization_error", "memorization_error", "reproducibility", "generalization",
+    "fit_pca", "fit_k_subspaces", "subspace_distance", "principal_angles", "sin_theta",
+    "dae_loss_at_level", "dae_loss",
+]

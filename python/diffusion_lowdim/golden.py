@@ -31,7 +31,7 @@ import numpy as _np
 from . import _native
 from ._errors import InputError
 
-__all__ = ["Case", "export", "manifest", "validate", "DEFAULT_SEED"]
+__all__ = ["Case", "export", "manifest", "validate", "measure", "table", "DEFAULT_SEED"]
 
 #: The master seed of the default suite.
 DEFAULT_SEED = 20_250_611
@@ -180,3 +180,39 @@ def table(report):
         f"{report['failed_cases']} failed, {len(report['missing'])} missing"
     )
     return "\n".join(lines)
+
+
+def measure(golden_dir, samples, *, training=None, features=None, confidence=0.95, threshold=0.6):
+    r"""Measure a trained network's ``samples`` (M, d) — row m generated from noise m of the
+    suite's noise bank (``measure/noises.npy``) — against the suite's teacher–student
+    reference: :math:`E_{\mathrm{gen}} = \mathrm{PFD}(p_\theta, p_\star)` and RP, and with a
+    training set (``training=N``: the golden set of N points; or an (N, d) array of your own)
+    :math:`E_{\mathrm{mem}} = \mathrm{PFD}(p_\theta, p_{\mathrm{emp}})` and GL, all with
+    intervals. ``features``: a linear feature map W (k, d). Returns the CLI's ``measure``
+    report as a dict.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def save(name, a):
+            path = _os.path.join(tmp, name)
+            if hasattr(a, "detach") and hasattr(a, "cpu"):
+                a = a.detach().cpu()
+            a = _np.asarray(a)
+            if a.dtype.kind not in "fiu":
+                raise InputError(f"{name}: dtype {a.dtype} is not real")
+            _np.save(path, _np.ascontiguousarray(a, dtype=_np.float64 if a.dtype.kind in "iu" else a.dtype))
+            return path
+
+        golden_n, training_file = None, None
+        if isinstance(training, int):
+            golden_n = training
+        elif training is not None:
+            training_file = save("training.npy", training)
+        feats = None if features is None else save("features.npy", features)
+        return _json.loads(
+            _native.measure_json(
+                save("samples.npy", samples), _os.fspath(golden_dir), golden_n, training_file,
+                feats, confidence, threshold,
+            )
+        )

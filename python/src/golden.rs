@@ -173,10 +173,48 @@ fn ask(
     Ok(Provided::Array(a))
 }
 
+/// `measure`: a trained network's samples (a `.npy` file) against the suite's teacher–student
+/// reference; the report as JSON text (the CLI's `measure --report`).
+#[pyfunction]
+#[pyo3(signature = (samples, golden_dir, golden_training=None, training_file=None, features=None, confidence=0.95, threshold=0.6))]
+#[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
+fn measure_json(
+    py: Python<'_>,
+    samples: PathBuf,
+    golden_dir: PathBuf,
+    golden_training: Option<usize>,
+    training_file: Option<PathBuf>,
+    features: Option<PathBuf>,
+    confidence: f64,
+    threshold: f64,
+) -> PyResult<String> {
+    use diffusion_lowdim::service::measure::{MeasureConfig, TrainingSet, measure};
+    let training = match (golden_training, training_file) {
+        (None, None) => TrainingSet::None,
+        (Some(n), None) => TrainingSet::Golden(n),
+        (None, Some(p)) => TrainingSet::File(p),
+        (Some(_), Some(_)) => {
+            return Err(errors::input(
+                "give at most one training set: a golden one (training=N) or your own points",
+            ));
+        }
+    };
+    let mut c = MeasureConfig::new(samples, golden_dir);
+    c.training = training;
+    c.features = features;
+    c.confidence = confidence;
+    c.threshold = threshold;
+    detached(py, move || {
+        let r = measure(&c).map_err(errors::from_interop)?;
+        serde_json::to_string(&r).map_err(|e| errors::internal(e.to_string()))
+    })
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(golden_export, m)?)?;
     m.add_function(wrap_pyfunction!(golden_validate_dir, m)?)?;
     m.add_function(wrap_pyfunction!(golden_validate_callable, m)?)?;
     m.add_function(wrap_pyfunction!(golden_manifest, m)?)?;
+    m.add_function(wrap_pyfunction!(measure_json, m)?)?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod arrays;
 mod errors;
+mod flows;
 mod golden;
 mod misc;
 mod models;
@@ -79,5 +80,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     models::register(m)?;
     golden::register(m)?;
     misc::register(m)?;
+    flows::register(m)?;
     Ok(())
 }

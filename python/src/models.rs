@@ -401,6 +401,48 @@ impl PyModel {
         }
     }
 
+    /// The probability-flow map of the exact denoiser from every row of ``x`` (B, d): the
+    /// CLI's ``eval flow`` (``solver``: euler, heun, rk4, ddim, dpm-solver++2m, dopri5, or
+    /// exact for Gaussians; the EDM grid by default, or ``steps`` equal steps from ``t_start``
+    /// to ``t_end``, with ``clean=True`` for the final x ↦ D(x, t_n)).
+    #[pyo3(signature = (x, solver, *, schedule="ve", steps=None, t_start=None, t_end=None,
+        log_spacing=false, clean=false, sigma_max=80.0, sigma_min=0.002, rho=7.0,
+        rtol=1e-10, atol=1e-12))]
+    #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
+    fn flow<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        solver: &str,
+        schedule: &str,
+        steps: Option<usize>,
+        t_start: Option<f64>,
+        t_end: Option<f64>,
+        log_spacing: bool,
+        clean: bool,
+        sigma_max: f64,
+        sigma_min: f64,
+        rho: f64,
+        rtol: f64,
+        atol: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let spec = crate::flows::flow_spec(
+            solver,
+            schedule,
+            steps,
+            t_start,
+            t_end,
+            log_spacing,
+            clean,
+            sigma_max,
+            sigma_min,
+            rho,
+            rtol,
+            atol,
+        )?;
+        crate::flows::model_flow(self, py, x, spec)
+    }
+
     /// ``n`` exact samples of x0 (n, d), from the seeded stream ``seed``.
     #[pyo3(signature = (n, seed=0))]
     fn sample<'py>(&self, py: Python<'py>, n: usize, seed: u64) -> PyResult<Bound<'py, PyAny>> {
