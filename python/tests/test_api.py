@@ -201,3 +201,20 @@ def test_model_file_round_trip(suite):
     assert np.array_equal(
         again.posterior_mean(x, lv["alpha"], lv["beta"]), m.posterior_mean(x, lv["alpha"], lv["beta"])
     )
+
+
+def test_versions_agree():
+    import importlib.metadata
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    ver = lambda p: re.search(r'(?m)^version = "([^"]+)"', p.read_text()).group(1)  # noqa: E731
+    assert ver(root / "Cargo.toml") == ver(root / "python" / "Cargo.toml") == dl.__version__
+    assert importlib.metadata.version("diffusion-lowdim") == dl.__version__
+
+
+def test_help_is_useful():
+    for f in (dl.Molrg, dl.Model.posterior_mean, dl.golden.validate, dl.pfd, dl.check):
+        assert f.__doc__ and len(f.__doc__) > 40, f
+    assert "E[x0 | x_t]" in dl.Model.posterior_mean.__doc__
