@@ -11,17 +11,16 @@ import diffusion_lowdim as dl
 
 def test_gil_released_during_a_long_posterior_mean():
     rng = np.random.default_rng(0)
-    # An empirical model on 4000 points in d = 256: a (2000, 256) batch takes ~0.5 s or more.
-    m = dl.Empirical(rng.normal(size=(4000, 256)))
-    x = rng.normal(size=(2000, 256))
-    t0 = time.perf_counter()
-    m.posterior_mean(x[:200], 1.0, 1.0)
-    per = (time.perf_counter() - t0) / 200
+    # An empirical model on 2000 points in d = 256: a (1000, 256) batch takes ~0.1 s or more.
+    m = dl.Empirical(rng.normal(size=(2000, 256)))
+    x = rng.normal(size=(1000, 256))
     done = threading.Event()
     result = {}
 
     def work():
+        t0 = time.perf_counter()
         result["out"] = m.posterior_mean(x, 1.0, 1.0)
+        result["ms"] = 1e3 * (time.perf_counter() - t0)
         done.set()
 
     ticks = 0
@@ -33,9 +32,9 @@ def test_gil_released_during_a_long_posterior_mean():
         ticks += 1
         time.sleep(0.001)
     th.join()
-    assert result["out"].shape == (2000, 256)
-    expected_ms = per * 2000 * 1e3
-    assert ticks >= min(50, expected_ms / 4), (ticks, expected_ms)
+    assert result["out"].shape == (1000, 256)
+    assert result["ms"] > 20, "the computation is too short to tell"
+    assert ticks >= min(50, result["ms"] / 5), (ticks, result["ms"])
 
 
 def test_threads_give_identical_results():
