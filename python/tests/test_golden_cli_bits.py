@@ -39,7 +39,7 @@ def options(argv):
 
 def python_value(case, argv, suite):
     if case.kind in ("flow", "sampler_step"):
-        kw = options(argv[2:])
+        kw = options(argv[3:])
         model = dl.load_model(suite / kw.pop("model"))
         x = np.load(suite / kw.pop("x"))
         kw.pop("out")
