@@ -184,8 +184,10 @@ pub(crate) fn out_batch<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bo
     let (d, b) = (m.nrows(), m.ncols());
     let mut v = Vec::with_capacity(d * b);
     for j in 0..b {
-        for i in 0..d {
-            v.push(m[(i, j)]);
+        match m.col(j).try_as_col_major() {
+            // A contiguous column (the crate's outputs): one slice copy.
+            Some(c) => v.extend_from_slice(c.as_slice()),
+            None => v.extend((0..d).map(|i| m[(i, j)])),
         }
     }
     out_shaped(py, v, &[b, d])

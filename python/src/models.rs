@@ -469,15 +469,20 @@ impl PyModel {
         let model = self.exact();
         match q {
             Quantity::PosteriorMean | Quantity::Score => {
-                let m = detached(py, || {
+                // Written straight into the buffer numpy will own: a (B, d) row-major array is
+                // the crate's column-major d × B batch (no copy of the output).
+                let (d, b) = (xm.nrows(), xm.ncols());
+                let mut buf = vec![0.0; d * b];
+                detached(py, || {
+                    let out = faer::MatMut::from_column_major_slice_mut(&mut buf, d, b);
                     if q == Quantity::Score {
-                        model.score(xm, lv)
+                        model.score_into(xm, lv, out)
                     } else {
-                        model.posterior_mean(xm, lv)
+                        model.posterior_mean_into(xm, lv, out)
                     }
                     .map_err(errors::from_lib)
                 })?;
-                arrays::out_batch(py, m.as_ref())
+                arrays::out_shaped(py, buf, &[b, d])
             }
             Quantity::Jacobian => {
                 // The CLI's code path (`eval jacobian`): bit-identical outputs.
