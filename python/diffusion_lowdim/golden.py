@@ -89,11 +89,16 @@ def _to_npy_bytes(out):
     """A candidate's output as the bytes of a .npy file (float64, or float32 kept as such)."""
     if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
         out = out.detach().cpu()
+        if str(out.dtype) in ("torch.bfloat16", "torch.float16"):
+            out = out.float()  # exact in float32 (numpy has no bfloat16)
     a = _np.asarray(out)
+    name = a.dtype.name
     if a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
         pass
-    elif a.dtype.kind == "f" and a.dtype.itemsize < 4:
-        a = a.astype(_np.float32)  # float16 / bfloat16-like: exact in float32
+    elif (a.dtype.kind == "f" and a.dtype.itemsize < 4) or (
+        a.dtype.itemsize <= 2 and (name.startswith("bfloat") or name.startswith("float"))
+    ):
+        a = a.astype(_np.float32)  # float16, bfloat16 (ml_dtypes / JAX): exact in float32
     elif a.dtype.kind in "iu":
         a = a.astype(_np.float64)
     else:

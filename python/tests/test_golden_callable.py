@@ -164,3 +164,47 @@ def test_tampered_suite_is_refused(suite, tmp_path):
     np.save(copy / c["expected"], e)
     with pytest.raises(dl.GoldenError, match="altered since export"):
         dl.golden.validate(copy, candidate=Exact())
+
+
+def test_reduced_precision_outputs_are_judged_as_float32(suite):
+    class F16(Exact):
+        def posterior_mean(self, model, x, a, b):
+            return model.posterior_mean(x, a, b).astype(np.float16)
+
+    r = dl.golden.validate(suite, candidate=F16(), only=["r02-pca"], tier="f32")
+    (x,) = r["results"]
+    # float16 carries ~3 digits: stored as float32 (exactly), and beyond the f32 tolerance.
+    assert x["stored"] == "f32" and x["status"] == "fail"
+
+    class Complex(Exact):
+        def posterior_mean(self, model, x, a, b):
+            return model.posterior_mean(x, a, b).astype(complex)
+
+    with pytest.raises(dl.InputError, match="complex128"):
+        dl.golden.validate(suite, candidate=Complex(), only=["r02-pca"])
+
+
+def test_jax_style_functional_candidate(suite):
+    """A pure function of the case with a Jacobian by central differences (as autograd would
+    give it up to rounding): the Jacobian cases fail in f64 only by the differencing error."""
+
+    def candidate(case):
+        if case.kind == "posterior_mean":
+            return case.model.posterior_mean(case.x, case.alpha, case.beta)
+        if case.kind == "jacobian":
+            h = 1e-5
+            f = lambda v: case.model.posterior_mean(v, case.alpha, case.beta)  # noqa: E731
+            out = np.empty(case.shape)
+            for bi, xb in enumerate(case.x):
+                for j in range(xb.size):
+                    e = np.zeros_like(xb)
+                    e[j] = h
+                    out[bi, :, j] = (f((xb + e)[None]) - f((xb - e)[None]))[0] / (2 * h)
+            return out
+        return None
+
+    # Differencing error ~1e-11 relative: within every f32 tolerance, beyond every f64 one.
+    r32 = dl.golden.validate(suite, candidate=candidate, only=["R14"], tier="f32")
+    assert r32["cases"] == 4 and r32["passed"]
+    r64 = dl.golden.validate(suite, candidate=candidate, only=["R14"], tier="f64")
+    assert [x["status"] for x in r64["results"]] == ["fail"] * 4
