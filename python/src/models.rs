@@ -41,7 +41,16 @@ pub(crate) fn level(
     guard(|| spec.resolve().map_err(errors::from_interop))
 }
 
-/// An exact model of the noised data $x_t = \alpha x_0 + \beta\varepsilon$.
+/// An exact model of the noised data x_t = alpha x0 + beta eps, eps ~ N(0, I_d).
+///
+/// Build one with diffusion_lowdim.Gaussian / Molrg / Empirical / Pca / KSubspaces or
+/// load_model(path). Every method takes a batch x of shape (B, d) (one point per row; any
+/// array-like, float64 or promoted to it) and the noise level as alpha, beta (positional), or
+/// sigma= (VE: alpha = 1, beta = sigma), or schedule=, t= (a crate schedule or library preset).
+///
+/// Methods: posterior_mean E[x0 | x_t]; score ∇ log p_t = (alpha E[x0|x_t] − x_t) / beta²
+/// (Tweedie); jacobian ∂E[x0|x_t]/∂x_t = (alpha / beta²) Cov[x0 | x_t]; log_density
+/// log p_t(x_t); posterior_weights (mixtures); flow (probability-flow samplers); sample.
 #[pyclass(module = "diffusion_lowdim._native", frozen, name = "Model")]
 pub(crate) struct PyModel {
     pub(crate) model: Model,
@@ -279,7 +288,13 @@ impl PyModel {
         )
     }
 
-    /// Posterior mean E[x0 | x_t] of every row of ``x`` (B, d).
+    /// Posterior mean E[x0 | x_t] of every row of ``x`` (B, d); returns (B, d).
+    ///
+    /// Gaussian N(mu, U diag(lambda) Uᵀ): mu + U diag(alpha lambda / (alpha² lambda + beta²))
+    /// Uᵀ (x − alpha mu). MoLRG: Σ_k w_k(x) U_k diag(alpha λ_k / (alpha² λ_k + beta²)) U_kᵀ x
+    /// with softmax weights w_k (log-sum-exp, double-length logits). Empirical:
+    /// Σ_i s_i(x) x⁽ⁱ⁾ with s = softmax(−‖x − alpha x⁽ⁱ⁾‖² / (2 beta²)). Errors: InputError
+    /// for a wrong shape, NaN/inf or an invalid level; NumericalError if a result overflows.
     #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
     #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
     fn posterior_mean<'py>(
@@ -296,7 +311,8 @@ impl PyModel {
         self.eval_batch(py, x, lv, Quantity::PosteriorMean)
     }
 
-    /// Score ∇ log p_t(x) of every row of ``x`` (B, d).
+    /// Score ∇ log p_t(x) of every row of ``x`` (B, d): (alpha E[x0|x] − x) / beta²
+    /// (Tweedie, R01); returns (B, d).
     #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
     #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
     fn score<'py>(
@@ -313,7 +329,8 @@ impl PyModel {
         self.eval_batch(py, x, lv, Quantity::Score)
     }
 
-    /// Jacobian ∂E[x0|x_t]/∂x_t of every row of ``x`` (B, d): (B, d, d).
+    /// Jacobian J = ∂E[x0|x_t]/∂x_t of every row of ``x`` (B, d): (B, d, d), entry [b, i, j] =
+    /// ∂x̂0_i/∂x_j. J = (alpha / beta²) Cov[x0 | x_t], symmetric PSD (R14). The CLI's code path.
     #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
     #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
     fn jacobian<'py>(
@@ -330,7 +347,8 @@ impl PyModel {
         self.eval_batch(py, x, lv, Quantity::Jacobian)
     }
 
-    /// log p_t(x) of every row of ``x`` (B, d): (B,).
+    /// log p_t(x) of every row of ``x`` (B, d), p_t the law of alpha x0 + beta eps: (B,).
+    /// (An empirical model's p_t is a Gaussian mixture centred at alpha x⁽ⁱ⁾.)
     #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
     #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
     fn log_density<'py>(
