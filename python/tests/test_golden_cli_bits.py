@@ -13,10 +13,10 @@ import pytest
 
 import diffusion_lowdim as dl
 
-# The kinds the Python API computes (each case kind of the suite is listed: a new kind
-# added by a family makes test_every_kind_is_covered fail until it is handled here).
-COMPUTED = ("posterior_mean", "score", "jacobian", "convert", "flow", "sampler_step", "schedule")
-NOT_YET = ()
+# The CLI commands the cases use, each computed here through the Python API. Cases are
+# dispatched by their command, not their kind, so a new family using these commands is covered;
+# a case with another command makes test_every_command_is_covered fail until it is handled.
+COMMANDS = ("posterior-mean", "score", "jacobian", "convert", "flow", "schedule")
 
 FLAGS = ("--clean", "--log-spacing")
 
@@ -37,25 +37,26 @@ def options(argv):
     return kw
 
 
-def python_value(case, argv, suite):
-    if case.kind in ("flow", "sampler_step"):
-        kw = options(argv[3:])
-        model = dl.load_model(suite / kw.pop("model"))
-        x = np.load(suite / kw.pop("x"))
-        kw.pop("out")
+def python_value(argv, suite):
+    """The command `argv` (`diffusion-lowdim eval SUB --opt V ...`) computed through Python."""
+    sub, kw = argv[2], options(argv[3:])
+    kw.pop("out")
+    x = np.load(suite / kw.pop("x"))
+    if sub == "convert":
+        value = np.load(suite / kw.pop("value"))
+        return dl.convert(value, x, kw.pop("from"), kw.pop("to"), float(kw.pop("alpha")),
+                          float(kw.pop("beta")))
+    model = dl.load_model(suite / kw.pop("model"))
+    if sub == "flow":
         solver = kw.pop("solver")
         conv = {"steps": int, "t_start": float, "t_end": float, "sigma_max": float,
                 "sigma_min": float, "rho": float, "rtol": float, "atol": float}
-        kw = {k: conv[k](v) if k in conv else v for k, v in kw.items()}
-        return model.flow(x, solver, **kw)
-    if case.kind in ("posterior_mean", "score", "jacobian"):
-        return getattr(case.model, case.kind)(case.x, case.alpha, case.beta)
-    if case.kind == "convert":
-        return dl.convert(
-            case.inputs["value"], case.x, case.params["from"], case.params["to"],
-            case.alpha, case.beta,
-        )
-    raise AssertionError(case.kind)
+        return model.flow(x, solver, **{k: conv[k](v) if k in conv else v for k, v in kw.items()})
+    level = {k: (v if k == "schedule" else float(v)) for k, v in kw.items()}
+    method = getattr(model, sub.replace("-", "_"))
+    if "alpha" in level:
+        return method(x, level.pop("alpha"), level.pop("beta"), **level)
+    return method(x, **level)
 
 
 def cases(suite):
@@ -69,19 +70,17 @@ def cases(suite):
     return got
 
 
-def test_every_kind_is_covered(suite):
-    kinds = {c.kind for c in cases(suite)}
-    assert kinds <= set(COMPUTED) | set(NOT_YET), kinds - set(COMPUTED) - set(NOT_YET)
+def test_every_command_is_covered(suite):
+    subs = {shlex.split(c.command, comments=True)[2] for c in cases(suite)}
+    assert subs <= set(COMMANDS), subs - set(COMMANDS)
 
 
 def test_python_equals_cli_bit_for_bit(suite, cli, tmp_path):
     n = 0
     for case in cases(suite):
-        if case.kind not in COMPUTED:
-            continue
         argv = shlex.split(case.command, comments=True)
-        assert argv[0] == "diffusion-lowdim"
-        if case.kind == "schedule":
+        assert argv[:2] == ["diffusion-lowdim", "eval"], argv
+        if argv[2] == "schedule":
             compare_schedule(case, argv, suite, cli, tmp_path)
             n += 1
             continue
@@ -90,7 +89,7 @@ def test_python_equals_cli_bit_for_bit(suite, cli, tmp_path):
         argv[i + 1] = str(out)
         subprocess.run([cli] + argv[1:], cwd=suite, check=True, capture_output=True)
         want = np.load(out)
-        got = python_value(case, argv, suite)
+        got = python_value(argv, suite)
         assert got.dtype == np.float64 and got.shape == want.shape, case.id
         assert got.tobytes() == want.tobytes(), f"{case.id}: differs from the CLI"
         n += 1
