@@ -55,7 +55,9 @@ use serde::{Deserialize, Serialize};
 
 pub use export::{ExportSummary, export, export_to};
 pub use families::{Family, families};
-pub use validate::{CaseReport, CaseStatus, Report, validate, validate_only};
+pub use validate::{
+    CaseQuery, CaseReport, CaseStatus, Provided, Report, validate, validate_only, validate_suite,
+};
 
 /// The value of the manifest's `"format"` field.
 pub const FORMAT: &str = "diffusion-lowdim/golden";

@@ -370,3 +370,68 @@ fn golden_export_refuses_an_existing_directory_and_replaces_it_with_force() {
     assert!(out.join("manifest.json").exists() && !out.join("keep.txt").exists());
     assert_eq!(entries(dir.path()), vec!["g"]);
 }
+
+/// `validate_suite` with a candidate function judges exactly as the file-based validation:
+/// the same report for the same outputs, missing where the function
+/// provides nothing, and its inputs are the suite's verified arrays.
+#[test]
+fn validate_suite_with_a_function_gives_the_file_verdicts() {
+    use diffusion_lowdim::golden::{Provided, suite::Suite, validate_only, validate_suite};
+    let dir = tmp();
+    let golden = dir.path().join("golden");
+    export(&golden, false).unwrap();
+    let outputs = dir.path().join("out");
+    perfect_outputs(&golden, &outputs);
+    let manifest = read_manifest(&golden).unwrap();
+    // Perturb one R03 case (1e-6 relative) and drop one R04 case, in the files.
+    let bad = manifest.cases.iter().find(|c| c.family == "R03").unwrap();
+    let gone = manifest.cases.iter().find(|c| c.family == "R04").unwrap();
+    let e = npy::read(&outputs.join(&bad.output)).unwrap();
+    let scaled = Array::new(
+        e.shape().to_vec(),
+        e.data().iter().map(|v| v * (1.0 + 1e-6)).collect(),
+    )
+    .unwrap();
+    std::fs::write(outputs.join(&bad.output), npy::encode(&scaled)).unwrap();
+    std::fs::remove_file(outputs.join(&gone.output)).unwrap();
+    let files = validate_only(&golden, &outputs, Tier::F64, &[]).unwrap();
+
+    let suite = Suite::open(&golden).unwrap();
+    let mut asked = Vec::new();
+    let mem = validate_suite(&suite, &outputs, Tier::F64, &[], |q| {
+        asked.push(q.case().id.clone());
+        if let Some(rel) = q.case().inputs.get("x") {
+            // The verified input is the file's array.
+            assert_eq!(q.input("x").unwrap(), npy::read(&golden.join(rel)).unwrap());
+        }
+        let p = outputs.join(&q.case().output);
+        Ok(if p.exists() {
+            Provided::Array(npy::read(&p).unwrap())
+        } else {
+            Provided::Missing(format!("no output file {}", p.display()))
+        })
+    })
+    .unwrap();
+    assert_eq!(asked.len(), manifest.cases.len());
+    assert_eq!(mem, files);
+    let not_pass: Vec<(&str, CaseStatus)> = mem
+        .results
+        .iter()
+        .filter(|r| r.status != CaseStatus::Pass)
+        .map(|r| (r.id.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        not_pass,
+        vec![
+            (bad.id.as_str(), CaseStatus::Fail),
+            (gone.id.as_str(), CaseStatus::Missing)
+        ]
+    );
+    // A wrong shape from a function is a shape mismatch, as a file's is.
+    let only = vec![bad.id.clone()];
+    let r = validate_suite(&suite, &outputs, Tier::F64, &only, |_| {
+        Ok(Provided::Array(Array::new(vec![1, 1], vec![0.0]).unwrap()))
+    })
+    .unwrap();
+    assert_eq!(r.results[0].status, CaseStatus::ShapeMismatch);
+}
