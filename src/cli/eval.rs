@@ -8,7 +8,8 @@ use diffusion_lowdim::io::fsio::{DirContents, write_dir_atomic, write_file_atomi
 use diffusion_lowdim::io::model_file;
 use diffusion_lowdim::io::npy::{self, Array};
 use diffusion_lowdim::service::eval::{
-    self, FlowSpec, GridSpec, LevelSpec, Noises, PfdSummary, Quantity, SolverSpec,
+    self, FlowSpec, GridSpec, LevelSpec, LossForm, LossRange, Noises, PfdSummary, Quantity,
+    SolverSpec, WeightsOutput,
 };
 use diffusion_lowdim::service::presets::{self, Precision, Spacing, TableOptions};
 
@@ -40,6 +41,65 @@ pub enum Target {
     /// The probability flow distance PFD(p, q) between the flows of two models on shared
     /// noises, with its confidence interval; writes a JSON report.
     Pfd(PfdArgs),
+    /// The posterior (softmax) weights of a mixture (molrg, k-subspaces: (B, K)) or empirical
+    /// model ((B, N), one column per training point) at every row of --x; writes float64.
+    PosteriorWeights(ModelArgs),
+    /// The logs of the posterior weights, from log-sum-exp-normalized logits (finite and
+    /// accurate where a weight underflows to 0); writes (B, K) or (B, N) float64 (-inf only
+    /// for a mixture component of prior weight 0).
+    LogPosteriorWeights(ModelArgs),
+    /// Subspace distance ||UU^T - VV^T||_F, principal angles and their sines for two
+    /// orthonormal bases (.npy (d, r) each); writes a JSON report.
+    Subspaces(SubspaceArgs),
+    /// The DAE loss of one basis (K = 1) or of K bases (--form softmax or hard-max) on data,
+    /// summed over the samples: at one noise level (exact expectation over the noise), or
+    /// integrated over [--t0, --t1] of --loss-schedule with --weighting; writes a JSON report.
+    DaeLoss(LossArgs),
+}
+
+/// Arguments of `eval subspaces`.
+#[derive(Debug, Args)]
+pub struct SubspaceArgs {
+    /// The first basis U, a (d, p) .npy matrix with orthonormal columns.
+    #[arg(long)]
+    u: PathBuf,
+    /// The second basis V, a (d, q) .npy matrix with orthonormal columns.
+    #[arg(long)]
+    v: PathBuf,
+    /// JSON report (distance, sin_theta_norm, principal_angles, sines), written atomically.
+    #[arg(long)]
+    out_json: PathBuf,
+}
+
+/// Arguments of `eval dae-loss`.
+#[derive(Debug, Args)]
+pub struct LossArgs {
+    /// A basis U_k, a (d, r_k) .npy matrix with orthonormal columns; repeat for K > 1.
+    #[arg(long = "basis", required = true)]
+    bases: Vec<PathBuf>,
+    /// The data x_1..x_N, a (N, d) .npy array (one sample per row).
+    #[arg(long)]
+    data: PathBuf,
+    /// K > 1: softmax weights (the noise expectation inside the softmax) or the hard max on
+    /// clean data (Theorem 3's two forms). Ignored for K = 1.
+    #[arg(long, default_value = "softmax", value_parser = ["softmax", "hard-max"])]
+    form: String,
+    #[command(flatten)]
+    level: LevelArgs,
+    /// Integrate over [--t0, --t1] of this crate schedule instead of one level.
+    #[arg(long, requires_all = ["t0", "t1"], help = schedule_help(" (integrated loss)"))]
+    loss_schedule: Option<String>,
+    /// Start of the integration range (with --loss-schedule).
+    #[arg(long, requires = "loss_schedule", allow_negative_numbers = true)]
+    t0: Option<f64>,
+    /// End of the integration range (with --loss-schedule).
+    #[arg(long, requires = "loss_schedule", allow_negative_numbers = true)]
+    t1: Option<f64>,
+    #[arg(long, default_value = "unit", help = weighting_help())]
+    weighting: String,
+    /// JSON report (value, integration error bound, method), written atomically.
+    #[arg(long)]
+    out_json: PathBuf,
 }
 
 /// The flow: schedule, solver and time grid (shared by `eval flow` and `eval pfd`).
@@ -210,6 +270,11 @@ pub struct LevelArgs {
 }
 
 impl LevelArgs {
+    /// Whether any level flag was given.
+    fn given(&self) -> bool {
+        self.alpha.is_some() || self.sigma.is_some() || self.schedule.is_some()
+    }
+
     fn spec(&self) -> Result<LevelSpec, CliError> {
         match (self.alpha, self.beta, self.sigma, &self.schedule, self.t) {
             (Some(alpha), Some(beta), None, None, None) => Ok(LevelSpec::AlphaBeta { alpha, beta }),
@@ -314,7 +379,128 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
         Target::Schedule(a) => schedule(a),
         Target::Flow(a) => flow(a),
         Target::Pfd(a) => pfd(a),
+        Target::PosteriorWeights(a) => weights(a, WeightsOutput::Weights),
+        Target::LogPosteriorWeights(a) => weights(a, WeightsOutput::LogWeights),
+        Target::Subspaces(a) => subspaces(a),
+        Target::DaeLoss(a) => dae_loss(a),
     }
+}
+
+fn weights(a: ModelArgs, output: WeightsOutput) -> Result<ExitCode, CliError> {
+    let level = a.level.spec()?.resolve()?;
+    let model = model_file::load(&a.model)?;
+    let mut inputs = model_inputs("--model", &model);
+    inputs.push(("--x".into(), a.x.clone()));
+    ensure_not_input("--out", &a.out, &inputs)?;
+    let x = npy::read_finite(&a.x)?;
+    let out = eval::posterior_weights(&model, &x, &a.x, level, output)
+        .map_err(|e| on_file(e, &a.x, "--x"))?;
+    write_file_atomic(&a.out, &npy::encode(&out))?;
+    eprintln!(
+        "{} of {} ({}) at {level} for {} points: {:?} written to {}",
+        match output {
+            WeightsOutput::Weights => "posterior weights",
+            WeightsOutput::LogWeights => "log posterior weights",
+        },
+        a.model.display(),
+        model.kind.name(),
+        x.shape()[0],
+        out.shape(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn subspaces(a: SubspaceArgs) -> Result<ExitCode, CliError> {
+    ensure_not_input(
+        "--out-json",
+        &a.out_json,
+        &[("--u".into(), a.u.clone()), ("--v".into(), a.v.clone())],
+    )?;
+    let u = eval::read_basis(&a.u, "basis U")?;
+    let v = eval::read_basis(&a.v, "basis V")?;
+    let c = eval::compare_subspaces(u.as_ref(), v.as_ref())?;
+    let report = serde_json::json!({
+        "format": "diffusion-lowdim/subspaces-report",
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "u": a.u,
+        "v": a.v,
+        "result": c,
+    });
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    write_file_atomic(&a.out_json, &json)?;
+    println!(
+        "distance = {:e}, principal angles = {:?}",
+        c.distance, c.principal_angles
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dae_loss(a: LossArgs) -> Result<ExitCode, CliError> {
+    let form = LossForm::parse(&a.form).expect("clap restricts the values");
+    let mut inputs: Vec<(String, PathBuf)> = a
+        .bases
+        .iter()
+        .map(|b| ("--basis".into(), b.clone()))
+        .collect();
+    inputs.push(("--data".into(), a.data.clone()));
+    ensure_not_input("--out-json", &a.out_json, &inputs)?;
+    let range = match (&a.loss_schedule, a.t0, a.t1) {
+        (Some(name), Some(t0), Some(t1)) => {
+            if a.level.given() {
+                return Err(CliError::Usage(
+                    "give either a noise level (--alpha/--beta, --sigma, --schedule/--t) or an \
+                     integration range (--loss-schedule --t0 --t1), not both"
+                        .into(),
+                ));
+            }
+            LossRange::Integrated {
+                schedule: name.clone(),
+                weighting: a.weighting.clone(),
+                t0,
+                t1,
+            }
+        }
+        _ => LossRange::Level(a.level.spec()?.resolve()?),
+    };
+    let bases: Vec<_> = a
+        .bases
+        .iter()
+        .map(|p| eval::read_basis(p, "basis U_k"))
+        .collect::<Result<_, _>>()?;
+    let xa = npy::read_finite(&a.data)?;
+    let x = xa.to_batch(&a.data, "data", Some(bases[0].nrows()))?;
+    let v = eval::dae_loss(&bases, x.as_ref(), form, &range)?;
+    let report = serde_json::json!({
+        "format": "diffusion-lowdim/dae-loss-report",
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "bases": a.bases,
+        "data": a.data,
+        "samples": x.ncols(),
+        "form": if bases.len() == 1 { "linear (K = 1)" } else { a.form.as_str() },
+        "range": match &range {
+            LossRange::Level(l) => serde_json::json!({ "alpha": l.alpha(), "beta": l.beta() }),
+            LossRange::Integrated { schedule, weighting, t0, t1 } => serde_json::json!({
+                "schedule": schedule, "weighting": weighting, "t0": t0, "t1": t1,
+            }),
+        },
+        "loss": v,
+    });
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    write_file_atomic(&a.out_json, &json)?;
+    println!("DAE loss = {:e} ({})", v.value, v.method);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--weighting`'s help, from the library's list.
+fn weighting_help() -> String {
+    let names: Vec<String> = eval::LOSS_WEIGHTINGS
+        .iter()
+        .map(|(n, a)| format!("{n}: {a}"))
+        .collect();
+    format!("Loss weight (with --loss-schedule): {}", names.join("; "))
 }
 
 fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
