@@ -355,12 +355,27 @@ pub struct ScheduleArgs {
     /// Number of sampling steps (diffusers: inference steps; grids: length). Default: the preset's.
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
-    /// diffusers timestep_spacing (with --steps).
-    #[arg(long, default_value = "leading", value_parser = ["linspace", "leading", "trailing"])]
-    spacing: String,
+    /// diffusers timestep_spacing (with --steps). Default: the scheduler's own (leading for
+    /// the DDPM family, linspace for diffusers-euler-*).
+    #[arg(long, value_parser = ["linspace", "leading", "trailing"])]
+    spacing: Option<String>,
     /// diffusers steps_offset (added by the leading spacing).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     steps_offset: usize,
+    /// σ grids (k-diffusion-karras, k-diffusion-exponential, edm): smallest level (default
+    /// 0.002); diffusers-euler-* with --karras: the scheduler's sigma_min config.
+    #[arg(long, allow_negative_numbers = true)]
+    sigma_min: Option<f64>,
+    /// As --sigma-min, the largest level (default 80).
+    #[arg(long, allow_negative_numbers = true)]
+    sigma_max: Option<f64>,
+    /// Karras grids (k-diffusion-karras, edm): the exponent rho (default 7).
+    #[arg(long, allow_negative_numbers = true)]
+    rho: Option<f64>,
+    /// diffusers-euler-*: use_karras_sigmas=True (the Karras grid between the interpolated
+    /// sigmas' ends, rho = 7).
+    #[arg(long)]
+    karras: bool,
     /// Output directory (t.npy, alpha.npy, beta.npy and native arrays), written atomically.
     #[arg(long)]
     out_dir: PathBuf,
@@ -652,8 +667,15 @@ fn schedule(a: ScheduleArgs) -> Result<ExitCode, CliError> {
     let options = TableOptions {
         precision: precision(&a.precision),
         steps: a.steps,
-        spacing: Spacing::parse(&a.spacing).expect("clap restricts the values"),
+        spacing: match &a.spacing {
+            Some(sp) => Spacing::parse(sp).expect("clap restricts the values"),
+            None => preset.default_spacing(),
+        },
         steps_offset: a.steps_offset,
+        sigma_min: a.sigma_min,
+        sigma_max: a.sigma_max,
+        rho: a.rho,
+        karras: a.karras,
     };
     let table = preset.table(&options)?;
     let mut files = DirContents::new();
