@@ -15,6 +15,22 @@ use diffusion_lowdim::service::presets::{self, Precision, Spacing, TableOptions}
 
 use super::output::{CliError, ensure_not_input, model_inputs, on_file};
 
+const NORMALIZE_HELP: &str = "Mixture model files: divide the weights by their sum (without it, \
+     weights that do not sum to 1 within 1e-12 are refused)";
+
+/// Loads a model file, normalizing mixture weights if asked.
+fn load_model(
+    path: &std::path::Path,
+    normalize: bool,
+) -> Result<model_file::LoadedModel, CliError> {
+    Ok(model_file::load_with(
+        path,
+        model_file::LoadOptions {
+            normalize_weights: normalize,
+        },
+    )?)
+}
+
 /// What to evaluate.
 #[derive(Debug, Subcommand)]
 pub enum Target {
@@ -187,6 +203,8 @@ pub struct FlowArgs {
     /// Model file (JSON manifest; see docs/model-format.md).
     #[arg(long)]
     model: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     /// Starting points x_{t_0} (e.g. noises x_T), a (B, d) .npy array (float64, or float32
     /// promoted to float64).
     #[arg(long)]
@@ -207,6 +225,8 @@ pub struct PfdArgs {
     /// The second model file (q).
     #[arg(long)]
     model2: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     #[command(flatten)]
     flow: FlowOptions,
     /// Shared noises x_T, a (M, d) .npy array (M ≥ 2). Default: draw --samples noises.
@@ -310,6 +330,8 @@ pub struct ModelArgs {
     /// Model file (JSON manifest; see docs/model-format.md).
     #[arg(long)]
     model: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     /// Points x_t, a (B, d) .npy array (float64, or float32 promoted to float64).
     #[arg(long)]
     x: PathBuf,
@@ -403,7 +425,7 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
 
 fn weights(a: ModelArgs, output: WeightsOutput) -> Result<ExitCode, CliError> {
     let level = a.level.spec()?.resolve()?;
-    let model = model_file::load(&a.model)?;
+    let model = load_model(&a.model, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &model);
     inputs.push(("--x".into(), a.x.clone()));
     ensure_not_input("--out", &a.out, &inputs)?;
@@ -520,7 +542,7 @@ fn weighting_help() -> String {
 
 fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
-    let model = model_file::load(&a.model)?;
+    let model = load_model(&a.model, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &model);
     inputs.push(("--x".into(), a.x.clone()));
     ensure_not_input("--out", &a.out, &inputs)?;
@@ -542,8 +564,8 @@ fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
 
 fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
-    let p = model_file::load(&a.model)?;
-    let q = model_file::load(&a.model2)?;
+    let p = load_model(&a.model, a.normalize_weights)?;
+    let q = load_model(&a.model2, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &p);
     inputs.extend(model_inputs("--model2", &q));
     if let Some(n) = &a.noises {
@@ -622,7 +644,7 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
 
 fn model_eval(a: ModelArgs, q: Quantity) -> Result<ExitCode, CliError> {
     let level = a.level.spec()?.resolve()?;
-    let model = model_file::load(&a.model)?;
+    let model = load_model(&a.model, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &model);
     inputs.push(("--x".into(), a.x.clone()));
     ensure_not_input("--out", &a.out, &inputs)?;

@@ -491,9 +491,12 @@ pub fn exact_gaussian_flow(
     x: MatRef<'_, f64>,
 ) -> crate::Result<Mat<f64>> {
     let from = schedule.level(grid.start())?;
-    let last = schedule.level(grid.last())?;
+    // The end may be the clean data itself (β = 0, e.g. VE at t = 0), which is no noise
+    // level but a valid target of the exact flow (its limit exists: the projection onto
+    // the support); so take the raw coefficients there.
+    let end = schedule.coefficients(grid.last())?;
     let moved = if grid.times().len() > 1 {
-        GaussianFlow::between(g, from, last.alpha(), last.beta())?.map(x)?
+        GaussianFlow::between(g, from, end.alpha, end.beta)?.map(x)?
     } else {
         crate::error::ensure_dim(
             "rows of the starting points vs model dimension",
@@ -504,7 +507,14 @@ pub fn exact_gaussian_flow(
         x.to_owned()
     };
     match grid.end() {
-        GridEnd::Clean => g.posterior_mean(moved.as_ref(), last),
+        // At β = 0, D(x, t) = x/α exactly (x_t = α x_0).
+        #[allow(clippy::float_cmp, reason = "exactly the clean end")]
+        GridEnd::Clean if end.beta == 0.0 && end.alpha > 0.0 => {
+            Ok(Mat::from_fn(moved.nrows(), moved.ncols(), |i, j| {
+                moved[(i, j)] / end.alpha
+            }))
+        }
+        GridEnd::Clean => g.posterior_mean(moved.as_ref(), end.level()?),
         GridEnd::Last => Ok(moved),
     }
 }
