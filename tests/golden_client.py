@@ -118,6 +118,12 @@ def gaussian(model, x, a, b, what):
     return np.broadcast_to(J, (x.shape[0],) + J.shape).copy()
 
 
+def log_softmax(logits):
+    """Log weights from the logits (never log of a rounded weight: saturated weights keep a finite log)."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def molrg(model, x, a, b, what):
     pi, bases, lams = model["pi"], model["bases"], model["lams"]
     logits, means, scores = [], [], []
@@ -129,7 +135,11 @@ def molrg(model, x, a, b, what):
         means.append((c * g) @ U.T)
         res = x - c @ U.T if U.shape[1] < U.shape[0] else np.zeros_like(x)
         scores.append(-(c / (a * a * lam + b * b)) @ U.T - res / (b * b))
+    if what == "log_posterior_weights":
+        return log_softmax(np.stack(logits, axis=1))
     w = softmax(np.stack(logits, axis=1))  # (B, K)
+    if what == "posterior_weights":
+        return w
     M = np.stack(means, axis=1)  # (B, K, d)
     m = np.einsum("bk,bkd->bd", w, M)
     if what == "posterior_mean":
@@ -148,7 +158,11 @@ def molrg(model, x, a, b, what):
 def empirical(model, x, a, b, what):
     P = model["points"]  # (N, d)
     r = x[:, None, :] - a * P[None, :, :]  # (B, N, d)
+    if what == "log_posterior_weights":
+        return log_softmax(-np.sum(r * r, axis=2) / (2 * b * b))
     s = softmax(-np.sum(r * r, axis=2) / (2 * b * b))  # (B, N)
+    if what == "posterior_weights":
+        return s
     m = s @ P
     if what == "posterior_mean":
         return m
@@ -288,11 +302,24 @@ def sampler_step(model, p, x, dtype):
     return (bs / bt) * x + (as_ - at * bs / bt) * D
 
 
+def principal(u, v, what):
+    """Principal sines from the residual (I - UU^T)V, angles by arcsin below pi/4 and arccos above."""
+    if v.shape[1] > u.shape[1]:
+        u, v = v, u
+    sines = np.sort(np.clip(np.linalg.svd(v - u @ (u.T @ v), compute_uv=False), 0, 1))
+    if what == "principal_sines":
+        return sines
+    cosines = np.sort(np.clip(np.linalg.svd(u.T @ v, compute_uv=False), 0, 1))[::-1]
+    return np.where(sines <= np.sqrt(0.5), np.arcsin(sines), np.arccos(cosines))
+
+
 def compute(golden, case, dtype):
     inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
     kind = case["kind"]
     if kind == "schedule":
         return schedule(case["params"], inputs, dtype)
+    if kind in ("principal_sines", "principal_angles"):
+        return principal(inputs["u"], inputs["v"], kind)
     if kind in ("flow", "sampler_step"):
         model = load_model(golden / case["model"], dtype)
         f = flow if kind == "flow" else sampler_step

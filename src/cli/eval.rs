@@ -83,8 +83,14 @@ pub struct SubspaceArgs {
     #[arg(long)]
     v: PathBuf,
     /// JSON report (distance, sin_theta_norm, principal_angles, sines), written atomically.
+    #[arg(long, required_unless_present_any = ["out_angles", "out_sines"])]
+    out_json: Option<PathBuf>,
+    /// The principal angles as a (min(p, q),) float64 .npy (ascending), written atomically.
     #[arg(long)]
-    out_json: PathBuf,
+    out_angles: Option<PathBuf>,
+    /// Their sines as a (min(p, q),) float64 .npy (ascending), written atomically.
+    #[arg(long)]
+    out_sines: Option<PathBuf>,
 }
 
 /// Arguments of `eval dae-loss`.
@@ -449,14 +455,31 @@ fn weights(a: ModelArgs, output: WeightsOutput) -> Result<ExitCode, CliError> {
 }
 
 fn subspaces(a: SubspaceArgs) -> Result<ExitCode, CliError> {
-    ensure_not_input(
-        "--out-json",
-        &a.out_json,
-        &[("--u".into(), a.u.clone()), ("--v".into(), a.v.clone())],
-    )?;
+    let inputs = [("--u".into(), a.u.clone()), ("--v".into(), a.v.clone())];
+    for (flag, out) in [
+        ("--out-json", &a.out_json),
+        ("--out-angles", &a.out_angles),
+        ("--out-sines", &a.out_sines),
+    ] {
+        if let Some(out) = out {
+            ensure_not_input(flag, out, &inputs)?;
+        }
+    }
     let u = eval::read_basis(&a.u, "basis U")?;
     let v = eval::read_basis(&a.v, "basis V")?;
     let c = eval::compare_subspaces(u.as_ref(), v.as_ref())?;
+    if let Some(out) = &a.out_angles {
+        write_file_atomic(
+            out,
+            &npy::encode(&Array::from_vec(c.principal_angles.clone())),
+        )?;
+    }
+    if let Some(out) = &a.out_sines {
+        write_file_atomic(out, &npy::encode(&Array::from_vec(c.sines.clone())))?;
+    }
+    let Some(out_json) = &a.out_json else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let report = serde_json::json!({
         "format": "diffusion-lowdim/subspaces-report",
         "crate_version": env!("CARGO_PKG_VERSION"),
@@ -466,7 +489,7 @@ fn subspaces(a: SubspaceArgs) -> Result<ExitCode, CliError> {
     });
     let mut json = serde_json::to_vec_pretty(&report)?;
     json.push(b'\n');
-    write_file_atomic(&a.out_json, &json)?;
+    write_file_atomic(out_json, &json)?;
     println!(
         "distance = {:e}, principal angles = {:?}",
         c.distance, c.principal_angles

@@ -818,8 +818,33 @@ pub fn posterior_weights(
 ) -> Result<Array> {
     x.ensure_finite(x_path)?;
     let xt = x.to_batch(x_path, "x", Some(model.model.dim()))?;
+    if let Model::Gaussian(_) = model.model {
+        return Err(crate::io::InteropError::Unsupported {
+            path: model.path.clone(),
+            problem: format!(
+                "posterior weights need a mixture (kinds molrg, k-subspaces) or an \
+                 empirical model; a {} model has a single component",
+                model.kind.name()
+            ),
+        });
+    }
+    Ok(Array::from_batch(
+        posterior_weights_matrix(&model.model, xt.as_ref(), level, output)?.as_ref(),
+    ))
+}
+
+/// As [`posterior_weights`], on a `d × B` matrix: the `K × B` (or `N × B`) weights.
+///
+/// # Errors
+/// [`crate::Error::Unknown`] for a Gaussian model; as [`posterior_weights`].
+pub fn posterior_weights_matrix(
+    model: &Model,
+    xt: MatRef<'_, f64>,
+    level: NoiseLevel,
+    output: WeightsOutput,
+) -> Result<Mat<f64>> {
     let b = xt.ncols();
-    let out = match &model.model {
+    Ok(match model {
         Model::Molrg(m) => {
             let k = m.num_components();
             crate::io::limits::ensure_f64s_fit(
@@ -854,17 +879,14 @@ pub fn posterior_weights(
             Mat::from_fn(n, b, |i, j| cols[j][i])
         }
         Model::Gaussian(_) => {
-            return Err(crate::io::InteropError::Unsupported {
-                path: model.path.clone(),
-                problem: format!(
-                    "posterior weights need a mixture (kinds molrg, k-subspaces) or an \
-                     empirical model; a {} model has a single component",
-                    model.kind.name()
-                ),
-            });
+            return Err(crate::Error::Unknown {
+                kind: "model kind for posterior weights (a Gaussian has one component)",
+                name: "gaussian".into(),
+                known: "molrg, k-subspaces, empirical".into(),
+            }
+            .into());
         }
-    };
-    Ok(Array::from_batch(out.as_ref()))
+    })
 }
 
 // ---------------------------------------------------------------- subspaces

@@ -15,6 +15,8 @@ mod r10_flow;
 mod r14;
 mod schedules;
 mod steps;
+mod subspaces;
+mod weights;
 
 use faer::Mat;
 
@@ -81,6 +83,16 @@ pub const FAMILIES: &[Family] = &[
         id: "schedules",
         title: "Schedule tables: diffusers alphas_cumprod, EDM sigma grid, score_sde levels",
         build: schedules::build,
+    },
+    Family {
+        id: "weights",
+        title: "Posterior weights and log weights of MoLRG and empirical models (saturated, tied)",
+        build: weights::build,
+    },
+    Family {
+        id: "subspaces",
+        title: "Principal angles and their sines (down to 1e-9)",
+        build: subspaces::build,
     },
 ];
 
