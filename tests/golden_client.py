@@ -313,6 +313,20 @@ def principal(u, v, what):
     return np.where(sines <= np.sqrt(0.5), np.arcsin(sines), np.arccos(cosines))
 
 
+def dae_loss(bases, x, a, b):
+    """The noise-averaged squared error of the linear denoiser(s) a/(a²+b²) U Uᵀ, summed over the
+    rows of x; with several bases each row goes to the basis with the largest projection."""
+    q = a * a / (a * a + b * b)
+    proj = np.stack([np.sum((x @ U) ** 2, axis=1) for U in bases], axis=1)
+    k = np.argmax(proj, axis=1)
+    total = 0.0
+    for j, U in enumerate(bases):
+        xs = x[k == j]
+        e = q * (xs @ U) @ U.T - xs
+        total += np.sum(e * e) + xs.shape[0] * U.shape[1] * q * (b * b / (a * a + b * b))
+    return np.array([total], dtype=x.dtype)
+
+
 def compute(golden, case, dtype):
     inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
     kind = case["kind"]
@@ -320,6 +334,9 @@ def compute(golden, case, dtype):
         return schedule(case["params"], inputs, dtype)
     if kind in ("principal_sines", "principal_angles"):
         return principal(inputs["u"], inputs["v"], kind)
+    if kind == "dae_loss":
+        a, b = dtype(case["level"]["alpha"]), dtype(case["level"]["beta"])
+        return dae_loss([inputs[k] for k in sorted(inputs) if k.startswith("u")], inputs["x"], a, b)
     if kind in ("flow", "sampler_step"):
         model = load_model(golden / case["model"], dtype)
         f = flow if kind == "flow" else sampler_step

@@ -120,8 +120,11 @@ pub struct LossArgs {
     #[arg(long, default_value = "unit", help = weighting_help())]
     weighting: String,
     /// JSON report (value, integration error bound, method), written atomically.
+    #[arg(long, required_unless_present = "out")]
+    out_json: Option<PathBuf>,
+    /// The loss as a (1,) float64 .npy, written atomically.
     #[arg(long)]
-    out_json: PathBuf,
+    out: Option<PathBuf>,
 }
 
 /// The flow: schedule, solver and time grid (shared by `eval flow` and `eval pfd`).
@@ -505,7 +508,11 @@ fn dae_loss(a: LossArgs) -> Result<ExitCode, CliError> {
         .map(|b| ("--basis".into(), b.clone()))
         .collect();
     inputs.push(("--data".into(), a.data.clone()));
-    ensure_not_input("--out-json", &a.out_json, &inputs)?;
+    for (flag, out) in [("--out-json", &a.out_json), ("--out", &a.out)] {
+        if let Some(out) = out {
+            ensure_not_input(flag, out, &inputs)?;
+        }
+    }
     let range = match (&a.loss_schedule, a.t0, a.t1) {
         (Some(name), Some(t0), Some(t1)) => {
             if a.level.given() {
@@ -532,6 +539,12 @@ fn dae_loss(a: LossArgs) -> Result<ExitCode, CliError> {
     let xa = npy::read_finite(&a.data)?;
     let x = xa.to_batch(&a.data, "data", Some(bases[0].nrows()))?;
     let v = eval::dae_loss(&bases, x.as_ref(), form, &range)?;
+    if let Some(out) = &a.out {
+        write_file_atomic(out, &npy::encode(&Array::from_vec(vec![v.value])))?;
+    }
+    let Some(out_json) = &a.out_json else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let report = serde_json::json!({
         "format": "diffusion-lowdim/dae-loss-report",
         "crate_version": env!("CARGO_PKG_VERSION"),
@@ -549,7 +562,7 @@ fn dae_loss(a: LossArgs) -> Result<ExitCode, CliError> {
     });
     let mut json = serde_json::to_vec_pretty(&report)?;
     json.push(b'\n');
-    write_file_atomic(&a.out_json, &json)?;
+    write_file_atomic(out_json, &json)?;
     println!("DAE loss = {:e} ({})", v.value, v.method);
     Ok(ExitCode::SUCCESS)
 }

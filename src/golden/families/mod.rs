@@ -5,6 +5,7 @@
 //! and cases, and add one line to [`FAMILIES`]. The exporter and the validator
 //! need no change: the validator only compares arrays.
 
+mod dae_loss;
 mod flows;
 mod measure;
 mod r01;
@@ -93,6 +94,11 @@ pub const FAMILIES: &[Family] = &[
         id: "subspaces",
         title: "Principal angles and their sines (down to 1e-9)",
         build: subspaces::build,
+    },
+    Family {
+        id: "dae-loss",
+        title: "DAE losses of one basis and hard-max losses of two (beta = 1e-4, alpha = 1e-3)",
+        build: dae_loss::build,
     },
 ];
 
