@@ -649,9 +649,8 @@ fn hard_max_groups<'a>(
 /// $\varphi = \frac{\alpha^2}{2\beta^2(\alpha^2+\beta^2)}$ (the logits of the MoLRG parameterization at
 /// $\mathbb E_\varepsilon\|U_k^\top x_t\|^2$), are held fixed; the denoiser
 /// $x_w(x_t) = g\sum_kw_kU_kU_k^\top x_t$ is then linear and its $\varepsilon$-expectation is exact:
-/// $$\mathbb E_\varepsilon\|x_w(\alpha x + \beta\varepsilon) - x\|^2 = \Big\|\sum_kw_k\big((I-U_kU_k^\top)x + (1-a)U_kU_k^\top x\big)\Big\|^2
-///   + a(1-a)\sum_{k,l}w_kw_l\|U_k^\top U_l\|_F^2,$$
-/// $a = \frac{\alpha^2}{\alpha^2+\beta^2}$ (so $g\alpha = a$, $g^2\beta^2 = a(1-a)$), with the residuals
+/// $$\mathbb E_\varepsilon\|x_w(\alpha x + \beta\varepsilon) - x\|^2 = \Big\|\sum_kw_k\big((I-U_kU_k^\top)x + (1-a)U_kU_k^\top x\big)\Big\|^2 + a(1-a)\sum_{k,l}w_kw_l\|U_k^\top U_l\|_F^2,$$
+/// with $a = \frac{\alpha^2}{\alpha^2+\beta^2}$ (so $g\alpha = a$, $g^2\beta^2 = a(1-a)$), with the residuals
 /// $(I-U_kU_k^\top)x$ in double length: no cancellation at high SNR. For $K = 1$ it is
 /// [`loss_at_level`]. Summed over the samples.
 ///

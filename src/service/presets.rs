@@ -872,25 +872,23 @@ impl Preset {
             self.kind,
             Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm | Kind::Euler(_)
         );
-        if !sigma_range {
-            if let Some(v) = o.sigma_min.or(o.sigma_max) {
-                return refuse(
-                    "--sigma-min/--sigma-max",
-                    v,
-                    "only with the sigma-grid presets (k-diffusion-karras, k-diffusion-exponential, \
-                     edm) and diffusers-euler-* with --karras",
-                );
-            }
+        if !sigma_range && let Some(v) = o.sigma_min.or(o.sigma_max) {
+            return refuse(
+                "--sigma-min/--sigma-max",
+                v,
+                "only with the sigma-grid presets (k-diffusion-karras, k-diffusion-exponential, \
+                 edm) and diffusers-euler-* with --karras",
+            );
         }
-        if let Some(r) = o.rho {
-            if !matches!(self.kind, Kind::KarrasKd | Kind::Edm) {
-                return refuse(
-                    "--rho",
-                    r,
-                    "only with the Karras grids k-diffusion-karras and edm (diffusers' Euler \
-                     fixes rho = 7)",
-                );
-            }
+        if let Some(r) = o.rho
+            && !matches!(self.kind, Kind::KarrasKd | Kind::Edm)
+        {
+            return refuse(
+                "--rho",
+                r,
+                "only with the Karras grids k-diffusion-karras and edm (diffusers' Euler \
+                 fixes rho = 7)",
+            );
         }
         if o.karras && !matches!(self.kind, Kind::Euler(_)) {
             return refuse(
@@ -900,15 +898,16 @@ impl Preset {
                  are Karras grids already",
             );
         }
-        if let Kind::Euler(_) = self.kind {
-            if !o.karras && (o.sigma_min.is_some() || o.sigma_max.is_some()) {
-                return refuse(
-                    "--sigma-min/--sigma-max",
-                    o.sigma_min.or(o.sigma_max).unwrap_or(f64::NAN),
-                    "with diffusers-euler-* only together with --karras (the scheduler's \
-                     sigma_min/sigma_max config is used by its Karras conversion only)",
-                );
-            }
+        if let Kind::Euler(_) = self.kind
+            && !o.karras
+            && (o.sigma_min.is_some() || o.sigma_max.is_some())
+        {
+            return refuse(
+                "--sigma-min/--sigma-max",
+                o.sigma_min.or(o.sigma_max).unwrap_or(f64::NAN),
+                "with diffusers-euler-* only together with --karras (the scheduler's \
+                 sigma_min/sigma_max config is used by its Karras conversion only)",
+            );
         }
         Ok(())
     }

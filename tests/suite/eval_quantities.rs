@@ -43,7 +43,10 @@ fn rel(got: f64, want: f64) -> f64 {
 }
 
 /// Three rank-1 and rank-2 components in R^4 (weights 0.2, 0.3, 0.5, variances ≠ 1).
-fn molrg_manifest(dir: &Path) -> (PathBuf, Vec<f64>, Vec<faer::Mat<f64>>, Vec<Vec<f64>>) {
+/// A model file and its weights, bases and variances.
+type MolrgFile = (PathBuf, Vec<f64>, Vec<faer::Mat<f64>>, Vec<Vec<f64>>);
+
+fn molrg_manifest(dir: &Path) -> MolrgFile {
     let pi = vec![0.2, 0.3, 0.5];
     let c = 0.6f64;
     let bases = vec![

@@ -108,7 +108,7 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
         let (value, bound) = oracle(u0.as_ref(), x.as_ref(), level);
         let want = reference::f(value);
         let got = dae_loss(
-            &[u0.clone()],
+            std::slice::from_ref(&u0),
             x.as_ref(),
             LossForm::HardMax,
             &LossRange::Level(level),

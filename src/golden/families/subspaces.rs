@@ -31,7 +31,11 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
         ("mixed", vec![1e-9, 1e-4, 0.3, 1.2]),
         (
             "orthogonal",
-            vec![0.0, std::f64::consts::FRAC_PI_2, 0.7853981633974483],
+            vec![
+                0.0,
+                std::f64::consts::FRAC_PI_2,
+                std::f64::consts::FRAC_PI_4,
+            ],
         ),
     ];
     for (tag, thetas) in sets {

@@ -29,12 +29,11 @@ use crate::linalg::random_orthonormal;
 use crate::reference::{self, Q};
 use crate::service::eval::{WeightsOutput, posterior_weights_matrix};
 
+/// Perturbation bounds of the logits, per tier.
+type Eta = Box<dyn Fn(Tier) -> Vec<f64>>;
+
 /// Logits (double-double) and their perturbation bounds per tier, at one point.
-fn logits_at(
-    model: &Model,
-    x: &[f64],
-    level: NoiseLevel,
-) -> (Vec<Q>, Box<dyn Fn(Tier) -> Vec<f64>>) {
+fn logits_at(model: &Model, x: &[f64], level: NoiseLevel) -> (Vec<Q>, Eta) {
     let (a, b) = (level.alpha(), level.beta());
     let d = x.len();
     match model {
