@@ -204,7 +204,14 @@ def schedule(params, inputs, dtype):
         lo, hi = dtype(0.002) ** (1 / rho), dtype(80) ** (1 / rho)
         i = np.arange(n, dtype=dtype)
         return (hi + i / dtype(n - 1) * (lo - hi)) ** rho
+    if preset == "k-diffusion-karras":
+        n, rho = params["steps"], dtype(params["rho"])
+        lo, hi = dtype(params["sigma_min"]) ** (1 / rho), dtype(params["sigma_max"]) ** (1 / rho)
+        i = np.arange(n, dtype=dtype)
+        return (hi + i / dtype(n - 1) * (lo - hi)) ** rho
     t = inputs["t"].astype(dtype)
+    if preset == "k-diffusion-vp":
+        return np.sqrt(np.expm1(dtype(19.9) * t * t / 2 + dtype(0.1) * t))
     if preset == "score-sde-vp":
         L = -0.25 * t * t * dtype(20 - 0.1) - 0.5 * t * dtype(0.1)
         return np.exp(L) if col == "alpha" else np.sqrt(1 - np.exp(2 * L))

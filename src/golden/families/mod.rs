@@ -7,6 +7,7 @@
 
 mod dae_loss;
 mod flows;
+mod grids;
 mod measure;
 mod r01;
 mod r02;
@@ -99,6 +100,11 @@ pub const FAMILIES: &[Family] = &[
         id: "dae-loss",
         title: "DAE losses of one basis and hard-max losses of two (beta = 1e-4, alpha = 1e-3)",
         build: dae_loss::build,
+    },
+    Family {
+        id: "grids",
+        title: "Schedule grids: k-diffusion Karras with another range and rho, get_sigmas_vp",
+        build: grids::build,
     },
 ];
 
