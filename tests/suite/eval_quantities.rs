@@ -1113,3 +1113,136 @@ fn new_schedule_grids() {
         &["--sigma-min"],
     );
 }
+
+/// The softmax form's closed-form noise expectation (weights held at their ε-averaged
+/// logits) against Monte Carlo over ε with those weights, computed here from the definition
+/// (plain f64 projections and softmax): agreement within 5 standard errors. Dropping the
+/// noise term a(1 − a)Σ w_k w_l ‖U_kᵀU_l‖² or using the unshifted logits φα²‖U_kᵀx‖²
+/// with unequal ranks moves the value by many standard errors.
+#[test]
+fn softmax_dae_loss_matches_monte_carlo_with_fixed_weights() {
+    use diffusion_lowdim::NoiseLevel;
+    use diffusion_lowdim::rng::{seeded, standard_normal};
+    let c = 0.6f64;
+    let u0 = faer::mat![[c, 0.0], [0.8, 0.0], [0.0, 1.0], [0.0, 0.0]];
+    let u1 = faer::mat![[0.0], [0.0], [0.6], [0.8]];
+    let xs = faer::mat![
+        [1.0, 0.3, -0.5],
+        [0.5, 0.2, 1.0],
+        [0.2, 1.0, 0.4],
+        [-0.3, 0.9, 0.1]
+    ];
+    let level = NoiseLevel::new(0.9, 0.7).unwrap();
+    let (alpha, beta) = (0.9f64, 0.7f64);
+    let got = diffusion_lowdim::reduction::dae_loss_softmax_at_level(
+        &[u0.as_ref(), u1.as_ref()],
+        xs.as_ref(),
+        level,
+    )
+    .unwrap();
+    let bases = [u0.as_ref(), u1.as_ref()];
+    let g = alpha / (alpha * alpha + beta * beta);
+    let phi = alpha * alpha / (2.0 * beta * beta * (alpha * alpha + beta * beta));
+    let proj = |u: faer::MatRef<'_, f64>, v: &[f64]| -> Vec<f64> {
+        let cf: Vec<f64> = (0..u.ncols())
+            .map(|l| (0..4).map(|i| u[(i, l)] * v[i]).sum())
+            .collect();
+        (0..4)
+            .map(|i| (0..u.ncols()).map(|l| u[(i, l)] * cf[l]).sum())
+            .collect()
+    };
+    let mut rng = seeded(14);
+    let m = 40_000;
+    let (mut mean, mut var) = (0.0, 0.0);
+    for n in 0..xs.ncols() {
+        let x: Vec<f64> = (0..4).map(|i| xs[(i, n)]).collect();
+        let logits: Vec<f64> = bases
+            .iter()
+            .map(|u| {
+                let p = proj(*u, &x);
+                let q: f64 = p.iter().map(|v| v * v).sum();
+                phi * (alpha * alpha * q + beta * beta * u.ncols() as f64)
+            })
+            .collect();
+        let mx = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = logits.iter().map(|l| (l - mx).exp()).collect();
+        let w: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
+        let eps = standard_normal(&mut rng, 4, m);
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for j in 0..m {
+            let xt: Vec<f64> = (0..4).map(|i| alpha * x[i] + beta * eps[(i, j)]).collect();
+            let mut out = [0.0; 4];
+            for (k, u) in bases.iter().enumerate() {
+                let p = proj(*u, &xt);
+                for i in 0..4 {
+                    out[i] += g * w[k] * p[i];
+                }
+            }
+            let err: f64 = (0..4).map(|i| (out[i] - x[i]).powi(2)).sum();
+            s1 += err;
+            s2 += err * err;
+        }
+        let mu = s1 / m as f64;
+        mean += mu;
+        var += (s2 / m as f64 - mu * mu) / m as f64;
+    }
+    let se = var.sqrt();
+    assert!(
+        (got - mean).abs() <= 5.0 * se,
+        "softmax loss {got} vs Monte Carlo {mean} ± {se}"
+    );
+}
+
+/// Hostile sizes and values for the new presets' options: exit 2 naming the flag.
+#[test]
+fn new_presets_refuse_hostile_options() {
+    let dir = tmp();
+    let out = dir.path().join("out_t");
+    for (args, word) in [
+        (
+            vec![
+                "--schedule",
+                "k-diffusion-vp",
+                "--steps",
+                "18446744073709551615",
+            ],
+            "--steps",
+        ),
+        (
+            vec!["--schedule", "diffusers-euler-linear", "--steps", "0"],
+            "steps",
+        ),
+        (
+            vec!["--schedule", "diffusers-euler-linear", "--steps", "1001"],
+            "steps",
+        ),
+        (
+            vec!["--schedule", "diffusers-euler-linear", "--karras"],
+            "--karras",
+        ),
+        (
+            vec!["--schedule", "k-diffusion-karras", "--rho", "1e-300"],
+            "--sigma",
+        ),
+        (
+            vec!["--schedule", "k-diffusion-karras", "--rho", "NaN"],
+            "--rho",
+        ),
+        (
+            vec!["--schedule", "k-diffusion-karras", "--sigma-max", "inf"],
+            "--sigma-max",
+        ),
+        (
+            vec!["--schedule", "edm", "--sigma-min", "-1"],
+            "--sigma-min",
+        ),
+        (
+            vec!["--schedule", "score-sde-vp", "--sigma-min", "0.1"],
+            "--sigma-min",
+        ),
+    ] {
+        let mut a = vec!["eval", "schedule", "--out-dir", s(&out)];
+        a.extend(args);
+        refused(&a, dir.path(), &[word]);
+    }
+}
