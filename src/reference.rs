@@ -71,6 +71,78 @@ pub fn softmax(a: &[Q]) -> Vec<Q> {
         .collect()
 }
 
+/// Log-softmax in double-double: $a_k - \log\sum_j e^{a_j}$ (`-∞` stays `-∞`).
+pub fn log_softmax(a: &[Q]) -> Vec<Q> {
+    let l = log_sum_exp(a);
+    a.iter()
+        .map(|&x| if x.0 == f64::NEG_INFINITY { x } else { x - l })
+        .collect()
+}
+
+/// The logits $-\|x - \alpha x^{(i)}\|^2/2\beta^2$ of the empirical posterior, in double-double.
+pub fn empirical_logits(points: MatRef<'_, f64>, x: &[f64], alpha: f64, beta: f64) -> Vec<Q> {
+    let (a, b) = (q(alpha), q(beta));
+    (0..points.ncols())
+        .map(|i| {
+            let mut s = Q::ZERO;
+            for (l, &xl) in x.iter().enumerate() {
+                let r = q(xl) - a * q(points[(l, i)]);
+                s += r * r;
+            }
+            -s / (q(2.0) * b * b)
+        })
+        .collect()
+}
+
+/// The sine of the angle between the line spanned by `v` and the subspace spanned by the
+/// orthonormal columns of `U`, $\|(I - UU^\top)v\|/\|v\|$, in double-double (the inputs taken
+/// as exact; `U` as orthonormal).
+pub fn line_sine(U: MatRef<'_, f64>, v: &[f64]) -> f64 {
+    let vq: Vec<Q> = v.iter().map(|&x| q(x)).collect();
+    let mut r = vq.clone();
+    for j in 0..U.ncols() {
+        let u = col(U, j);
+        let c = dot(&u, &vq);
+        for (ri, ui) in r.iter_mut().zip(&u) {
+            *ri -= c * *ui;
+        }
+    }
+    f(dot(&r, &r).sqrt() / dot(&vq, &vq).sqrt())
+}
+
+/// The $\varepsilon$-expectation of the squared error of the linear denoiser
+/// $x_U(x_t) = \frac{\alpha}{\alpha^2+\beta^2}UU^\top x_t$ at $x_t = \alpha x + \beta\varepsilon$, summed over the
+/// columns of `X`, in double-double, from the affine map itself: $\|gα UU^\top x - x\|^2 + \beta^2g^2\|UU^\top\|_F^2$.
+pub fn linear_dae_loss(U: MatRef<'_, f64>, X: MatRef<'_, f64>, alpha: f64, beta: f64) -> Q {
+    let (a, b) = (q(alpha), q(beta));
+    let g = a / (a * a + b * b);
+    let d = U.nrows();
+    let P: Vec<Vec<Q>> = (0..d)
+        .map(|i| {
+            (0..d)
+                .map(|j| {
+                    let mut s = Q::ZERO;
+                    for l in 0..U.ncols() {
+                        s += q(U[(i, l)]) * q(U[(j, l)]);
+                    }
+                    s
+                })
+                .collect()
+        })
+        .collect();
+    let pf2: Q = P.iter().flatten().fold(Q::ZERO, |s, &p| s + p * p);
+    let mut total = Q::ZERO;
+    for n in 0..X.ncols() {
+        let x = col(X, n);
+        for i in 0..d {
+            let r = g * a * dot(&P[i], &x) - x[i];
+            total += r * r;
+        }
+        total += b * b * g * g * pf2;
+    }
+    total
+}
+
 /// Dense covariance $\sum_j \lambda_j u_j u_j^\top$ of a basis, in double-double.
 pub fn dense_covariance(U: MatRef<'_, f64>, lambda: &[f64]) -> Vec<Vec<Q>> {
     let d = U.nrows();

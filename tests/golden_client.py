@@ -118,6 +118,12 @@ def gaussian(model, x, a, b, what):
     return np.broadcast_to(J, (x.shape[0],) + J.shape).copy()
 
 
+def log_softmax(logits):
+    """Log weights from the logits (never log of a rounded weight: saturated weights keep a finite log)."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def molrg(model, x, a, b, what):
     pi, bases, lams = model["pi"], model["bases"], model["lams"]
     logits, means, scores = [], [], []
@@ -129,7 +135,11 @@ def molrg(model, x, a, b, what):
         means.append((c * g) @ U.T)
         res = x - c @ U.T if U.shape[1] < U.shape[0] else np.zeros_like(x)
         scores.append(-(c / (a * a * lam + b * b)) @ U.T - res / (b * b))
+    if what == "log_posterior_weights":
+        return log_softmax(np.stack(logits, axis=1))
     w = softmax(np.stack(logits, axis=1))  # (B, K)
+    if what == "posterior_weights":
+        return w
     M = np.stack(means, axis=1)  # (B, K, d)
     m = np.einsum("bk,bkd->bd", w, M)
     if what == "posterior_mean":
@@ -148,7 +158,11 @@ def molrg(model, x, a, b, what):
 def empirical(model, x, a, b, what):
     P = model["points"]  # (N, d)
     r = x[:, None, :] - a * P[None, :, :]  # (B, N, d)
+    if what == "log_posterior_weights":
+        return log_softmax(-np.sum(r * r, axis=2) / (2 * b * b))
     s = softmax(-np.sum(r * r, axis=2) / (2 * b * b))  # (B, N)
+    if what == "posterior_weights":
+        return s
     m = s @ P
     if what == "posterior_mean":
         return m
@@ -190,7 +204,14 @@ def schedule(params, inputs, dtype):
         lo, hi = dtype(0.002) ** (1 / rho), dtype(80) ** (1 / rho)
         i = np.arange(n, dtype=dtype)
         return (hi + i / dtype(n - 1) * (lo - hi)) ** rho
+    if preset == "k-diffusion-karras":
+        n, rho = params["steps"], dtype(params["rho"])
+        lo, hi = dtype(params["sigma_min"]) ** (1 / rho), dtype(params["sigma_max"]) ** (1 / rho)
+        i = np.arange(n, dtype=dtype)
+        return (hi + i / dtype(n - 1) * (lo - hi)) ** rho
     t = inputs["t"].astype(dtype)
+    if preset == "k-diffusion-vp":
+        return np.sqrt(np.expm1(dtype(19.9) * t * t / 2 + dtype(0.1) * t))
     if preset == "score-sde-vp":
         L = -0.25 * t * t * dtype(20 - 0.1) - 0.5 * t * dtype(0.1)
         return np.exp(L) if col == "alpha" else np.sqrt(1 - np.exp(2 * L))
@@ -288,11 +309,41 @@ def sampler_step(model, p, x, dtype):
     return (bs / bt) * x + (as_ - at * bs / bt) * D
 
 
+def principal(u, v, what):
+    """Principal sines from the residual (I - UU^T)V, angles by arcsin below pi/4 and arccos above."""
+    if v.shape[1] > u.shape[1]:
+        u, v = v, u
+    sines = np.sort(np.clip(np.linalg.svd(v - u @ (u.T @ v), compute_uv=False), 0, 1))
+    if what == "principal_sines":
+        return sines
+    cosines = np.sort(np.clip(np.linalg.svd(u.T @ v, compute_uv=False), 0, 1))[::-1]
+    return np.where(sines <= np.sqrt(0.5), np.arcsin(sines), np.arccos(cosines))
+
+
+def dae_loss(bases, x, a, b):
+    """The noise-averaged squared error of the linear denoiser(s) a/(a²+b²) U Uᵀ, summed over the
+    rows of x; with several bases each row goes to the basis with the largest projection."""
+    q = a * a / (a * a + b * b)
+    proj = np.stack([np.sum((x @ U) ** 2, axis=1) for U in bases], axis=1)
+    k = np.argmax(proj, axis=1)
+    total = 0.0
+    for j, U in enumerate(bases):
+        xs = x[k == j]
+        e = q * (xs @ U) @ U.T - xs
+        total += np.sum(e * e) + xs.shape[0] * U.shape[1] * q * (b * b / (a * a + b * b))
+    return np.array([total], dtype=x.dtype)
+
+
 def compute(golden, case, dtype):
     inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
     kind = case["kind"]
     if kind == "schedule":
         return schedule(case["params"], inputs, dtype)
+    if kind in ("principal_sines", "principal_angles"):
+        return principal(inputs["u"], inputs["v"], kind)
+    if kind == "dae_loss":
+        a, b = dtype(case["level"]["alpha"]), dtype(case["level"]["beta"])
+        return dae_loss([inputs[k] for k in sorted(inputs) if k.startswith("u")], inputs["x"], a, b)
     if kind in ("flow", "sampler_step"):
         model = load_model(golden / case["model"], dtype)
         f = flow if kind == "flow" else sampler_step

@@ -8,11 +8,28 @@ use diffusion_lowdim::io::fsio::{DirContents, write_dir_atomic, write_file_atomi
 use diffusion_lowdim::io::model_file;
 use diffusion_lowdim::io::npy::{self, Array};
 use diffusion_lowdim::service::eval::{
-    self, FlowSpec, GridSpec, LevelSpec, Noises, PfdSummary, Quantity, SolverSpec,
+    self, FlowSpec, GridSpec, LevelSpec, LossForm, LossRange, Noises, PfdSummary, Quantity,
+    SolverSpec, WeightsOutput,
 };
 use diffusion_lowdim::service::presets::{self, Precision, Spacing, TableOptions};
 
 use super::output::{CliError, ensure_not_input, model_inputs, on_file};
+
+const NORMALIZE_HELP: &str = "Mixture model files: divide the weights by their sum (without it, \
+     weights that do not sum to 1 within 1e-12 are refused)";
+
+/// Loads a model file, normalizing mixture weights if asked.
+fn load_model(
+    path: &std::path::Path,
+    normalize: bool,
+) -> Result<model_file::LoadedModel, CliError> {
+    Ok(model_file::load_with(
+        path,
+        model_file::LoadOptions {
+            normalize_weights: normalize,
+        },
+    )?)
+}
 
 /// What to evaluate.
 #[derive(Debug, Subcommand)]
@@ -40,6 +57,74 @@ pub enum Target {
     /// The probability flow distance PFD(p, q) between the flows of two models on shared
     /// noises, with its confidence interval; writes a JSON report.
     Pfd(PfdArgs),
+    /// The posterior (softmax) weights of a mixture (molrg, k-subspaces: (B, K)) or empirical
+    /// model ((B, N), one column per training point) at every row of --x; writes float64.
+    PosteriorWeights(ModelArgs),
+    /// The logs of the posterior weights, from log-sum-exp-normalized logits (finite and
+    /// accurate where a weight underflows to 0); writes (B, K) or (B, N) float64 (-inf only
+    /// for a mixture component of prior weight 0).
+    LogPosteriorWeights(ModelArgs),
+    /// Subspace distance ||UU^T - VV^T||_F, principal angles and their sines for two
+    /// orthonormal bases (.npy (d, r) each); writes a JSON report.
+    Subspaces(SubspaceArgs),
+    /// The DAE loss of one basis (K = 1) or of K bases (--form softmax or hard-max) on data,
+    /// summed over the samples: at one noise level (exact expectation over the noise), or
+    /// integrated over [--t0, --t1] of --loss-schedule with --weighting; writes a JSON report.
+    DaeLoss(LossArgs),
+}
+
+/// Arguments of `eval subspaces`.
+#[derive(Debug, Args)]
+pub struct SubspaceArgs {
+    /// The first basis U, a (d, p) .npy matrix with orthonormal columns.
+    #[arg(long)]
+    u: PathBuf,
+    /// The second basis V, a (d, q) .npy matrix with orthonormal columns.
+    #[arg(long)]
+    v: PathBuf,
+    /// JSON report (distance, sin_theta_norm, principal_angles, sines), written atomically.
+    #[arg(long, required_unless_present_any = ["out_angles", "out_sines"])]
+    out_json: Option<PathBuf>,
+    /// The principal angles as a (min(p, q),) float64 .npy (ascending), written atomically.
+    #[arg(long)]
+    out_angles: Option<PathBuf>,
+    /// Their sines as a (min(p, q),) float64 .npy (ascending), written atomically.
+    #[arg(long)]
+    out_sines: Option<PathBuf>,
+}
+
+/// Arguments of `eval dae-loss`.
+#[derive(Debug, Args)]
+pub struct LossArgs {
+    /// A basis U_k, a (d, r_k) .npy matrix with orthonormal columns; repeat for K > 1.
+    #[arg(long = "basis", required = true)]
+    bases: Vec<PathBuf>,
+    /// The data x_1..x_N, a (N, d) .npy array (one sample per row).
+    #[arg(long)]
+    data: PathBuf,
+    /// K > 1: softmax weights (the noise expectation inside the softmax) or the hard max on
+    /// clean data (Theorem 3's two forms). Ignored for K = 1.
+    #[arg(long, default_value = "softmax", value_parser = ["softmax", "hard-max"])]
+    form: String,
+    #[command(flatten)]
+    level: LevelArgs,
+    /// Integrate over [--t0, --t1] of this crate schedule instead of one level.
+    #[arg(long, requires_all = ["t0", "t1"], help = schedule_help(" (integrated loss)"))]
+    loss_schedule: Option<String>,
+    /// Start of the integration range (with --loss-schedule).
+    #[arg(long, requires = "loss_schedule", allow_negative_numbers = true)]
+    t0: Option<f64>,
+    /// End of the integration range (with --loss-schedule).
+    #[arg(long, requires = "loss_schedule", allow_negative_numbers = true)]
+    t1: Option<f64>,
+    #[arg(long, default_value = "unit", help = weighting_help())]
+    weighting: String,
+    /// JSON report (value, integration error bound, method), written atomically.
+    #[arg(long, required_unless_present = "out")]
+    out_json: Option<PathBuf>,
+    /// The loss as a (1,) float64 .npy, written atomically.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// The flow: schedule, solver and time grid (shared by `eval flow` and `eval pfd`).
@@ -127,6 +212,8 @@ pub struct FlowArgs {
     /// Model file (JSON manifest; see docs/model-format.md).
     #[arg(long)]
     model: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     /// Starting points x_{t_0} (e.g. noises x_T), a (B, d) .npy array (float64, or float32
     /// promoted to float64).
     #[arg(long)]
@@ -147,6 +234,8 @@ pub struct PfdArgs {
     /// The second model file (q).
     #[arg(long)]
     model2: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     #[command(flatten)]
     flow: FlowOptions,
     /// Shared noises x_T, a (M, d) .npy array (M ≥ 2). Default: draw --samples noises.
@@ -210,6 +299,11 @@ pub struct LevelArgs {
 }
 
 impl LevelArgs {
+    /// Whether any level flag was given.
+    fn given(&self) -> bool {
+        self.alpha.is_some() || self.sigma.is_some() || self.schedule.is_some()
+    }
+
     fn spec(&self) -> Result<LevelSpec, CliError> {
         match (self.alpha, self.beta, self.sigma, &self.schedule, self.t) {
             (Some(alpha), Some(beta), None, None, None) => Ok(LevelSpec::AlphaBeta { alpha, beta }),
@@ -245,6 +339,8 @@ pub struct ModelArgs {
     /// Model file (JSON manifest; see docs/model-format.md).
     #[arg(long)]
     model: PathBuf,
+    #[arg(long, help = NORMALIZE_HELP)]
+    normalize_weights: bool,
     /// Points x_t, a (B, d) .npy array (float64, or float32 promoted to float64).
     #[arg(long)]
     x: PathBuf,
@@ -290,12 +386,27 @@ pub struct ScheduleArgs {
     /// Number of sampling steps (diffusers: inference steps; grids: length). Default: the preset's.
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
-    /// diffusers timestep_spacing (with --steps).
-    #[arg(long, default_value = "leading", value_parser = ["linspace", "leading", "trailing"])]
-    spacing: String,
+    /// diffusers timestep_spacing (with --steps). Default: the scheduler's own (leading for
+    /// the DDPM family, linspace for diffusers-euler-*).
+    #[arg(long, value_parser = ["linspace", "leading", "trailing"])]
+    spacing: Option<String>,
     /// diffusers steps_offset (added by the leading spacing).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     steps_offset: usize,
+    /// σ grids (k-diffusion-karras, k-diffusion-exponential, edm): smallest level (default
+    /// 0.002); diffusers-euler-* with --karras: the scheduler's sigma_min config.
+    #[arg(long, allow_negative_numbers = true)]
+    sigma_min: Option<f64>,
+    /// As --sigma-min, the largest level (default 80).
+    #[arg(long, allow_negative_numbers = true)]
+    sigma_max: Option<f64>,
+    /// Karras grids (k-diffusion-karras, edm): the exponent rho (default 7).
+    #[arg(long, allow_negative_numbers = true)]
+    rho: Option<f64>,
+    /// diffusers-euler-*: use_karras_sigmas=True (the Karras grid between the interpolated
+    /// sigmas' ends, rho = 7).
+    #[arg(long)]
+    karras: bool,
     /// Output directory (t.npy, alpha.npy, beta.npy and native arrays), written atomically.
     #[arg(long)]
     out_dir: PathBuf,
@@ -314,12 +425,160 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
         Target::Schedule(a) => schedule(a),
         Target::Flow(a) => flow(a),
         Target::Pfd(a) => pfd(a),
+        Target::PosteriorWeights(a) => weights(a, WeightsOutput::Weights),
+        Target::LogPosteriorWeights(a) => weights(a, WeightsOutput::LogWeights),
+        Target::Subspaces(a) => subspaces(a),
+        Target::DaeLoss(a) => dae_loss(a),
     }
+}
+
+fn weights(a: ModelArgs, output: WeightsOutput) -> Result<ExitCode, CliError> {
+    let level = a.level.spec()?.resolve()?;
+    let model = load_model(&a.model, a.normalize_weights)?;
+    let mut inputs = model_inputs("--model", &model);
+    inputs.push(("--x".into(), a.x.clone()));
+    ensure_not_input("--out", &a.out, &inputs)?;
+    let x = npy::read_finite(&a.x)?;
+    let out = eval::posterior_weights(&model, &x, &a.x, level, output)
+        .map_err(|e| on_file(e, &a.x, "--x"))?;
+    write_file_atomic(&a.out, &npy::encode(&out))?;
+    eprintln!(
+        "{} of {} ({}) at {level} for {} points: {:?} written to {}",
+        match output {
+            WeightsOutput::Weights => "posterior weights",
+            WeightsOutput::LogWeights => "log posterior weights",
+        },
+        a.model.display(),
+        model.kind.name(),
+        x.shape()[0],
+        out.shape(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn subspaces(a: SubspaceArgs) -> Result<ExitCode, CliError> {
+    let inputs = [("--u".into(), a.u.clone()), ("--v".into(), a.v.clone())];
+    for (flag, out) in [
+        ("--out-json", &a.out_json),
+        ("--out-angles", &a.out_angles),
+        ("--out-sines", &a.out_sines),
+    ] {
+        if let Some(out) = out {
+            ensure_not_input(flag, out, &inputs)?;
+        }
+    }
+    let u = eval::read_basis(&a.u, "basis U")?;
+    let v = eval::read_basis(&a.v, "basis V")?;
+    let c = eval::compare_subspaces(u.as_ref(), v.as_ref())?;
+    if let Some(out) = &a.out_angles {
+        write_file_atomic(
+            out,
+            &npy::encode(&Array::from_vec(c.principal_angles.clone())),
+        )?;
+    }
+    if let Some(out) = &a.out_sines {
+        write_file_atomic(out, &npy::encode(&Array::from_vec(c.sines.clone())))?;
+    }
+    let Some(out_json) = &a.out_json else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let report = serde_json::json!({
+        "format": "diffusion-lowdim/subspaces-report",
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "u": a.u,
+        "v": a.v,
+        "result": c,
+    });
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    write_file_atomic(out_json, &json)?;
+    println!(
+        "distance = {:e}, principal angles = {:?}",
+        c.distance, c.principal_angles
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dae_loss(a: LossArgs) -> Result<ExitCode, CliError> {
+    let form = LossForm::parse(&a.form).expect("clap restricts the values");
+    let mut inputs: Vec<(String, PathBuf)> = a
+        .bases
+        .iter()
+        .map(|b| ("--basis".into(), b.clone()))
+        .collect();
+    inputs.push(("--data".into(), a.data.clone()));
+    for (flag, out) in [("--out-json", &a.out_json), ("--out", &a.out)] {
+        if let Some(out) = out {
+            ensure_not_input(flag, out, &inputs)?;
+        }
+    }
+    let range = match (&a.loss_schedule, a.t0, a.t1) {
+        (Some(name), Some(t0), Some(t1)) => {
+            if a.level.given() {
+                return Err(CliError::Usage(
+                    "give either a noise level (--alpha/--beta, --sigma, --schedule/--t) or an \
+                     integration range (--loss-schedule --t0 --t1), not both"
+                        .into(),
+                ));
+            }
+            LossRange::Integrated {
+                schedule: name.clone(),
+                weighting: a.weighting.clone(),
+                t0,
+                t1,
+            }
+        }
+        _ => LossRange::Level(a.level.spec()?.resolve()?),
+    };
+    let bases: Vec<_> = a
+        .bases
+        .iter()
+        .map(|p| eval::read_basis(p, "basis U_k"))
+        .collect::<Result<_, _>>()?;
+    let xa = npy::read_finite(&a.data)?;
+    let x = xa.to_batch(&a.data, "data", Some(bases[0].nrows()))?;
+    let v = eval::dae_loss(&bases, x.as_ref(), form, &range)?;
+    if let Some(out) = &a.out {
+        write_file_atomic(out, &npy::encode(&Array::from_vec(vec![v.value])))?;
+    }
+    let Some(out_json) = &a.out_json else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let report = serde_json::json!({
+        "format": "diffusion-lowdim/dae-loss-report",
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "bases": a.bases,
+        "data": a.data,
+        "samples": x.ncols(),
+        "form": if bases.len() == 1 { "linear (K = 1)" } else { a.form.as_str() },
+        "range": match &range {
+            LossRange::Level(l) => serde_json::json!({ "alpha": l.alpha(), "beta": l.beta() }),
+            LossRange::Integrated { schedule, weighting, t0, t1 } => serde_json::json!({
+                "schedule": schedule, "weighting": weighting, "t0": t0, "t1": t1,
+            }),
+        },
+        "loss": v,
+    });
+    let mut json = serde_json::to_vec_pretty(&report)?;
+    json.push(b'\n');
+    write_file_atomic(out_json, &json)?;
+    println!("DAE loss = {:e} ({})", v.value, v.method);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--weighting`'s help, from the library's list.
+fn weighting_help() -> String {
+    let names: Vec<String> = eval::LOSS_WEIGHTINGS
+        .iter()
+        .map(|(n, a)| format!("{n}: {a}"))
+        .collect();
+    format!("Loss weight (with --loss-schedule): {}", names.join("; "))
 }
 
 fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
-    let model = model_file::load(&a.model)?;
+    let model = load_model(&a.model, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &model);
     inputs.push(("--x".into(), a.x.clone()));
     ensure_not_input("--out", &a.out, &inputs)?;
@@ -341,8 +600,8 @@ fn flow(a: FlowArgs) -> Result<ExitCode, CliError> {
 
 fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
     let spec = a.flow.spec()?;
-    let p = model_file::load(&a.model)?;
-    let q = model_file::load(&a.model2)?;
+    let p = load_model(&a.model, a.normalize_weights)?;
+    let q = load_model(&a.model2, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &p);
     inputs.extend(model_inputs("--model2", &q));
     if let Some(n) = &a.noises {
@@ -421,7 +680,7 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
 
 fn model_eval(a: ModelArgs, q: Quantity) -> Result<ExitCode, CliError> {
     let level = a.level.spec()?.resolve()?;
-    let model = model_file::load(&a.model)?;
+    let model = load_model(&a.model, a.normalize_weights)?;
     let mut inputs = model_inputs("--model", &model);
     inputs.push(("--x".into(), a.x.clone()));
     ensure_not_input("--out", &a.out, &inputs)?;
@@ -466,8 +725,15 @@ fn schedule(a: ScheduleArgs) -> Result<ExitCode, CliError> {
     let options = TableOptions {
         precision: precision(&a.precision),
         steps: a.steps,
-        spacing: Spacing::parse(&a.spacing).expect("clap restricts the values"),
+        spacing: match &a.spacing {
+            Some(sp) => Spacing::parse(sp).expect("clap restricts the values"),
+            None => preset.default_spacing(),
+        },
         steps_offset: a.steps_offset,
+        sigma_min: a.sigma_min,
+        sigma_max: a.sigma_max,
+        rho: a.rho,
+        karras: a.karras,
     };
     let table = preset.table(&options)?;
     let mut files = DirContents::new();

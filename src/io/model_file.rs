@@ -530,8 +530,58 @@ pub(crate) fn check_header(
 /// [`InteropError::InvalidModel`] (naming the array file where there is one) for
 /// arrays that do not define a valid model (e.g. a non-orthonormal basis).
 pub fn load(path: &Path) -> Result<LoadedModel> {
+    load_with(path, LoadOptions::default())
+}
+
+/// Options of [`load_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Divide a mixture's weights by their sum (`--normalize-weights`) instead of refusing
+    /// weights that do not sum to 1 within [`crate::prec::WEIGHT_SUM_TOL`].
+    pub normalize_weights: bool,
+}
+
+/// [`load`] with options.
+///
+/// # Errors
+/// As [`load`]; [`InteropError::Unsupported`] naming the manifest for mixture weights
+/// that are $\ge 0$ but do not sum to 1 within $10^{-12}$ (the message names
+/// `--normalize-weights`), or, with `normalize_weights`, whose sum is 0.
+pub fn load_with(path: &Path, options: LoadOptions) -> Result<LoadedModel> {
     let json = read_json(path)?;
-    load_value(path, json)
+    load_value_with(path, json, options)
+}
+
+/// Checks (or, with `normalize`, enforces) that valid mixture weights sum to 1; weights
+/// that are negative or not finite are left to the model's own validation.
+fn settle_weight_sum(path: &Path, weights: &mut [f64], normalize: bool) -> Result<()> {
+    if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Ok(());
+    }
+    let sum: f64 = weights.iter().sum();
+    let tol = crate::prec::WEIGHT_SUM_TOL;
+    if normalize {
+        if !(sum > 0.0 && sum.is_finite()) {
+            return Err(InteropError::Unsupported {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "--normalize-weights cannot normalize mixture weights whose sum is {sum:e}"
+                ),
+            });
+        }
+        weights.iter_mut().for_each(|w| *w /= sum);
+    } else if (sum - 1.0).abs() > tol {
+        return Err(InteropError::Unsupported {
+            path: path.to_path_buf(),
+            problem: format!(
+                "mixture weights must sum to 1 within {tol:.0e}, but they sum to {sum:e} \
+                 (off by {:.3e}): correct them, or pass --normalize-weights to divide them by \
+                 their sum",
+                sum - 1.0
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Loads and validates a model file from the bytes of its manifest; `path` is where
@@ -553,6 +603,10 @@ pub fn load_from_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedModel> {
 }
 
 fn load_value(path: &Path, json: Value) -> Result<LoadedModel> {
+    load_value_with(path, json, LoadOptions::default())
+}
+
+fn load_value_with(path: &Path, json: Value, options: LoadOptions) -> Result<LoadedModel> {
     let obj = match &json {
         Value::Object(o) => o,
         _ => {
@@ -637,6 +691,10 @@ fn load_value(path: &Path, json: Value) -> Result<LoadedModel> {
             ModelSpec::KSubspaces { bases }
         }
     };
+    let mut spec = spec;
+    if let ModelSpec::Molrg { weights, .. } = &mut spec {
+        settle_weight_sum(path, weights, options.normalize_weights)?;
+    }
     let model = spec.build().map_err(|source| InteropError::InvalidModel {
         path: path.to_path_buf(),
         source,

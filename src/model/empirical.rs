@@ -183,6 +183,34 @@ impl Empirical {
     /// $+\infty$ (weight exactly 0). The posterior mean, a convex combination of the
     /// points, is then finite whatever their size.
     fn scaled_column(&self, x: &[f64], level: NoiseLevel) -> Column {
+        let (star, gaps, dist_star) = self.scaled_gaps(x, level);
+        let shift = gaps.iter().fold(0.0f64, |m, &g| if g < m { g } else { m });
+        let mut total = 0.0;
+        let mut weights: Vec<(usize, f64)> = gaps
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| **g - shift <= GAP_CUTOFF)
+            .map(|(i, &g)| {
+                let e = (-(g - shift)).exp();
+                total += e;
+                (i, e)
+            })
+            .collect();
+        for w in &mut weights {
+            w.1 /= total;
+        }
+        Column {
+            star,
+            weights,
+            log_mass: total.ln() - shift,
+            dist_star,
+        }
+    }
+
+    /// The rescaled gaps of [`Self::scaled_column`]: the nearest point `star`, the gaps
+    /// $(\|x - \alpha x^{(i)}\|^2 - \|x - \alpha x^{(i^*)}\|^2)/2\beta^2$ (finite or `+∞`)
+    /// and the nearest squared distance.
+    fn scaled_gaps(&self, x: &[f64], level: NoiseLevel) -> (usize, Vec<f64>, f64) {
         use crate::linalg::rank::times_pow2;
         let (alpha, beta) = (level.alpha(), level.beta());
         let n = self.len();
@@ -231,27 +259,72 @@ impl Empirical {
                 }
             })
             .collect();
-        let shift = gaps.iter().fold(0.0f64, |m, &g| if g < m { g } else { m });
-        let mut total = 0.0;
-        let mut weights: Vec<(usize, f64)> = gaps
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| **g - shift <= GAP_CUTOFF)
-            .map(|(i, &g)| {
-                let e = (-(g - shift)).exp();
-                total += e;
-                (i, e)
-            })
-            .collect();
-        for w in &mut weights {
-            w.1 /= total;
-        }
-        Column {
-            star,
-            weights,
-            log_mass: total.ln() - shift,
-            dist_star: times_pow2(dist[star].value(), 2 * s),
-        }
+        (star, gaps, times_pow2(dist[star].value(), 2 * s))
+    }
+
+    /// The log posterior weights $\log s_i(x_t)$ of one point, for every training point
+    /// (length $N$).
+    ///
+    /// # Definition
+    /// $\log s_i = -\Delta_i/2\beta^2 - \log\sum_j e^{-\Delta_j/2\beta^2}$ with the gaps
+    /// $\Delta_i = \|x_t - \alpha x^{(i)}\|^2 - \min_j\|x_t - \alpha x^{(j)}\|^2$, every one
+    /// computed in double length (as the weights near the nearest point are), normalized
+    /// by a log-sum-exp: a weight that underflows to 0 ([`Empirical::posterior_weights`]
+    /// omits it) has a finite log, accurate to a few ulps of its gap.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`]; [`Error::Overflow`] if a gap
+    /// divided by $2\beta^2$ exceeds f64 (a log weight below $-1.8\times10^{308}$).
+    ///
+    /// # Examples
+    /// ```
+    /// use diffusion_lowdim::{Empirical, NoiseLevel};
+    /// let e = Empirical::new(faer::mat![[0.0, 1.0]].as_ref())?;  // points 0 and 1 on a line
+    /// let x = faer::mat![[0.0]];
+    /// let lw = e.posterior_log_weights(x.col(0), NoiseLevel::new(1.0, 0.01)?)?;
+    /// // Δ = 1, 2β² = 2e-4: log s_1 = -5000 (s_1 = e^-5000 is 0 in f64).
+    /// assert!((lw[1] + 5000.0).abs() < 1e-9);
+    /// assert_eq!(lw[0], 0.0);
+    /// # Ok::<(), diffusion_lowdim::Error>(())
+    /// ```
+    pub fn posterior_log_weights(
+        &self,
+        x_t: ColRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Vec<f64>> {
+        check_point(self.dim(), x_t)?;
+        let mut x = vec![0.0; self.dim()];
+        linalg::col_to_slice(x_t.as_mat(), 0, &mut x);
+        let (alpha, beta) = (level.alpha(), level.beta());
+        let n = self.len();
+        let dist: Vec<f64> = (0..n).map(|i| self.sq_dist(&x, alpha, i)).collect();
+        let logits: Vec<f64> = if dist.iter().all(|d| d.is_finite()) {
+            let star = (0..n)
+                .min_by(|&a, &b| dist[a].total_cmp(&dist[b]))
+                .unwrap_or(0);
+            let d_star = self.sq_dist_dd(&x, alpha, star);
+            let two_b2 = 2.0 * beta * beta;
+            (0..n)
+                .map(|i| {
+                    if i == star {
+                        0.0
+                    } else {
+                        -self.exact_gap(&x, alpha, &d_star, i) / two_b2
+                    }
+                })
+                .collect()
+        } else {
+            let (_, gaps, _) = self.scaled_gaps(&x, level);
+            gaps.iter().map(|g| -g).collect()
+        };
+        let lw = crate::model::log_softmax(&logits);
+        ensure_finite_output_slice(
+            "an empirical log posterior weight",
+            "the point is so far from a training point (relative to the noise level) that \
+             its log weight is below -1.8e308",
+            &lw,
+        )?;
+        Ok(lw)
     }
 
     /// The posterior mean of one column as the convex combination $\sum_i w_ix^{(i)}$

@@ -274,6 +274,28 @@ pub(crate) fn softmax_in_place(v: &mut [f64]) -> f64 {
     m + s.ln()
 }
 
+/// Log-softmax of logit differences: $\log w_k = v_k - \log\sum_j e^{v_j}$, computed as
+/// $(v_k - m) - \operatorname{log1p}\big(\sum_{j \ne j^*} e^{v_j - m}\big)$ with $m = v_{j^*}$
+/// the largest entry, so a weight that underflows ($e^{-800}$) or is tiny still has an
+/// accurate finite log. Entries equal to `-∞` stay `-∞` (weight exactly 0).
+pub(crate) fn log_softmax(v: &[f64]) -> Vec<f64> {
+    let Some(top) = (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])) else {
+        return Vec::new();
+    };
+    let m = v[top];
+    if m == f64::NEG_INFINITY {
+        return v.to_vec();
+    }
+    let rest: f64 = v
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != top)
+        .map(|(_, &x)| (x - m).exp())
+        .sum();
+    let lse = rest.ln_1p();
+    v.iter().map(|&x| (x - m) - lse).collect()
+}
+
 /// `-(d/2) log(2π)`.
 pub(crate) fn log_norm_const(d: usize) -> f64 {
     -0.5 * (d as f64) * (2.0 * core::f64::consts::PI).ln()

@@ -580,3 +580,158 @@ pub fn dae_loss_monte_carlo(
         samples_per_node,
     })
 }
+
+/// The hard-max loss of $K$ bases at one noise level: each sample is denoised by the
+/// component with the largest clean projection $k(i) = \arg\max_k\|U_k^\top x_i\|$ (first
+/// on ties), with the exact $\varepsilon$-expectation of [`loss_at_level`].
+///
+/// # Definition
+/// $\sum_k\big[\|(I-U_kU_k^\top)X_k\|_F^2 + (1-a)^2\|U_k^\top X_k\|_F^2 + N_kr_k\,a(1-a)\big]$, $X_k$ the
+/// samples assigned to $k$, $a = \frac{\alpha^2}{\alpha^2+\beta^2}$. For $K = 1$ it is [`loss_at_level`].
+///
+/// # Errors
+/// As [`crate::reduction::assign`] and [`loss_at_level`].
+pub fn dae_loss_hard_max_at_level(
+    bases: &[MatRef<'_, f64>],
+    x: MatRef<'_, f64>,
+    level: NoiseLevel,
+) -> Result<f64> {
+    let mut total = 0.0;
+    for (u, xk) in hard_max_groups(bases, x)? {
+        total += loss_at_level(u, xk.as_ref(), level)?;
+    }
+    finite_loss(total)
+}
+
+/// The hard-max loss of $K$ bases integrated over $[t_0, t_1]$: the K = 1 identity per
+/// cluster, $\sum_k \big[L\|(I-U_kU_k^\top)X_k\|_F^2 + C'\|U_k^\top X_k\|_F^2 + N_kr_kG\big]$ with the
+/// coefficients of [`LossCoefficients`] (the assignment does not depend on $t$).
+///
+/// # Errors
+/// As [`crate::reduction::assign`] and [`dae_loss_closed_form`].
+pub fn dae_loss_hard_max_closed_form(
+    bases: &[MatRef<'_, f64>],
+    x: MatRef<'_, f64>,
+    coefficients: &LossCoefficients,
+) -> Result<f64> {
+    let mut total = 0.0;
+    for (u, xk) in hard_max_groups(bases, x)? {
+        total += dae_loss_closed_form(u, xk.as_ref(), coefficients)?;
+    }
+    finite_loss(total)
+}
+
+/// The samples of each non-empty hard-max cluster, with its basis.
+fn hard_max_groups<'a>(
+    bases: &[MatRef<'a, f64>],
+    x: MatRef<'_, f64>,
+) -> Result<Vec<(MatRef<'a, f64>, Mat<f64>)>> {
+    let labels = super::ksubspaces::assign(bases, x)?;
+    let mut groups = Vec::new();
+    for (k, u) in bases.iter().enumerate() {
+        let idx: Vec<usize> = (0..x.ncols()).filter(|&i| labels[i] == k).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        groups.push((
+            *u,
+            Mat::from_fn(x.nrows(), idx.len(), |i, j| x[(i, idx[j])]),
+        ));
+    }
+    Ok(groups)
+}
+
+/// The softmax loss of $K$ bases at one noise level, with the $\varepsilon$-expectation
+/// moved inside the softmax (the first approximation of Theorem 3, `docs/reductions.md` §6).
+///
+/// # Definition
+/// Per sample $x$, the weights $w_k = \operatorname{softmax}_k\big(\varphi(\alpha^2\|U_k^\top x\|^2 + \beta^2r_k)\big)$,
+/// $\varphi = \frac{\alpha^2}{2\beta^2(\alpha^2+\beta^2)}$ (the logits of the MoLRG parameterization at
+/// $\mathbb E_\varepsilon\|U_k^\top x_t\|^2$), are held fixed; the denoiser
+/// $x_w(x_t) = g\sum_kw_kU_kU_k^\top x_t$ is then linear and its $\varepsilon$-expectation is exact:
+/// $$\mathbb E_\varepsilon\|x_w(\alpha x + \beta\varepsilon) - x\|^2 = \Big\|\sum_kw_k\big((I-U_kU_k^\top)x + (1-a)U_kU_k^\top x\big)\Big\|^2 + a(1-a)\sum_{k,l}w_kw_l\|U_k^\top U_l\|_F^2,$$
+/// with $a = \frac{\alpha^2}{\alpha^2+\beta^2}$ (so $g\alpha = a$, $g^2\beta^2 = a(1-a)$), with the residuals
+/// $(I-U_kU_k^\top)x$ in double length: no cancellation at high SNR. For $K = 1$ it is
+/// [`loss_at_level`]. Summed over the samples.
+///
+/// # Errors
+/// As [`crate::reduction::assign`]; [`Error::Overflow`] for data beyond f64.
+pub fn dae_loss_softmax_at_level(
+    bases: &[MatRef<'_, f64>],
+    x: MatRef<'_, f64>,
+    level: NoiseLevel,
+) -> Result<f64> {
+    super::ksubspaces::assign(bases, x)?; // validation
+    let (a, b) = level.fractions();
+    let phi = level.logit_coefficient(1.0);
+    let (alpha, beta) = (level.alpha(), level.beta());
+    let kk = bases.len();
+    let gram: Vec<f64> = (0..kk * kk)
+        .map(|kl| {
+            let f = frobenius_norm(mul(bases[kl / kk].transpose(), bases[kl % kk]).as_ref());
+            f * f
+        })
+        .collect();
+    let coeffs: Vec<Mat<f64>> = bases.iter().map(|u| mul(u.transpose(), x)).collect();
+    let residuals: Vec<Mat<f64>> = bases.iter().map(|u| residual_matrix(*u, x)).collect();
+    let d = x.nrows();
+    let mut total = 0.0;
+    for j in 0..x.ncols() {
+        let q: Vec<f64> = coeffs
+            .iter()
+            .map(|c| (0..c.nrows()).map(|i| c[(i, j)] * c[(i, j)]).sum::<f64>())
+            .collect();
+        let mut w: Vec<f64> = q
+            .iter()
+            .zip(bases)
+            .map(|(qk, u)| phi * (alpha * alpha * qk + beta * beta * u.ncols() as f64))
+            .collect();
+        crate::model::softmax_in_place(&mut w);
+        let mut v = vec![0.0; d];
+        for (k, u) in bases.iter().enumerate() {
+            for (i, vi) in v.iter_mut().enumerate() {
+                let p: f64 = (0..u.ncols()).map(|l| u[(i, l)] * coeffs[k][(l, j)]).sum();
+                *vi += w[k] * (residuals[k][(i, j)] + b * p);
+            }
+        }
+        let bias: f64 = v.iter().map(|t| t * t).sum();
+        let mut var = 0.0;
+        for k in 0..kk {
+            for l in 0..kk {
+                var += w[k] * w[l] * gram[k * kk + l];
+            }
+        }
+        total += bias + a * b * var;
+    }
+    finite_loss(total)
+}
+
+/// The softmax loss of [`dae_loss_softmax_at_level`] integrated over $[t_0, t_1]$ with the
+/// weight $\lambda_t$ by adaptive Gauss–Legendre quadrature (the weights depend on $t$).
+///
+/// # Errors
+/// As [`dae_loss_softmax_at_level`] and [`dae_loss_quadrature`].
+pub fn dae_loss_softmax_quadrature(
+    bases: &[MatRef<'_, f64>],
+    x: MatRef<'_, f64>,
+    schedule: &dyn Schedule,
+    weight: &Weight,
+    t0: f64,
+    t1: f64,
+) -> Result<Integral> {
+    super::ksubspaces::assign(bases, x)?;
+    check_range(schedule, t0, t1)?;
+    integrate(
+        |t| {
+            let (lam, level) = weight_and_level(schedule, weight, t)?;
+            if lam == 0.0 {
+                return Ok(0.0);
+            }
+            Ok(lam * dae_loss_softmax_at_level(bases, x, level)?)
+        },
+        t0,
+        t1,
+        QUAD_REL_TOL,
+        QUAD_MAX_PANELS,
+    )
+}

@@ -41,8 +41,9 @@ pub use ksubspaces::{
 };
 pub use loss::{
     LossCoefficients, MonteCarlo, ProjectionEnergies, QUAD_MAX_PANELS, QUAD_REL_TOL, Weight,
-    dae_loss_closed_form, dae_loss_hard_max_quadrature, dae_loss_monte_carlo, dae_loss_quadrature,
-    dae_loss_rule, loss_at_level, projection_energies,
+    dae_loss_closed_form, dae_loss_hard_max_at_level, dae_loss_hard_max_closed_form,
+    dae_loss_hard_max_quadrature, dae_loss_monte_carlo, dae_loss_quadrature, dae_loss_rule,
+    dae_loss_softmax_at_level, dae_loss_softmax_quadrature, loss_at_level, projection_energies,
 };
 pub use matching::{
     Matching, match_subspaces, min_cost_assignment, min_cost_assignment_exhaustive,
@@ -54,4 +55,6 @@ pub use recovery::{
     svd_backward_error,
 };
 pub use softmax::MolrgParam;
-pub use subspace::{principal_angles, residual_matrix, sin_theta_norm, subspace_distance};
+pub use subspace::{
+    principal_angles, principal_sines, residual_matrix, sin_theta_norm, subspace_distance,
+};

@@ -491,9 +491,12 @@ pub fn exact_gaussian_flow(
     x: MatRef<'_, f64>,
 ) -> crate::Result<Mat<f64>> {
     let from = schedule.level(grid.start())?;
-    let last = schedule.level(grid.last())?;
+    // The end may be the clean data itself (β = 0, e.g. VE at t = 0), which is no noise
+    // level but a valid target of the exact flow (its limit exists: the projection onto
+    // the support); so take the raw coefficients there.
+    let end = schedule.coefficients(grid.last())?;
     let moved = if grid.times().len() > 1 {
-        GaussianFlow::between(g, from, last.alpha(), last.beta())?.map(x)?
+        GaussianFlow::between(g, from, end.alpha, end.beta)?.map(x)?
     } else {
         crate::error::ensure_dim(
             "rows of the starting points vs model dimension",
@@ -504,7 +507,14 @@ pub fn exact_gaussian_flow(
         x.to_owned()
     };
     match grid.end() {
-        GridEnd::Clean => g.posterior_mean(moved.as_ref(), last),
+        // At β = 0, D(x, t) = x/α exactly (x_t = α x_0).
+        #[allow(clippy::float_cmp, reason = "exactly the clean end")]
+        GridEnd::Clean if end.beta == 0.0 && end.alpha > 0.0 => {
+            Ok(Mat::from_fn(moved.nrows(), moved.ncols(), |i, j| {
+                moved[(i, j)] / end.alpha
+            }))
+        }
+        GridEnd::Clean => g.posterior_mean(moved.as_ref(), end.level()?),
         GridEnd::Last => Ok(moved),
     }
 }
@@ -770,4 +780,342 @@ pub fn read_features(path: &Path, d: usize) -> Result<LinearFeatures> {
     )?;
     let w = a.to_matrix(path, "feature matrix W", "(k, d): one feature per row")?;
     Ok(LinearFeatures::new(w.as_ref())?)
+}
+
+// ---------------------------------------------------------------- posterior weights
+
+/// Which posterior weights [`posterior_weights`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsOutput {
+    /// The weights $w_k(x_t)$ (MoLRG) or $s_i(x_t)$ (empirical).
+    Weights,
+    /// Their logs, from log-sum-exp-normalized logits (finite where a weight underflows).
+    LogWeights,
+}
+
+/// Bytes per output entry of [`posterior_weights`]: the `K × B` (or `N × B`) result and its
+/// batch-first copy.
+pub const WEIGHTS_BYTES_PER_ENTRY: u128 = 16;
+
+/// The posterior (softmax) weights of a mixture or empirical model at every row of `x`
+/// (`(B, d)`): `(B, K)` for a MoLRG (kinds `molrg`, `k-subspaces`,
+/// [`crate::Molrg::posterior_weights`]), `(B, N)` for an empirical model
+/// ([`crate::Empirical::posterior_weights`], zeros where the library omits a point), or their
+/// logs ([`crate::Molrg::posterior_log_weights`], [`crate::Empirical::posterior_log_weights`]):
+/// normalized logits, never $\log$ of a rounded weight.
+///
+/// # Errors
+/// [`crate::io::InteropError::Unsupported`] naming the model file for a Gaussian (one
+/// component: no weights); [`crate::io::InteropError::BudgetExceeded`] if the output does not
+/// fit in the memory budget; as [`evaluate`] for the input.
+pub fn posterior_weights(
+    model: &LoadedModel,
+    x: &Array,
+    x_path: &Path,
+    level: NoiseLevel,
+    output: WeightsOutput,
+) -> Result<Array> {
+    x.ensure_finite(x_path)?;
+    let xt = x.to_batch(x_path, "x", Some(model.model.dim()))?;
+    if let Model::Gaussian(_) = model.model {
+        return Err(crate::io::InteropError::Unsupported {
+            path: model.path.clone(),
+            problem: format!(
+                "posterior weights need a mixture (kinds molrg, k-subspaces) or an \
+                 empirical model; a {} model has a single component",
+                model.kind.name()
+            ),
+        });
+    }
+    Ok(Array::from_batch(
+        posterior_weights_matrix(&model.model, xt.as_ref(), level, output)?.as_ref(),
+    ))
+}
+
+/// As [`posterior_weights`], on a `d × B` matrix: the `K × B` (or `N × B`) weights.
+///
+/// # Errors
+/// [`crate::Error::Unknown`] for a Gaussian model; as [`posterior_weights`].
+pub fn posterior_weights_matrix(
+    model: &Model,
+    xt: MatRef<'_, f64>,
+    level: NoiseLevel,
+    output: WeightsOutput,
+) -> Result<Mat<f64>> {
+    let b = xt.ncols();
+    Ok(match model {
+        Model::Molrg(m) => {
+            let k = m.num_components();
+            crate::io::limits::ensure_f64s_fit(
+                &format!("the posterior weights of {b} points over {k} components"),
+                &[b as u128, k as u128, 2],
+            )?;
+            match output {
+                WeightsOutput::Weights => m.posterior_weights(xt.as_ref(), level)?,
+                WeightsOutput::LogWeights => m.posterior_log_weights(xt.as_ref(), level)?,
+            }
+        }
+        Model::Empirical(e) => {
+            let n = e.len();
+            crate::io::limits::ensure_f64s_fit(
+                &format!("the posterior weights of {b} points over {n} training points"),
+                &[b as u128, n as u128, 2],
+            )?;
+            let cols: Vec<crate::Result<Vec<f64>>> = (0..b)
+                .into_par_iter()
+                .map(|j| match output {
+                    WeightsOutput::Weights => {
+                        let mut w = vec![0.0; n];
+                        for (i, v) in e.posterior_weights(xt.col(j), level)? {
+                            w[i] = v;
+                        }
+                        Ok(w)
+                    }
+                    WeightsOutput::LogWeights => e.posterior_log_weights(xt.col(j), level),
+                })
+                .collect();
+            let cols: Vec<Vec<f64>> = cols.into_iter().collect::<crate::Result<_>>()?;
+            Mat::from_fn(n, b, |i, j| cols[j][i])
+        }
+        Model::Gaussian(_) => {
+            return Err(crate::Error::Unknown {
+                kind: "model kind for posterior weights (a Gaussian has one component)",
+                name: "gaussian".into(),
+                known: "molrg, k-subspaces, empirical".into(),
+            }
+            .into());
+        }
+    })
+}
+
+// ---------------------------------------------------------------- subspaces
+
+/// Reads an orthonormal basis: a `(d, r)` `.npy` matrix, one basis vector per column.
+///
+/// # Errors
+/// The `.npy` errors, NaN/inf, [`crate::io::InteropError::WrongRank`] naming the file.
+/// (Orthonormality is checked by the functions that use it.)
+pub fn read_basis(path: &Path, what: &'static str) -> Result<Mat<f64>> {
+    let a = crate::io::npy::read_finite(path)?;
+    a.to_matrix(path, what, "(d, r): one basis vector per column")
+}
+
+/// Subspace distance, principal angles and their sines for two bases (`eval subspaces`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SubspaceComparison {
+    /// Ambient dimension $d$.
+    pub dim: usize,
+    /// Columns $p$ of $U$.
+    pub rank_u: usize,
+    /// Columns $q$ of $V$.
+    pub rank_v: usize,
+    /// $\|UU^\top - VV^\top\|_F$ ([`crate::reduction::subspace_distance`]).
+    pub distance: f64,
+    /// $\|\sin\Theta\|_F = \|(I - UU^\top)V\|_F$ over the $\min(p, q)$ angles.
+    pub sin_theta_norm: f64,
+    /// Principal angles, ascending, in radians ([`crate::reduction::principal_angles`]).
+    pub principal_angles: Vec<f64>,
+    /// Their sines, ascending ([`crate::reduction::principal_sines`]).
+    pub sines: Vec<f64>,
+}
+
+/// Compares two subspaces given by orthonormal bases `u` (`d × p`) and `v` (`d × q`).
+///
+/// # Errors
+/// [`crate::Error::NotOrthonormal`] naming the basis, [`crate::Error::DimensionMismatch`],
+/// [`crate::Error::InvalidCount`] (more columns than rows), [`crate::Error::NoConvergence`].
+pub fn compare_subspaces(u: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<SubspaceComparison> {
+    let distance = crate::reduction::subspace_distance(u, v)?;
+    let (big, small) = if v.ncols() <= u.ncols() {
+        (u, v)
+    } else {
+        (v, u)
+    };
+    Ok(SubspaceComparison {
+        dim: u.nrows(),
+        rank_u: u.ncols(),
+        rank_v: v.ncols(),
+        distance,
+        sin_theta_norm: crate::reduction::sin_theta_norm(big, small)?,
+        principal_angles: crate::reduction::principal_angles(u, v)?,
+        sines: crate::reduction::principal_sines(u, v)?,
+    })
+}
+
+// ---------------------------------------------------------------- DAE loss
+
+/// How $K > 1$ bases denoise in [`dae_loss`] (for $K = 1$ both are the linear denoiser $x_U$).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossForm {
+    /// Softmax weights with the $\varepsilon$-expectation inside the softmax
+    /// ([`crate::reduction::dae_loss_softmax_at_level`]).
+    Softmax,
+    /// Hard max on clean data ([`crate::reduction::dae_loss_hard_max_at_level`]).
+    HardMax,
+}
+
+impl LossForm {
+    /// Parses `softmax` or `hard-max`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "softmax" => Some(Self::Softmax),
+            "hard-max" => Some(Self::HardMax),
+            _ => None,
+        }
+    }
+}
+
+/// The loss weights $\lambda_t$ the library has ([`crate::reduction::Weight`]), by name.
+pub const LOSS_WEIGHTINGS: [(&str, &str); 3] = [
+    ("unit", "lambda_t = 1"),
+    (
+        "inverse-noise-variance",
+        "lambda_t = 1/beta_t^2 (VE: 1/sigma^2)",
+    ),
+    ("snr", "lambda_t = alpha_t^2/beta_t^2"),
+];
+
+/// Parses a weighting name of [`LOSS_WEIGHTINGS`].
+///
+/// # Errors
+/// [`crate::Error::Unknown`] listing the names.
+pub fn parse_weighting(name: &str) -> Result<crate::reduction::Weight> {
+    use crate::reduction::Weight;
+    Ok(match name {
+        "unit" => Weight::Unit,
+        "inverse-noise-variance" => Weight::InverseNoiseVariance,
+        "snr" => Weight::Snr,
+        _ => {
+            return Err(crate::Error::Unknown {
+                kind: "loss weighting",
+                name: name.into(),
+                known: LOSS_WEIGHTINGS.map(|w| w.0).join(", "),
+            }
+            .into());
+        }
+    })
+}
+
+/// Where [`dae_loss`] evaluates the loss.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LossRange {
+    /// At one noise level: the exact $\varepsilon$-expectation.
+    Level(NoiseLevel),
+    /// Integrated over $[t_0, t_1]$ of a crate schedule with a weighting.
+    Integrated {
+        /// A crate schedule ([`crate::schedule::SCHEDULES`]).
+        schedule: String,
+        /// A name of [`LOSS_WEIGHTINGS`].
+        weighting: String,
+        /// Start of the range.
+        t0: f64,
+        /// End of the range.
+        t1: f64,
+    },
+}
+
+/// The value of [`dae_loss`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LossValue {
+    /// The loss, summed over the samples.
+    pub value: f64,
+    /// A stated bound on the absolute error of the integration (0 at one level: only
+    /// rounding): the coefficients' quadrature errors times the energies for the closed
+    /// forms, the adaptive quadrature's error for the softmax form.
+    pub integration_error: f64,
+    /// How it was computed.
+    pub method: &'static str,
+}
+
+/// The DAE loss of bases `bases` (each `d × r_k`, orthonormal) on the data `x` (`d × N`).
+///
+/// At one level: $K = 1$ [`crate::reduction::loss_at_level`]; $K > 1$ the form's at-level loss.
+/// Integrated: $K = 1$ and hard max by the closed form with [`crate::reduction::LossCoefficients`]
+/// (in closed form for VE with the unit or inverse-noise-variance weighting, by quadrature of
+/// scalar integrands otherwise); softmax by adaptive quadrature.
+///
+/// # Errors
+/// [`crate::Error::Empty`] for no bases; the reductions' errors (orthonormality, shapes,
+/// schedule domain, weights); [`crate::Error::Unknown`] for a schedule or weighting name.
+pub fn dae_loss(
+    bases: &[Mat<f64>],
+    x: MatRef<'_, f64>,
+    form: LossForm,
+    range: &LossRange,
+) -> Result<LossValue> {
+    use crate::reduction::{self as red, LossCoefficients};
+    if bases.is_empty() {
+        return Err(crate::Error::Empty {
+            what: "DAE loss",
+            unit: "basis (--basis)",
+        }
+        .into());
+    }
+    let refs: Vec<MatRef<'_, f64>> = bases.iter().map(|b| b.as_ref()).collect();
+    let k1 = refs.len() == 1;
+    Ok(match range {
+        LossRange::Level(level) => {
+            let value = match (k1, form) {
+                (true, _) => red::loss_at_level(refs[0], x, *level)?,
+                (false, LossForm::HardMax) => red::dae_loss_hard_max_at_level(&refs, x, *level)?,
+                (false, LossForm::Softmax) => red::dae_loss_softmax_at_level(&refs, x, *level)?,
+            };
+            LossValue {
+                value,
+                integration_error: 0.0,
+                method: "exact expectation at the level",
+            }
+        }
+        LossRange::Integrated {
+            schedule,
+            weighting,
+            t0,
+            t1,
+        } => {
+            let weight = parse_weighting(weighting)?;
+            let entry =
+                crate::schedule::find_schedule(schedule).ok_or_else(|| crate::Error::Unknown {
+                    kind: "schedule",
+                    name: schedule.clone(),
+                    known: crate::schedule::schedule_names().join(", "),
+                })?;
+            let s = entry.build();
+            if !k1 && form == LossForm::Softmax {
+                let q = red::dae_loss_softmax_quadrature(&refs, x, s.as_ref(), &weight, *t0, *t1)?;
+                LossValue {
+                    value: q.value,
+                    integration_error: q.error,
+                    method: "adaptive Gauss-Legendre quadrature of the at-level loss",
+                }
+            } else {
+                let analytic = schedule == "ve"
+                    && matches!(
+                        weight,
+                        red::Weight::Unit | red::Weight::InverseNoiseVariance
+                    );
+                let c = if analytic {
+                    LossCoefficients::ve_analytic(&weight, *t0, *t1)?
+                } else {
+                    LossCoefficients::quadrature(s.as_ref(), &weight, *t0, *t1)?
+                };
+                let value = red::dae_loss_hard_max_closed_form(&refs, x, &c)?;
+                let energy = crate::linalg::frobenius_norm(x);
+                let rank: usize = refs.iter().map(|u| u.ncols()).max().unwrap_or(0);
+                let integration_error = c.errors[0] * energy * energy
+                    + c.errors[2] * energy * energy
+                    + (x.ncols() * rank) as f64 * c.errors[3];
+                LossValue {
+                    value,
+                    integration_error,
+                    method: if analytic {
+                        "closed form (VE coefficients in closed form)"
+                    } else {
+                        "closed form (coefficients by quadrature)"
+                    },
+                }
+            }
+        }
+    })
 }

@@ -79,7 +79,7 @@ impl Spacing {
 }
 
 /// Options of [`Preset::table`] and [`Preset::level_at`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TableOptions {
     /// f64 ground truth or the library's float32 computation.
     pub precision: Precision,
@@ -91,6 +91,16 @@ pub struct TableOptions {
     pub spacing: Spacing,
     /// diffusers `steps_offset` (added by the `leading` spacing only).
     pub steps_offset: usize,
+    /// σ grids (k-diffusion Karras / exponential, EDM): the smallest level (default 0.002);
+    /// diffusers Euler with Karras sigmas: the scheduler's `sigma_min` config (default: the
+    /// last interpolated sigma).
+    pub sigma_min: Option<f64>,
+    /// As `sigma_min`, the largest level (default 80; Euler: the first interpolated sigma).
+    pub sigma_max: Option<f64>,
+    /// Karras grids (k-diffusion, EDM): the exponent ρ (default 7; diffusers' Euler fixes 7).
+    pub rho: Option<f64>,
+    /// diffusers Euler: `use_karras_sigmas=True`.
+    pub karras: bool,
 }
 
 impl Default for TableOptions {
@@ -100,6 +110,10 @@ impl Default for TableOptions {
             steps: None,
             spacing: Spacing::Leading,
             steps_offset: 0,
+            sigma_min: None,
+            sigma_max: None,
+            rho: None,
+            karras: false,
         }
     }
 }
@@ -228,7 +242,9 @@ pub const DIVERGENCES: &[Divergence] = &[
                       float32: near t = eps_s the exponent x is small and exp(x) - 1 cancels, so \
                       one float32 ulp of exp(x) (about 1.2e-7) is a relative error of about \
                       1.2e-7 / x in sigma^2, i.e. up to about 5e-4 in sigma at t = 1e-3 \
-                      (x = 1.1e-4 for beta_min = 0.1, beta_d = 19.9).",
+                      (x = 1.1e-4 for beta_min = 0.1, beta_d = 19.9; the k-diffusion-vp preset's \
+                      f32 table with 10 steps is 2.05e-4 below the f64 one there, and within \
+                      3.3e-7 elsewhere).",
         advice: "compare with the float64 VP sigmas (the crate's VP schedule uses expm1) and allow \
                  this relative error near the small end, or compute the grid in float64.",
     },
@@ -259,6 +275,10 @@ enum Kind {
     ScoreSdeSubVp,
     /// score_sde VESDE.
     ScoreSdeVe,
+    /// k-diffusion get_sigmas_vp.
+    VpKd,
+    /// diffusers EulerDiscreteScheduler sigmas.
+    Euler(BetaSchedule),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,6 +313,18 @@ const DIFFUSERS_DIV: &[&str] = &[
     "torch-float32-linspace",
     "torch-cumprod-accumulation",
 ];
+const EULER_DIV: &[&str] = &[
+    "euler-karras-range",
+    "edm-initial-noise",
+    "leading-steps-offset",
+    "torch-float32-linspace",
+    "torch-cumprod-accumulation",
+];
+const EULER_SUMMARY: &str = "sigmas = sqrt((1 - alphas_cumprod)/alphas_cumprod) interpolated (np.interp) at the \
+     inference timesteps (--spacing, default linspace as diffusers' Euler), or with --karras the Karras grid \
+     (rho = 7) between the first and last of them (or --sigma-min/--sigma-max, the scheduler's config), then 0 \
+     appended; native init_noise_sigma = sqrt(max sigma^2 + 1) for leading spacing, max sigma otherwise. \
+     Without --steps: the scheduler's table before set_timesteps (all 1000 train sigmas)";
 const DIFFUSERS_TIME: &str = "the integer train timestep (0 … 999): alpha = sqrt(alphas_cumprod[t]), beta = sqrt(1 - alphas_cumprod[t])";
 const GRID_TIME: &str = "the step index i of the sigma grid (0 … steps-1); alpha = 1, beta = sigmas[i]; the appended final sigma = 0 is not a noise level";
 
@@ -337,6 +369,42 @@ pub const PRESETS: &[Preset] = &[
         time: GRID_TIME,
         divergences: &["append-zero", "torch-float32-linspace"],
         kind: Kind::ExponentialKd,
+    },
+    Preset {
+        name: "k-diffusion-vp",
+        library: "k-diffusion sampling.get_sigmas_vp(n, beta_d=19.9, beta_min=0.1, eps_s=1e-3)",
+        summary: "t = linspace(1, 1e-3, n), sigma = sqrt(exp(19.9 t^2/2 + 0.1 t) - 1), then 0 appended; default n = 18",
+        time: GRID_TIME,
+        divergences: &[
+            "append-zero",
+            "torch-float32-linspace",
+            "k-diffusion-vp-float32",
+        ],
+        kind: Kind::VpKd,
+    },
+    Preset {
+        name: "diffusers-euler-linear",
+        library: "diffusers EulerDiscreteScheduler(beta_schedule=\"linear\"), sigmas after set_timesteps",
+        summary: EULER_SUMMARY,
+        time: GRID_TIME,
+        divergences: EULER_DIV,
+        kind: Kind::Euler(BetaSchedule::Linear),
+    },
+    Preset {
+        name: "diffusers-euler-scaled-linear",
+        library: "diffusers EulerDiscreteScheduler(beta_schedule=\"scaled_linear\") (Stable Diffusion), sigmas after set_timesteps",
+        summary: EULER_SUMMARY,
+        time: GRID_TIME,
+        divergences: EULER_DIV,
+        kind: Kind::Euler(BetaSchedule::ScaledLinear),
+    },
+    Preset {
+        name: "diffusers-euler-squaredcos-cap-v2",
+        library: "diffusers EulerDiscreteScheduler(beta_schedule=\"squaredcos_cap_v2\"), sigmas after set_timesteps",
+        summary: EULER_SUMMARY,
+        time: GRID_TIME,
+        divergences: EULER_DIV,
+        kind: Kind::Euler(BetaSchedule::SquaredcosCapV2),
     },
     Preset {
         name: "edm",
@@ -542,6 +610,214 @@ pub fn diffusers_timesteps(
 
 const N_TRAIN: usize = 1000;
 
+/// k-diffusion `get_sigmas_vp` defaults.
+const VP_BETA_D: f64 = 19.9;
+const VP_BETA_MIN: f64 = 0.1;
+const VP_EPS_S: f64 = 1e-3;
+
+/// Validates a σ range and ρ: $0 < \sigma_{\min} < \sigma_{\max} < \infty$, $0 < \rho < \infty$.
+fn check_sigma_range(smin: f64, smax: f64, rho: f64) -> Result<()> {
+    let bad = |name: &'static str, value: f64, requirement: &'static str| -> Result<()> {
+        Err(Error::InvalidParameter {
+            name,
+            value,
+            requirement,
+        }
+        .into())
+    };
+    if !(smin.is_finite() && smin > 0.0) {
+        return bad("--sigma-min", smin, "finite and > 0");
+    }
+    if !(smax.is_finite() && smax > smin) {
+        return bad("--sigma-max", smax, "finite and greater than --sigma-min");
+    }
+    if !(rho.is_finite() && rho > 0.0) {
+        return bad("--rho", rho, "finite and > 0");
+    }
+    for (name, v) in [("--sigma-min", smin), ("--sigma-max", smax)] {
+        let r = v.powf(1.0 / rho);
+        if !(r.is_finite() && r > 0.0 && r.powf(rho).is_finite() && r.powf(rho) > 0.0) {
+            return bad(
+                name,
+                v,
+                "such that sigma^(1/rho) and back are finite and > 0 (rho too small)",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `tensor.pow(e)` of a float32 tensor with a Python scalar exponent on a CPU: PyTorch
+/// special-cases $e = 2$ (`x*x`), $3$ (`x*x*x`), $0.5$ (`sqrt`), $-0.5$ (`1/sqrt`), $-1$, $-2$
+/// in float32; any other exponent goes to a vectorized `powf`, emulated here by the correctly
+/// rounded power (within 1 float32 ulp of PyTorch's, whose `powf` is not always correctly
+/// rounded).
+pub fn torch_pow_scalar_f32(x: f32, e: f64) -> f32 {
+    #[allow(clippy::float_cmp, reason = "PyTorch compares the exponent exactly")]
+    if e == 2.0 {
+        x * x
+    } else if e == 3.0 {
+        x * x * x
+    } else if e == 0.5 {
+        x.sqrt()
+    } else if e == -0.5 {
+        1.0 / x.sqrt()
+    } else if e == -1.0 {
+        1.0 / x
+    } else if e == -2.0 {
+        1.0 / (x * x)
+    } else {
+        f64::from(x).powf(f64::from(e as f32)) as f32
+    }
+}
+
+/// `np.interp(x, arange(len(fp)), fp)` in float64 (no fused multiply-add), as numpy evaluates
+/// it: `fp[j]` where `x` is the node `j` exactly, else `slope·(x − j) + fp[j]`.
+fn np_interp_unit(x: f64, fp: &[f64]) -> f64 {
+    let last = fp.len() - 1;
+    if x <= 0.0 {
+        return fp[0];
+    }
+    if x >= last as f64 {
+        return fp[last];
+    }
+    let j = x.floor() as usize;
+    #[allow(clippy::float_cmp, reason = "numpy's exact-node branch")]
+    if x == j as f64 {
+        return fp[j];
+    }
+    let slope = fp[j + 1] - fp[j];
+    slope * (x - j as f64) + fp[j]
+}
+
+/// diffusers `EulerDiscreteScheduler`'s inference timesteps (before they become float32).
+fn euler_timesteps(steps: usize, spacing: Spacing, steps_offset: usize) -> Result<Vec<f64>> {
+    if steps == 0 || steps > N_TRAIN {
+        return Err(Error::InvalidCount {
+            name: "steps (num_inference_steps)",
+            value: steps,
+            requirement: "between 1 and the number of train timesteps (1000)",
+        }
+        .into());
+    }
+    Ok(match spacing {
+        // np.linspace(0, N-1, steps, dtype=float32)[::-1]: float64 then float32.
+        Spacing::Linspace => {
+            let n1 = (N_TRAIN - 1) as f64;
+            let mut v: Vec<f64> = if steps == 1 {
+                vec![0.0]
+            } else {
+                let step = n1 / ((steps - 1) as f64);
+                let mut v: Vec<f64> = (0..steps).map(|i| (i as f64) * step).collect();
+                v[steps - 1] = n1;
+                v
+            };
+            v = v.into_iter().map(|t| f64::from(t as f32)).collect();
+            v.reverse();
+            v
+        }
+        // Integers (in float32 exactly), as DDPM's rules.
+        _ => diffusers_timesteps(N_TRAIN, steps, spacing, steps_offset)?
+            .into_iter()
+            .map(|t| t as f64)
+            .collect(),
+    })
+}
+
+/// diffusers `EulerDiscreteScheduler` sigmas (and timesteps, `init_noise_sigma`).
+fn euler_table(s: BetaSchedule, o: &TableOptions) -> Result<Table> {
+    // The training sigmas sqrt((1 - ac)/ac), ascending in t.
+    let train: Vec<f64> = match o.precision {
+        Precision::F64 => {
+            let betas = diffusers_betas_f64(s, N_TRAIN)?;
+            let table = DiscreteTable::from_betas("diffusers", &betas)?;
+            table
+                .log_alphas_cumprod()
+                .iter()
+                .map(|l| (-l.exp_m1() / l.exp()).sqrt())
+                .collect()
+        }
+        Precision::F32 => {
+            let b32 = diffusers_betas_f32(s, N_TRAIN)?;
+            let alphas: Vec<f32> = b32.iter().map(|b| 1.0f32 - b).collect();
+            torch_cumprod_f32(&alphas)
+                .into_iter()
+                .map(|a| f64::from(((1.0f32 - a) / a).sqrt()))
+                .collect()
+        }
+    };
+    let round = |v: f64| match o.precision {
+        Precision::F64 => v,
+        Precision::F32 => f64::from(v as f32),
+    };
+    let (mut sigmas, timesteps): (Vec<f64>, Option<Vec<f64>>) = match o.steps {
+        None => {
+            if o.karras {
+                return Err(Error::InvalidParameter {
+                    name: "--karras",
+                    value: 1.0,
+                    requirement: "with --steps (Karras sigmas are built by set_timesteps)",
+                }
+                .into());
+            }
+            (
+                train.iter().rev().copied().collect(),
+                Some((0..N_TRAIN).rev().map(|t| t as f64).collect()),
+            )
+        }
+        Some(n) => {
+            let ts = euler_timesteps(n, o.spacing, o.steps_offset)?;
+            let interp: Vec<f64> = ts.iter().map(|&t| np_interp_unit(t, &train)).collect();
+            if o.karras {
+                let smin = o.sigma_min.unwrap_or(interp[interp.len() - 1]);
+                let smax = o.sigma_max.unwrap_or(interp[0]);
+                let rho = 7.0f64;
+                check_sigma_range(smin, smax, rho)?;
+                let (lo, hi) = (smin.powf(1.0 / rho), smax.powf(1.0 / rho));
+                // np.linspace(0, 1, n): i * (1/(n-1)), the last exactly 1.
+                let ramp: Vec<f64> = if n == 1 {
+                    vec![0.0]
+                } else {
+                    let step = 1.0 / ((n - 1) as f64);
+                    (0..n)
+                        .map(|i| if i == n - 1 { 1.0 } else { i as f64 * step })
+                        .collect()
+                };
+                (
+                    ramp.iter()
+                        .map(|r| round((hi + r * (lo - hi)).powf(rho)))
+                        .collect(),
+                    None,
+                )
+            } else {
+                (interp.into_iter().map(round).collect(), Some(ts))
+            }
+        }
+    };
+    sigmas.push(0.0);
+    let max_sigma = sigmas.iter().fold(0.0f64, |m, &v| m.max(v));
+    // init_noise_sigma depends on the configured timestep_spacing only.
+    let init = match (o.spacing, o.precision) {
+        (Spacing::Linspace | Spacing::Trailing, _) => max_sigma,
+        (_, Precision::F64) => max_sigma.hypot(1.0),
+        (_, Precision::F32) => {
+            let m = max_sigma as f32;
+            f64::from((m * m + 1.0).sqrt())
+        }
+    };
+    let mut native = vec![("sigmas", sigmas.clone())];
+    if let Some(ts) = timesteps {
+        native.push(("timesteps", ts));
+    }
+    native.push(("init_noise_sigma", vec![init]));
+    Ok(Table {
+        t: (0..sigmas.len()).map(|i| i as f64).collect(),
+        alpha: vec![1.0; sigmas.len()],
+        beta: sigmas,
+        native,
+    })
+}
+
 /// Bytes per entry of a preset table: `t`, `alpha`, `beta`, the native arrays and an
 /// intermediate grid, then their `.npy` encodings (an estimate, see [`crate::io::limits`]).
 pub const TABLE_BYTES_PER_STEP: u128 = 64;
@@ -563,11 +839,77 @@ impl Preset {
     /// [`crate::io::InteropError::BudgetExceeded`] for a table beyond the memory budget.
     pub fn table(&self, o: &TableOptions) -> Result<Table> {
         check_steps(o)?;
+        self.check_options(o)?;
         match self.kind {
             Kind::Diffusers(s) => diffusers_table(s, o),
-            Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm => self.sigma_table(o),
+            Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm | Kind::VpKd => self.sigma_table(o),
             Kind::ScoreSdeVp | Kind::ScoreSdeSubVp | Kind::ScoreSdeVe => self.sde_table(o),
+            Kind::Euler(s) => euler_table(s, o),
         }
+    }
+
+    /// diffusers' default `timestep_spacing` for this preset's scheduler: `linspace` for
+    /// `EulerDiscreteScheduler`, `leading` for the DDPM family (the others ignore it).
+    pub fn default_spacing(&self) -> Spacing {
+        match self.kind {
+            Kind::Euler(_) => Spacing::Linspace,
+            _ => Spacing::Leading,
+        }
+    }
+
+    /// Refuses options this preset does not take (a σ range, ρ, Karras sigmas), naming the
+    /// flag.
+    fn check_options(&self, o: &TableOptions) -> Result<()> {
+        let refuse = |flag: &'static str, value: f64, takes: &'static str| -> Result<()> {
+            Err(Error::InvalidParameter {
+                name: flag,
+                value,
+                requirement: takes,
+            }
+            .into())
+        };
+        let sigma_range = matches!(
+            self.kind,
+            Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm | Kind::Euler(_)
+        );
+        if !sigma_range && let Some(v) = o.sigma_min.or(o.sigma_max) {
+            return refuse(
+                "--sigma-min/--sigma-max",
+                v,
+                "only with the sigma-grid presets (k-diffusion-karras, k-diffusion-exponential, \
+                 edm) and diffusers-euler-* with --karras",
+            );
+        }
+        if let Some(r) = o.rho
+            && !matches!(self.kind, Kind::KarrasKd | Kind::Edm)
+        {
+            return refuse(
+                "--rho",
+                r,
+                "only with the Karras grids k-diffusion-karras and edm (diffusers' Euler \
+                 fixes rho = 7)",
+            );
+        }
+        if o.karras && !matches!(self.kind, Kind::Euler(_)) {
+            return refuse(
+                "--karras",
+                1.0,
+                "only with diffusers-euler-* (use_karras_sigmas); k-diffusion-karras and edm \
+                 are Karras grids already",
+            );
+        }
+        if let Kind::Euler(_) = self.kind
+            && !o.karras
+            && (o.sigma_min.is_some() || o.sigma_max.is_some())
+        {
+            return refuse(
+                "--sigma-min/--sigma-max",
+                o.sigma_min.or(o.sigma_max).unwrap_or(f64::NAN),
+                "with diffusers-euler-* only together with --karras (the scheduler's \
+                 sigma_min/sigma_max config is used by its Karras conversion only)",
+            );
+        }
+        Ok(())
     }
 
     /// The noise level at the library time `t` (see [`Preset::time`]).
@@ -578,6 +920,7 @@ impl Preset {
     /// [`crate::Error::InvalidNoiseLevel`] at the appended $\sigma = 0$.
     pub fn level_at(&self, t: f64, o: &TableOptions) -> Result<NoiseLevel> {
         check_steps(o)?;
+        self.check_options(o)?;
         let bad = |requirement| -> crate::io::InteropError {
             Error::InvalidParameter {
                 name: "t",
@@ -595,8 +938,8 @@ impl Preset {
                 let i = t as usize;
                 Ok(NoiseLevel::new(full.alpha[i], full.beta[i])?)
             }
-            Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm => {
-                let table = self.sigma_table(o)?;
+            Kind::KarrasKd | Kind::ExponentialKd | Kind::Edm | Kind::VpKd | Kind::Euler(_) => {
+                let table = self.table(o)?;
                 if !(t.fract() == 0.0 && t >= 0.0 && (t as usize) < table.t.len()) {
                     return Err(bad("an integer step index of the sigma grid"));
                 }
@@ -624,7 +967,14 @@ impl Preset {
             }
             .into());
         }
-        let (smin, smax, rho) = (0.002f64, 80.0f64, 7.0f64);
+        let (smin, smax, rho) = (
+            o.sigma_min.unwrap_or(0.002),
+            o.sigma_max.unwrap_or(80.0),
+            o.rho.unwrap_or(7.0),
+        );
+        if self.kind != Kind::VpKd {
+            check_sigma_range(smin, smax, rho)?;
+        }
         let mut sigmas: Vec<f64> = match (self.kind, o.precision) {
             (Kind::Edm, Precision::F32) => {
                 return Err(Error::InvalidParameter {
@@ -648,9 +998,21 @@ impl Preset {
                 let (d32, hi32) = ((lo - hi) as f32, hi as f32);
                 torch_linspace_f32(0.0, 1.0, n)
                     .into_iter()
-                    .map(|r| {
-                        let u = hi32 + r * d32;
-                        f64::from((f64::from(u).powf(rho)) as f32)
+                    .map(|r| f64::from(torch_pow_scalar_f32(hi32 + r * d32, rho)))
+                    .collect()
+            }
+            (Kind::VpKd, Precision::F64) => torch_linspace_f64(1.0, VP_EPS_S, n)
+                .into_iter()
+                .map(|t| (VP_BETA_D * t * t / 2.0 + VP_BETA_MIN * t).exp_m1().sqrt())
+                .collect(),
+            (Kind::VpKd, Precision::F32) => {
+                let (bd, bm) = (VP_BETA_D as f32, VP_BETA_MIN as f32);
+                torch_linspace_f32(1.0, VP_EPS_S, n)
+                    .into_iter()
+                    .map(|t| {
+                        let x = bd * (t * t) / 2.0 + bm * t;
+                        let e = f64::from(x).exp() as f32;
+                        f64::from((e - 1.0).sqrt())
                     })
                     .collect()
             }

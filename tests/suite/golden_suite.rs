@@ -175,6 +175,11 @@ fn run_case_command(golden: &Path, outputs: &Path, case: &diffusion_lowdim::gold
         {
             args.extend(["--steps".into(), n.to_string()]);
         }
+        for key in ["sigma_min", "sigma_max", "rho"] {
+            if let Some(v) = p.get(key).and_then(|v| v.as_f64()) {
+                args.extend([format!("--{}", key.replace('_', "-")), v.to_string()]);
+            }
+        }
         let o = bin().args(&args).output().unwrap();
         assert!(
             o.status.success(),

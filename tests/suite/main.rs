@@ -10,6 +10,7 @@ mod architecture;
 mod bad_input_files;
 mod cli;
 mod determinism;
+mod eval_quantities;
 mod fast_paths;
 mod flow_interop;
 mod fuzz_api;

@@ -5,7 +5,9 @@
 //! and cases, and add one line to [`FAMILIES`]. The exporter and the validator
 //! need no change: the validator only compares arrays.
 
+mod dae_loss;
 mod flows;
+mod grids;
 mod measure;
 mod r01;
 mod r02;
@@ -15,6 +17,8 @@ mod r10_flow;
 mod r14;
 mod schedules;
 mod steps;
+mod subspaces;
+mod weights;
 
 use faer::Mat;
 
@@ -81,6 +85,26 @@ pub const FAMILIES: &[Family] = &[
         id: "schedules",
         title: "Schedule tables: diffusers alphas_cumprod, EDM sigma grid, score_sde levels",
         build: schedules::build,
+    },
+    Family {
+        id: "weights",
+        title: "Posterior weights and log weights of MoLRG and empirical models (saturated, tied)",
+        build: weights::build,
+    },
+    Family {
+        id: "subspaces",
+        title: "Principal angles and their sines (down to 1e-9)",
+        build: subspaces::build,
+    },
+    Family {
+        id: "dae-loss",
+        title: "DAE losses of one basis and hard-max losses of two (beta = 1e-4, alpha = 1e-3)",
+        build: dae_loss::build,
+    },
+    Family {
+        id: "grids",
+        title: "Schedule grids: k-diffusion Karras with another range and rho, get_sigmas_vp",
+        build: grids::build,
     },
 ];
 

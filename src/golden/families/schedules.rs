@@ -20,7 +20,7 @@ use crate::schedule::{cosine_betas, linear_betas, scaled_linear_betas};
 use crate::service::presets::{self, TableOptions, torch_linspace_f64};
 
 /// The real `n`-th root of `x > 0` in double-double (Newton from the f64 root).
-fn root_q(x: f64, n: i32) -> Q {
+pub(super) fn root_q(x: f64, n: i32) -> Q {
     let xq = q(x);
     let mut r = q(x.powf(1.0 / f64::from(n)));
     for _ in 0..3 {
@@ -34,7 +34,7 @@ fn root_q(x: f64, n: i32) -> Q {
     r
 }
 
-fn pow_q(x: Q, n: i32) -> Q {
+pub(super) fn pow_q(x: Q, n: i32) -> Q {
     let mut p = Q::ONE;
     for _ in 0..n {
         p *= x;

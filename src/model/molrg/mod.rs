@@ -579,4 +579,58 @@ impl Molrg {
         }
         Ok(out)
     }
+
+    /// The log mixture weights $\log w_k(x_t)$ of every column (a `K × B` matrix).
+    ///
+    /// # Definition
+    /// $\log w_k = \ell_k - \log\sum_j e^{\ell_j}$ with the double-length logits $\ell_k$ of
+    /// [`Molrg::posterior_weights`], normalized by a log-sum-exp (never $\log w_k$ of a
+    /// rounded weight): a saturated weight such as $10^{-300}$ or one that underflows to
+    /// 0 has a finite log accurate to a few ulps of the logit gap. A component of prior
+    /// weight $\pi_k = 0$ has $\log w_k = -\infty$ (its weight is exactly 0).
+    ///
+    /// # Errors
+    /// As [`Molrg::posterior_weights`]; [`Error::Overflow`] if a log weight of a component
+    /// with $\pi_k > 0$ is below $-1.8\times10^{308}$.
+    ///
+    /// # Examples
+    /// ```
+    /// use diffusion_lowdim::{Molrg, NoiseLevel};
+    /// let u1 = faer::mat![[1.0], [0.0]];
+    /// let u2 = faer::mat![[0.0], [1.0]];
+    /// let m = Molrg::uniform(&[u1.as_ref(), u2.as_ref()])?;
+    /// // Logits φ·x_k² with φ = α²/(2β²(α²+β²)) = 1/(2·0.01·1.01): the gap is 900/0.0202.
+    /// let x = faer::mat![[30.0], [0.0]];
+    /// let lw = m.posterior_log_weights(x.as_ref(), NoiseLevel::new(1.0, 0.1)?)?;
+    /// let gap = 900.0 / 0.0202;
+    /// assert!((lw[(1, 0)] + gap).abs() <= 1e-12 * gap);    // weight e^-44554: 0 in f64
+    /// # Ok::<(), diffusion_lowdim::Error>(())
+    /// ```
+    pub fn posterior_log_weights(
+        &self,
+        x_t: MatRef<'_, f64>,
+        level: NoiseLevel,
+    ) -> Result<Mat<f64>> {
+        ensure_dim("rows of x_t vs model dimension", self.dim, x_t.nrows())?;
+        ensure_finite("x_t", x_t)?;
+        let offsets = self.logit_offsets(level);
+        let kk = self.components.len();
+        let mut out = Mat::<f64>::zeros(kk, x_t.ncols());
+        let mut x = vec![0.0; self.dim];
+        for j in 0..x_t.ncols() {
+            linalg::col_to_slice(x_t, j, &mut x);
+            let lw = self.column_log_weights(&x, level, &offsets);
+            for k in 0..kk {
+                if offsets[k] > f64::NEG_INFINITY && !lw[k].is_finite() {
+                    return Err(Error::Overflow {
+                        what: "a MoLRG log posterior weight",
+                        cause: "the point is so far from a component (relative to the noise \
+                                level) that its log weight is below -1.8e308",
+                    });
+                }
+                out[(k, j)] = lw[k];
+            }
+        }
+        Ok(out)
+    }
 }

@@ -104,6 +104,45 @@ impl Molrg {
         Column { weights, coeffs }
     }
 
+    /// The log posterior weights of one column: the double-length logits of
+    /// [`Self::column`] (or the rescaled differences of [`Self::scaled_weights`] when a
+    /// logit overflows), normalized by a log-sum-exp ([`crate::model::log_softmax`]),
+    /// never `log(w)`: a weight that underflows to 0 keeps its finite log.
+    pub(super) fn column_log_weights(
+        &self,
+        x: &[f64],
+        level: NoiseLevel,
+        offsets: &[f64],
+    ) -> Vec<f64> {
+        let kk = self.components.len();
+        let ranges: Vec<(usize, usize)> = (0..kk).map(|k| self.columns_of(k)).collect();
+        let total = self.stacked.ncols();
+        let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
+        self.lanes().dot2(x, &ranges, &mut hi, &mut lo);
+        let logits: Vec<Acc> = ranges
+            .iter()
+            .enumerate()
+            .map(|(k, &(s, e))| {
+                let cd: Vec<Acc> = (s..e)
+                    .map(|j| {
+                        Acc {
+                            hi: hi[j],
+                            lo: lo[j],
+                        }
+                        .normalized()
+                    })
+                    .collect();
+                self.dd_logit(k, &cd, offsets[k], level)
+            })
+            .collect();
+        let diffs = if logits.iter().all(|l| l.hi < f64::INFINITY) {
+            dd_logit_differences(&logits)
+        } else {
+            self.scaled_logit_differences(x, level, offsets)
+        };
+        crate::model::log_softmax(&diffs)
+    }
+
     /// The weights of a column whose logits overflow f64 (their quadratic part
     /// $\sum_j\kappa_{kj}c_{kj}^2$ exceeds 1.8e308, from $\|x\| \gtrsim 10^{154}\beta$).
     ///
@@ -115,6 +154,14 @@ impl Molrg {
     /// precision as the unscaled formula would be. Only columns whose ordinary logits
     /// are not finite take this path.
     pub(super) fn scaled_weights(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Vec<f64> {
+        let mut w = self.scaled_logit_differences(x, level, offsets);
+        softmax_in_place(&mut w);
+        w
+    }
+
+    /// The logit differences of [`Self::scaled_weights`] (to a reference component), before
+    /// the softmax.
+    fn scaled_logit_differences(&self, x: &[f64], level: NoiseLevel, offsets: &[f64]) -> Vec<f64> {
         use crate::linalg::rank::times_pow2;
         let kk = self.components.len();
         let amax = x
@@ -153,7 +200,7 @@ impl Molrg {
             .max_by(|&a, &b| q[a].hi.total_cmp(&q[b].hi))
             .unwrap_or(0);
         let top = q[reference];
-        let mut w: Vec<f64> = (0..kk)
+        (0..kk)
             .map(|k| {
                 if offsets[k] == f64::NEG_INFINITY {
                     return f64::NEG_INFINITY;
@@ -168,9 +215,7 @@ impl Molrg {
                 };
                 scaled + (offsets[k] - offsets[reference])
             })
-            .collect();
-        softmax_in_place(&mut w);
-        w
+            .collect()
     }
 
     /// The double-length logit of component `k` from its double-length coefficients.
@@ -399,11 +444,19 @@ impl Molrg {
 /// Softmax of double-length logits: differences to the maximum are formed in
 /// double length, then exponentiated.
 pub(super) fn weights_from_dd_logits(logits: &[Acc]) -> Vec<f64> {
+    let mut w = dd_logit_differences(logits);
+    softmax_in_place(&mut w);
+    w
+}
+
+/// The differences $\ell_k - \ell_{k^*}$ of double-length logits to the largest one
+/// (`-∞` stays `-∞`), rounded once.
+pub(super) fn dd_logit_differences(logits: &[Acc]) -> Vec<f64> {
     let imax = (0..logits.len())
         .max_by(|&a, &b| logits[a].hi.total_cmp(&logits[b].hi))
         .unwrap_or(0);
     let top = logits[imax];
-    let mut w: Vec<f64> = logits
+    logits
         .iter()
         .map(|l| {
             if l.hi == f64::NEG_INFINITY {
@@ -413,9 +466,7 @@ pub(super) fn weights_from_dd_logits(logits: &[Acc]) -> Vec<f64> {
                 s + (e + (l.lo - top.lo))
             }
         })
-        .collect();
-    softmax_in_place(&mut w);
-    w
+        .collect()
 }
 
 /// log Σ_k exp(v_k) for double-length values.
