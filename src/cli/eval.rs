@@ -289,8 +289,8 @@ pub struct LevelArgs {
     /// Time in the schedule's coordinates (a diffusers train timestep, a grid index, …).
     #[arg(long, requires = "schedule", allow_negative_numbers = true)]
     t: Option<f64>,
-    /// Presets only: f64 ground truth or the library's float32 table (diffusers' bit for bit,
-    /// k-diffusion's within 1 float32 ulp: docs/validate.md).
+    /// Presets only: f64 ground truth or the library's float32 table (diffusers' DDPM family bit
+    /// for bit; Euler and k-diffusion within 1 float32 ulp, 2 for Euler --karras: docs/validate.md).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Presets only: number of grid steps (σ grids, score_sde time grids).
@@ -379,8 +379,9 @@ pub struct ScheduleArgs {
     /// A library preset (see `presets list`).
     #[arg(long)]
     schedule: String,
-    /// f64 ground truth, or the library's float32 computation (diffusers' tables bit for bit,
-    /// k-diffusion's grids within 1 float32 ulp: docs/validate.md).
+    /// f64 ground truth, or the library's float32 computation (diffusers' DDPM-family tables bit
+    /// for bit; Euler and k-diffusion grids within 1 float32 ulp, 2 for Euler --karras:
+    /// docs/validate.md).
     #[arg(long, default_value = "f64", value_parser = ["f64", "f32"])]
     precision: String,
     /// Number of sampling steps (diffusers: inference steps; grids: length). Default: the preset's.

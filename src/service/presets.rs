@@ -615,7 +615,9 @@ const VP_BETA_D: f64 = 19.9;
 const VP_BETA_MIN: f64 = 0.1;
 const VP_EPS_S: f64 = 1e-3;
 
-/// Validates a σ range and ρ: $0 < \sigma_{\min} < \sigma_{\max} < \infty$, $0 < \rho < \infty$.
+/// Validates a σ range and ρ: $0 < \sigma_{\min} \le \sigma_{\max} < \infty$, $0 < \rho < \infty$
+/// (k-diffusion and diffusers accept equal ends: a constant grid, e.g. Euler's Karras sigmas
+/// for one inference step).
 fn check_sigma_range(smin: f64, smax: f64, rho: f64) -> Result<()> {
     let bad = |name: &'static str, value: f64, requirement: &'static str| -> Result<()> {
         Err(Error::InvalidParameter {
@@ -628,8 +630,8 @@ fn check_sigma_range(smin: f64, smax: f64, rho: f64) -> Result<()> {
     if !(smin.is_finite() && smin > 0.0) {
         return bad("--sigma-min", smin, "finite and > 0");
     }
-    if !(smax.is_finite() && smax > smin) {
-        return bad("--sigma-max", smax, "finite and greater than --sigma-min");
+    if !(smax.is_finite() && smax >= smin) {
+        return bad("--sigma-max", smax, "finite and at least --sigma-min");
     }
     if !(rho.is_finite() && rho > 0.0) {
         return bad("--rho", rho, "finite and > 0");
@@ -959,11 +961,17 @@ impl Preset {
 
     fn sigma_table(&self, o: &TableOptions) -> Result<Table> {
         let n = o.steps.unwrap_or(18);
-        if n < 2 {
+        // k-diffusion's grids take n = 1 (torch.linspace(a, b, 1) = [a]: the grid [σ_max, 0]);
+        // EDM's formula divides by n − 1.
+        if n == 0 || (n == 1 && self.kind == Kind::Edm) {
             return Err(Error::InvalidCount {
                 name: "steps",
                 value: n,
-                requirement: "at least 2",
+                requirement: if self.kind == Kind::Edm {
+                    "at least 2 (EDM's grid divides by steps − 1)"
+                } else {
+                    "at least 1"
+                },
             }
             .into());
         }

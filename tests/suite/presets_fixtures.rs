@@ -214,3 +214,167 @@ fn torch_linspace_reproduction_matches_score_sde_time_grids() {
         );
     }
 }
+
+/// Options of a σ grid in float32 with a range and ρ.
+fn grid_options(n: usize, smin: f64, smax: f64, rho: Option<f64>) -> TableOptions {
+    TableOptions {
+        precision: Precision::F32,
+        steps: Some(n),
+        sigma_min: Some(smin),
+        sigma_max: Some(smax),
+        rho,
+        ..TableOptions::default()
+    }
+}
+
+/// Counts entries more than 0 float32 ulps apart; asserts none is more than `max`.
+#[track_caller]
+fn f32_ulps_at_most(name: &str, ours: &[f64], theirs: &[f64], max: u32) -> usize {
+    assert_eq!(ours.len(), theirs.len(), "{name}: length");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert!(
+            ulps32(*a, *b) <= max,
+            "{name}[{i}]: {a:e} vs {b:e} ({} float32 ulps)",
+            ulps32(*a, *b)
+        );
+    }
+    ours.iter()
+        .zip(theirs)
+        .filter(|(a, b)| ulps32(**a, **b) > 0)
+        .count()
+}
+
+/// Issue 14's k-diffusion grids: other σ ranges and ρ (including ρ = 3, where PyTorch's `pow`
+/// takes its `x*x*x` special case, and n = 1 and σ_min = σ_max, which k-diffusion accepts) and
+/// `get_sigmas_vp`, against the real k-diffusion 0.1.1.post1 on torch 2.15.0 (CPU, AVX512).
+/// The Karras and exponential grids agree bit for bit (159 entries). The float32 VP grids agree to
+/// 1 ulp: 180 of 1 084 entries differ, because torch's float32 `sqrt` and `exp` are not correctly
+/// rounded and the crate's are: the crate's grid equals, bit for bit, a correctly rounded
+/// `sqrt(exp(x) − 1)` of torch's own float32 `x` (the `_correctly_rounded` fixtures). The f64 VP grids
+/// within k-diffusion's own cancellation error.
+#[test]
+fn k_diffusion_grids_with_other_ranges_match_to_one_float32_ulp() {
+    let mut differing = 0;
+    for (n, smin, smax, rho) in [
+        (1, 0.002, 80.0, 7.0),
+        (10, 0.0292, 14.6146, 3.0),
+        (18, 0.0292, 14.6146, 7.0),
+        (25, 0.03, 120.0, 2.0),
+        (40, 0.002, 80.0, 5.5),
+        (5, 1.0, 1.0, 7.0),
+    ] {
+        let name = format!("kdiffusion_karras_{n}_{smin:?}_{smax:?}_rho{rho:?}_f32");
+        let ours = native(
+            "k-diffusion-karras",
+            &grid_options(n, smin, smax, Some(rho)),
+            "sigmas",
+        );
+        let theirs = fixture(&name);
+        differing += f32_ulps_at_most(&name, &ours, &theirs, 1);
+    }
+    for (n, smin, smax) in [(1, 0.002, 80.0), (10, 0.0292, 14.6146), (40, 0.03, 120.0)] {
+        let name = format!("kdiffusion_exponential_{n}_{smin:?}_{smax:?}_f32");
+        let ours = native(
+            "k-diffusion-exponential",
+            &grid_options(n, smin, smax, None),
+            "sigmas",
+        );
+        differing += f32_ulps_at_most(&name, &ours, &fixture(&name), 1);
+    }
+    assert_eq!(
+        differing, 0,
+        "Karras / exponential grids: {differing} entries differ"
+    );
+    for n in [1, 10, 18, 50, 1000] {
+        let name = format!("kdiffusion_vp_{n}_f32");
+        let ours = native("k-diffusion-vp", &f32_options(Some(n)), "sigmas");
+        let correct = format!("{name}_correctly_rounded");
+        assert_bits(&correct, &ours, &fixture(&correct));
+        f32_ulps_at_most(&name, &ours, &fixture(&name), 1);
+    }
+    // f64: the crate's VP grid is the ground truth √(expm1(x)); k-diffusion's √(exp(x) − 1) in
+    // float64 loses accuracy where x is small, by ε·eˣ/(eˣ − 1) relative (plus a few roundings).
+    for n in [10, 50] {
+        let o = TableOptions {
+            steps: Some(n),
+            ..TableOptions::default()
+        };
+        let ours = native("k-diffusion-vp", &o, "sigmas");
+        let theirs = fixture(&format!("kdiffusion_vp_{n}_f64"));
+        let t = torch_linspace_f64(1.0, 1e-3, n);
+        for i in 0..n {
+            let x = 19.9 * t[i] * t[i] / 2.0 + 0.1 * t[i];
+            let bound = 4.0 * f64::EPSILON * (2.0 - 1.0 / (-x).exp_m1());
+            let rel = ((ours[i] - theirs[i]) / ours[i]).abs();
+            assert!(
+                rel <= bound,
+                "k-diffusion-vp n={n} f64[{i}]: relative {rel:e} > {bound:e}"
+            );
+        }
+        assert_eq!(theirs[n], 0.0);
+    }
+}
+
+/// diffusers' `EulerDiscreteScheduler` sigmas and `init_noise_sigma` (float32), with and without
+/// `use_karras_sigmas`, every spacing, 1 to 50 steps and `steps_offset`, for the three beta
+/// schedules, against the real diffusers 0.42.1.
+///
+/// diffusers computes the training sigmas with torch's float32 `((1 − ᾱ)/ᾱ) ** 0.5`, which is not
+/// correctly rounded (182 of the 1000 squaredcos entries differ from the correctly rounded square
+/// root); the crate rounds correctly. The fixtures therefore hold each table twice: as diffusers
+/// computes it, and as diffusers computes it with that one `** 0.5` replaced by a correctly
+/// rounded square root (`_crsqrt`). The crate must equal the second **bit for bit** — so every
+/// difference from the first is torch's square root — and is then within 1 float32 ulp of
+/// diffusers, or 2 ulps for Karras grids, whose ends are table entries that torch may have
+/// rounded 1 ulp off and whose interior inherits that relative error before its own rounding.
+#[test]
+fn diffusers_euler_sigmas_match_up_to_torchs_square_root() {
+    let spacing = |s: &str| match s {
+        "linspace" => Spacing::Linspace,
+        "leading" => Spacing::Leading,
+        _ => Spacing::Trailing,
+    };
+    let mut cases: Vec<(Option<usize>, &str, bool, usize)> = vec![(None, "linspace", false, 0)];
+    for steps in [1, 10, 25] {
+        for sp in ["linspace", "leading", "trailing"] {
+            for karras in [false, true] {
+                cases.push((Some(steps), sp, karras, 0));
+            }
+        }
+    }
+    cases.push((Some(50), "leading", false, 1));
+    cases.push((Some(50), "leading", true, 1));
+    for (preset, tag) in [
+        ("diffusers-euler-linear", "linear"),
+        ("diffusers-euler-scaled-linear", "scaled_linear"),
+        ("diffusers-euler-squaredcos-cap-v2", "squaredcos_cap_v2"),
+    ] {
+        for &(steps, sp, karras, offset) in &cases {
+            let mut name = match steps {
+                None => "train".to_string(),
+                Some(n) => format!("{n}_{sp}_{}", if karras { "karras" } else { "plain" }),
+            };
+            if offset > 0 {
+                name.push_str(&format!("_offset{offset}"));
+            }
+            let o = TableOptions {
+                precision: Precision::F32,
+                steps,
+                spacing: spacing(sp),
+                steps_offset: offset,
+                karras,
+                ..TableOptions::default()
+            };
+            for column in ["sigmas", "init_noise_sigma"] {
+                let fx = format!("diffusers_euler_{tag}_{name}_{column}");
+                let ours = native(preset, &o, column);
+                assert_bits(
+                    &format!("{fx} (correct sqrt)"),
+                    &ours,
+                    &fixture(&format!("{fx}_crsqrt")),
+                );
+                f32_ulps_at_most(&fx, &ours, &fixture(&fx), if karras { 2 } else { 1 });
+            }
+        }
+    }
+}
