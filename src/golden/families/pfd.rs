@@ -332,3 +332,71 @@ pub(super) fn build(s: &mut SuiteBuilder) -> Result<()> {
     .add(s)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::golden::DEFAULT_SEED;
+
+    /// The naive closed form: dense flow matrices rounded separately in f64, subtracted.
+    fn naive(p: &crate::model::Gaussian, g: &crate::model::Gaussian) -> f64 {
+        let d = p.mean().len();
+        let a = |m: &crate::model::Gaussian| {
+            let (v, l) = (m.basis(), m.variances());
+            Mat::from_fn(d, d, |i, j| {
+                (0..v.ncols())
+                    .map(|k| v[(i, k)] * flow_factor(l[k]) * v[(j, k)])
+                    .sum::<f64>()
+            })
+        };
+        let (ap, aq) = (a(p), a(g));
+        let (mp, mq) = (p.mean(), g.mean());
+        let mut total = 0.0;
+        for i in 0..d {
+            let mut c = mp[i] - mq[i];
+            for j in 0..d {
+                c -= ap[(i, j)] * mp[j] - aq[(i, j)] * mq[j];
+                let e = ap[(i, j)] - aq[(i, j)];
+                total += T * T * e * e;
+            }
+            total += c * c;
+        }
+        total.sqrt()
+    }
+
+    /// The planted wrong implementation: subtracting two separately rounded flows fails the
+    /// f64 tier of both nearly identical pairs by orders of magnitude, while the library's
+    /// difference formula passes.
+    #[test]
+    fn naive_subtraction_of_flows_fails_the_f64_tier_of_the_nearly_identical_pairs() {
+        let mut b = SuiteBuilder::new(DEFAULT_SEED);
+        build(&mut b).unwrap();
+        let mut pairs = Vec::new();
+        for tag in ["shared-basis", "shared-basis-means"] {
+            let (_, p) = b.model(&format!("pfd-{tag}-p")).unwrap();
+            let (_, g) = b.model(&format!("pfd-{tag}-q")).unwrap();
+            pairs.push((tag, as_gaussian(p), as_gaussian(g)));
+        }
+        let (m, files) = crate::golden::export::build(DEFAULT_SEED).unwrap();
+        for (tag, p, g) in pairs {
+            let id = format!("pfd-exact-{tag}");
+            let c = m.cases.iter().find(|c| c.id == id).unwrap();
+            let want =
+                crate::io::npy::decode(std::path::Path::new(&c.expected), &files[&c.expected])
+                    .unwrap()
+                    .data()[0];
+            let tol = c.tolerance.max_f64;
+            assert!(tol < 1e-12, "{id}: tolerance {tol:e}");
+            let bad = (naive(&p, &g) - want).abs() / want;
+            let good = (pfd_gaussians(&p, &g, T, None).unwrap() - want).abs() / want;
+            println!(
+                "{id}: PFD {want:e}, tolerance {tol:e}, naive error {bad:e}, library {good:e}"
+            );
+            assert!(bad > 100.0 * tol, "{id}: naive error {bad:e} vs {tol:e}");
+            assert!(
+                good <= tol / 10.0,
+                "{id}: library error {good:e} vs {tol:e}"
+            );
+        }
+    }
+}
