@@ -136,7 +136,7 @@ impl PfdCase<'_> {
         let id = format!("pfd-exact-{}", self.tag);
         s.add_case(NewCase {
             command: format!(
-                "diffusion-lowdim eval pfd --model {} --model2 {} --method exact --schedule ve --t-max {T} --out-json {id}.json --out {id}.npy",
+                "diffusion-lowdim eval pfd --model {} --model2 {} --solver exact --method exact --schedule ve --t-max {T} --out-json {id}.json --out {id}.npy",
                 self.p_path, self.q_path
             ),
             description: self.description,
