@@ -55,8 +55,9 @@ pub enum Target {
     /// sampler step. `--solver exact` (Gaussian models) is the exact flow: the oracle.
     Flow(FlowArgs),
     /// The probability flow distance PFD(p, q) between the flows of two models on shared
-    /// noises, with its confidence interval; writes a JSON report.
-    Pfd(PfdArgs),
+    /// noises, with its confidence interval; writes a JSON report (`--method exact`: the closed
+    /// form, also as a (1,) .npy with --out).
+    Pfd(Box<PfdArgs>),
     /// The posterior (softmax) weights of a mixture (molrg, k-subspaces: (B, K)) or empirical
     /// model ((B, N), one column per training point) at every row of --x; writes float64.
     PosteriorWeights(ModelArgs),
@@ -428,7 +429,7 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
         Target::Convert(a) => convert(a),
         Target::Schedule(a) => schedule(a),
         Target::Flow(a) => flow(a),
-        Target::Pfd(a) => pfd(a),
+        Target::Pfd(a) => pfd(*a),
         Target::PosteriorWeights(a) => weights(a, WeightsOutput::Weights),
         Target::LogPosteriorWeights(a) => weights(a, WeightsOutput::LogWeights),
         Target::Subspaces(a) => subspaces(a),
