@@ -672,3 +672,51 @@ pub fn frobenius_dist(a: MatRef<'_, f64>, b: &[Vec<Q>]) -> f64 {
     }
     f(s.sqrt())
 }
+
+/// The closed-form PFD of two Gaussians $\mathcal N(\mu_j, V_j\operatorname{diag}(\lambda_j)V_j^\top)$ under VE
+/// from $x_T = Tz$ to the clean data, from the definition: dense
+/// $A_j = V_j\operatorname{diag}(f_j)V_j^\top$ with $f = \sqrt{\lambda/(\lambda+T^2)}$, all in double-double, then
+/// $\mathrm{PFD}^2 = \|c\|^2 + T^2\|A_p - A_q\|_F^2$ with $c = (I - A_p)\mu_p - (I - A_q)\mu_q$, entry by entry.
+/// No stable-difference formula: the entries of $A_p - A_q$ are subtracted in double-double,
+/// where a cancellation of ~10 digits still leaves ~20. The stored bases are used as given
+/// (not re-orthonormalized).
+pub fn gaussian_pfd(
+    Vp: MatRef<'_, f64>,
+    lp: &[f64],
+    mp: &[f64],
+    Vq: MatRef<'_, f64>,
+    lq: &[f64],
+    mq: &[f64],
+    t: f64,
+) -> f64 {
+    let d = Vp.nrows();
+    let t2 = q(t) * q(t);
+    let dense_a = |V: MatRef<'_, f64>, l: &[f64]| -> Vec<Vec<Q>> {
+        let fs: Vec<Q> = l.iter().map(|&x| (q(x) / (q(x) + t2)).sqrt()).collect();
+        (0..d)
+            .map(|i| {
+                (0..d)
+                    .map(|j| {
+                        let mut s = Q::ZERO;
+                        for (k, fk) in fs.iter().enumerate() {
+                            s += q(V[(i, k)]) * *fk * q(V[(j, k)]);
+                        }
+                        s
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let (Ap, Aq) = (dense_a(Vp, lp), dense_a(Vq, lq));
+    let mut total = Q::ZERO;
+    for i in 0..d {
+        let mut c = q(mp[i]) - q(mq[i]);
+        for j in 0..d {
+            c -= Ap[i][j] * q(mp[j]) - Aq[i][j] * q(mq[j]);
+            let m = Ap[i][j] - Aq[i][j];
+            total += t2 * m * m;
+        }
+        total += c * c;
+    }
+    f(total.sqrt())
+}

@@ -14,6 +14,8 @@ with its own numpy code (model files read with json + numpy.load), and checks:
 6. flow cases (kind `flow`) are computed with the client's own numpy solvers (Euler,
    Heun, RK4, with the candidate discretization each case states) and sampler-step
    cases (kind `sampler_step`) with the exact one-step formulas: both pass their tiers;
+   closed-form PFD cases (kind `pfd`) from the differences dlam, dmu (the naive subtraction
+   of two separately rounded flows fails the f64 tier of the nearly identical pairs);
 7. the teacher-student check: the client's own numpy Heun sampler (EDM grid, Euler last
    step) with the exact reference denoiser (the MoLRG posterior mean written in numpy)
    runs on the golden noise bank; the client states its discretisation error (Richardson
@@ -334,6 +336,50 @@ def dae_loss(bases, x, a, b):
     return np.array([total], dtype=x.dtype)
 
 
+def pfd_exact(golden, case, inputs, dtype):
+    """The closed-form PFD (VE, x_T = T z to the clean data) of two Gaussian model files.
+
+    Same basis bits in both files and the differences dlam = lam_p - lam_q, dmu = mu_p - mu_q
+    given: the stable difference formula (docs/metrics.md §1), computed from the differences,
+    never from two separately rounded flows. Zero means and unit variances: the projector
+    distance from the residuals (I - P1) U2 and (I - P2) U1. Otherwise the dense definition.
+    """
+    t = dtype(case["params"]["t_max"])
+    p = load_model(golden / case["model"], dtype)
+    q = load_model(golden / case["params"]["model2"], dtype)
+    if "U" in p and "U" in q and p["U"].shape == q["U"].shape and np.array_equal(p["U"], q["U"]) and "dlam" in inputs:
+        v, lq, dl, mq, dm = q["U"], q["lam"], inputs["dlam"], q["mean"], inputs["dmu"]
+        lp = lq + dl
+        hp, hq = np.hypot(np.sqrt(lp), t), np.hypot(np.sqrt(lq), t)
+        fp, fq = np.sqrt(lp) / hp, np.sqrt(lq) / hq
+        df = dl / (hp * hq) * (t / hp) * (t / hq) / (fp + fq)
+        lin2 = t * t * np.sum(df * df * np.sum(v * v, axis=0))
+        one_minus_fp = (t / hp) ** 2 / (1 + fp)
+        c = (dm - v @ (v.T @ dm)) + v @ (one_minus_fp * (v.T @ dm) - df * (v.T @ mq))
+        return np.array([np.sqrt(np.sum(c * c) + lin2)], dtype=dtype)
+    unit = all(np.all(m["mean"] == 0) and np.all(m["lam"] == 1) for m in (p, q) if "U" in m)
+    if "U" in p and "U" in q and unit:
+        u1, u2 = p["U"], q["U"]
+        r1, r2 = u2 - u1 @ (u1.T @ u2), u1 - u2 @ (u2.T @ u1)
+        return np.array([t / np.sqrt(1 + t * t) * np.sqrt(np.sum(r1 * r1) + np.sum(r2 * r2))], dtype=dtype)
+    d = p["mean"].shape[0]
+    a = [m["U"] @ np.diag(np.sqrt(m["lam"] / (m["lam"] + t * t))) @ m["U"].T for m in (p, q)]
+    c = (np.eye(d, dtype=dtype) - a[0]) @ p["mean"] - (np.eye(d, dtype=dtype) - a[1]) @ q["mean"]
+    return np.array([np.sqrt(np.sum(c * c) + t * t * np.sum((a[0] - a[1]) ** 2))], dtype=dtype)
+
+
+def pfd_naive(golden, case, dtype):
+    """The naive closed form: two separately rounded flow matrices subtracted (must fail the
+    f64 tier on nearly identical pairs)."""
+    t = dtype(case["params"]["t_max"])
+    p = load_model(golden / case["model"], dtype)
+    q = load_model(golden / case["params"]["model2"], dtype)
+    a = [m["U"] @ np.diag(np.sqrt(m["lam"] / (m["lam"] + t * t))) @ m["U"].T for m in (p, q)]
+    d = p["mean"].shape[0]
+    c = (np.eye(d, dtype=dtype) - a[0]) @ p["mean"] - (np.eye(d, dtype=dtype) - a[1]) @ q["mean"]
+    return np.array([np.sqrt(np.sum(c * c) + t * t * np.sum((a[0] - a[1]) ** 2))], dtype=dtype)
+
+
 def compute(golden, case, dtype):
     inputs = {k: np.load(golden / p).astype(dtype) for k, p in case["inputs"].items()}
     kind = case["kind"]
@@ -344,6 +390,8 @@ def compute(golden, case, dtype):
     if kind == "dae_loss":
         a, b = dtype(case["level"]["alpha"]), dtype(case["level"]["beta"])
         return dae_loss([inputs[k] for k in sorted(inputs) if k.startswith("u")], inputs["x"], a, b)
+    if kind == "pfd":
+        return pfd_exact(golden, case, inputs, dtype)
     if kind in ("flow", "sampler_step"):
         model = load_model(golden / case["model"], dtype)
         f = flow if kind == "flow" else sampler_step
@@ -506,6 +554,21 @@ def main():
         check(
             "a 1e-6 perturbation fails with exit 1 and names the case",
             r.returncode == 1 and len(failing) == 1 and victim["id"] in failing[0],
+            r.stdout[-1000:],
+        )
+
+        # The naive closed form (two separately rounded flows subtracted) fails the f64 tier of
+        # the nearly identical PFD pairs; the difference formula above passes.
+        naive = tmp / "out-naive"
+        shutil.copytree(tmp / "out-f64", naive)
+        near = [c for c in cases if c["family"] == "pfd-exact" and c["params"]["closed_form"] == "shared-basis"]
+        for c in near:
+            np.save(naive / c["output"], pfd_naive(golden, c, np.float64))
+        r = validate(naive, "f64", "--only", "pfd-exact")
+        failing = [line for line in r.stdout.splitlines() if "FAIL" in line]
+        check(
+            f"the naive PFD (separately rounded flows) fails the f64 tier on the {len(near)} nearly identical pairs",
+            len(near) >= 2 and r.returncode == 1 and len(failing) == len(near),
             r.stdout[-1000:],
         )
 

@@ -16,7 +16,7 @@ import diffusion_lowdim as dl
 # The CLI commands the cases use, each computed here through the Python API. Cases are
 # dispatched by their command, not their kind, so a new family using these commands is covered;
 # a case with another command makes test_every_command_is_covered fail until it is handled.
-COMMANDS = ("posterior-mean", "score", "jacobian", "convert", "flow", "schedule")
+COMMANDS = ("posterior-mean", "score", "jacobian", "convert", "flow", "schedule", "pfd")
 
 FLAGS = ("--clean", "--log-spacing")
 
@@ -84,6 +84,10 @@ def test_python_equals_cli_bit_for_bit(suite, cli, tmp_path):
             compare_schedule(case, argv, suite, cli, tmp_path)
             n += 1
             continue
+        if argv[2] == "pfd":
+            compare_pfd(case, argv, suite, cli, tmp_path)
+            n += 1
+            continue
         out = tmp_path / f"{case.id}.npy"
         i = argv.index("--out")
         argv[i + 1] = str(out)
@@ -115,3 +119,20 @@ def compare_schedule(case, argv, suite, cli, tmp_path):
     for col in files:
         want = np.load(out / f"{col}.npy")
         assert table[col].tobytes() == want.astype(np.float64).tobytes(), (case.id, col)
+
+
+def compare_pfd(case, argv, suite, cli, tmp_path):
+    """`eval pfd --model P --model2 Q --method exact --t-max T --out-json R --out O`: the (1,) PFD
+    equals `dl.pfd(p, q, method="exact", t_max=T)["pfd"]` bit for bit."""
+    kw = options(argv[3:])
+    assert kw["method"] == "exact" and kw.get("schedule", "ve") == "ve", case.id
+    out, report = tmp_path / f"{case.id}.npy", tmp_path / f"{case.id}.json"
+    args = [cli, "eval", "pfd"]
+    for k, v in {**kw, "out": str(out), "out_json": str(report)}.items():
+        args += ["--" + k.replace("_", "-"), v]
+    subprocess.run(args, cwd=suite, check=True, capture_output=True)
+    want = np.load(out)
+    p, q = dl.load_model(suite / kw["model"]), dl.load_model(suite / kw["model2"])
+    got = np.array([dl.pfd(p, q, method="exact", t_max=float(kw["t_max"]))["pfd"]], dtype=np.float64)
+    assert want.dtype == np.float64 and want.shape == (1,), case.id
+    assert got.tobytes() == want.tobytes(), f"{case.id}: differs from the CLI"

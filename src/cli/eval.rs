@@ -55,8 +55,9 @@ pub enum Target {
     /// sampler step. `--solver exact` (Gaussian models) is the exact flow: the oracle.
     Flow(FlowArgs),
     /// The probability flow distance PFD(p, q) between the flows of two models on shared
-    /// noises, with its confidence interval; writes a JSON report.
-    Pfd(PfdArgs),
+    /// noises, with its confidence interval; writes a JSON report (`--method exact`: the closed
+    /// form, also as a (1,) .npy with --out).
+    Pfd(Box<PfdArgs>),
     /// The posterior (softmax) weights of a mixture (molrg, k-subspaces: (B, K)) or empirical
     /// model ((B, N), one column per training point) at every row of --x; writes float64.
     PosteriorWeights(ModelArgs),
@@ -260,6 +261,10 @@ pub struct PfdArgs {
     /// JSON report (estimate, interval, standard errors, the flow), written atomically.
     #[arg(long)]
     out_json: PathBuf,
+    /// With --method exact: the closed-form PFD also as a (1,) float64 .npy, written
+    /// atomically.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// `estimate`: the PFD estimator on shared noises, with its interval. `exact`: the closed
     /// form for two Gaussian models (kinds gaussian, pca) under the VE schedule, from
     /// x_T = T z to the clean data: accurate relative to the PFD itself, also for nearly
@@ -425,7 +430,7 @@ pub fn run(target: Target) -> Result<ExitCode, CliError> {
         Target::Convert(a) => convert(a),
         Target::Schedule(a) => schedule(a),
         Target::Flow(a) => flow(a),
-        Target::Pfd(a) => pfd(a),
+        Target::Pfd(a) => pfd(*a),
         Target::PosteriorWeights(a) => weights(a, WeightsOutput::Weights),
         Target::LogPosteriorWeights(a) => weights(a, WeightsOutput::LogWeights),
         Target::Subspaces(a) => subspaces(a),
@@ -612,6 +617,21 @@ fn pfd(a: PfdArgs) -> Result<ExitCode, CliError> {
         inputs.push(("--features".into(), f.clone()));
     }
     ensure_not_input("--out-json", &a.out_json, &inputs)?;
+    if let Some(out) = &a.out {
+        ensure_not_input("--out", out, &inputs)?;
+        if *out == a.out_json {
+            return Err(CliError::Usage(
+                "--out and --out-json name the same file: give two different paths".into(),
+            ));
+        }
+        if a.method != "exact" {
+            return Err(CliError::Usage(
+                "--out is the closed-form PFD of --method exact; the estimate's value, interval \
+                 and standard errors are in --out-json"
+                    .into(),
+            ));
+        }
+    }
     let features = match &a.features {
         Some(path) => Some(eval::read_features(path, p.model.dim())?),
         None => None,
@@ -812,6 +832,9 @@ fn pfd_exact(
         None => spec.noise_scale()?,
     };
     let (value, form) = eval::pfd_exact(p, q, t_max, features)?;
+    if let Some(out) = &a.out {
+        write_file_atomic(out, &npy::encode(&Array::from_vec(vec![value])))?;
+    }
     let report = serde_json::json!({
         "format": "diffusion-lowdim/pfd-report",
         "crate_version": env!("CARGO_PKG_VERSION"),

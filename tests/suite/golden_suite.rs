@@ -202,7 +202,8 @@ fn run_case_command(golden: &Path, outputs: &Path, case: &diffusion_lowdim::gold
             // Inputs and model files: any path of the suite (cases/, models/, measure/).
             if w.contains('/') && golden.join(w).exists() {
                 s(&golden.join(w)).to_string()
-            } else if w == case.output {
+            } else if w == case.output || (case.kind == "pfd" && w == format!("{}.json", case.id)) {
+                // `eval pfd --method exact` also writes its JSON report: next to the output.
                 s(&outputs.join(w)).to_string()
             } else {
                 w.to_string()

@@ -9,6 +9,7 @@ mod dae_loss;
 mod flows;
 mod grids;
 mod measure;
+mod pfd;
 mod r01;
 mod r02;
 mod r03;
@@ -105,6 +106,11 @@ pub const FAMILIES: &[Family] = &[
         id: "grids",
         title: "Schedule grids: k-diffusion Karras with another range and rho, get_sigmas_vp",
         build: grids::build,
+    },
+    Family {
+        id: "pfd-exact",
+        title: "Closed-form PFD of Gaussians under VE, including nearly identical pairs (eigenvalues 1e-10 apart, principal angles 1e-9)",
+        build: pfd::build,
     },
 ];
 
