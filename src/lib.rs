@@ -88,6 +88,11 @@ pub mod study;
 pub mod theorem;
 pub mod tweedie;
 
+/// The crate's version, `CARGO_PKG_VERSION` at build time (e.g. `"0.1.0"`); the same string
+/// the `check` report's `version` field and the CLI's reports' `crate_version` carry, and the one the
+/// Python package's `crate_version()` returns.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub use error::{Error, Result};
 
 /// The README's Rust example runs as a doctest.

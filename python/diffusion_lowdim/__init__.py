@@ -119,11 +119,15 @@ def KSubspaces(bases):
     return Model.k_subspaces(list(bases))
 
 
-def load_model(path):
-    """Load a model file (``model.json`` with its .npy arrays; docs/model-format.md)."""
+def load_model(path, normalize_weights=False):
+    """Load a model file (``model.json`` with its .npy arrays; docs/model-format.md).
+
+    ``normalize_weights=True`` divides a mixture's weights by their sum (the CLI's
+    ``--normalize-weights``); without it, weights that do not sum to 1 within 1e-12 raise
+    :class:`FileError` naming the manifest."""
     import os
 
-    return Model.load(os.fspath(path))
+    return Model.load(os.fspath(path), normalize_weights)
 
 
 def convert(value, x, from_, to, alpha=None, beta=None, *, sigma=None, schedule=None, t=None):
@@ -151,13 +155,25 @@ def presets():
     return _json.loads(_native.presets_json())
 
 
-def preset_table(name, precision="f64", steps=None, spacing="leading", steps_offset=0):
+def preset_table(name, precision="f64", steps=None, spacing="leading", steps_offset=0, *,
+                 sigma_min=None, sigma_max=None, rho=None, karras=False):
     """A preset's table as a dict of numpy arrays: ``t``, ``alpha``, ``beta`` and the library's
-    native arrays (``alphas_cumprod``, ``sigmas``, …). ``precision="f32"`` reproduces the
-    library's float32 computation bit for bit."""
+    native arrays (``alphas_cumprod``, ``sigmas``, ``timesteps``, ``init_noise_sigma`` (a
+    (1,) array), …). The CLI's ``eval schedule`` with the same options:
+
+    - ``steps``: diffusers inference steps (``None``: the whole training table), the length
+      of a σ grid or a score_sde time grid; ``spacing`` (``linspace``, ``leading``,
+      ``trailing``) and ``steps_offset``: diffusers' ``timestep_spacing`` / ``steps_offset``;
+    - ``sigma_min``, ``sigma_max``, ``rho``: σ grids (k-diffusion Karras / exponential, EDM:
+      defaults 0.002, 80, 7) and diffusers Euler with Karras sigmas (its config's bounds);
+    - ``karras=True``: diffusers Euler's ``use_karras_sigmas=True``.
+
+    ``precision="f32"`` reproduces the library's float32 computation bit for bit. Options a
+    preset does not take raise :class:`InputError` naming them."""
     import numpy as np
 
-    raw = _json.loads(_native.preset_table_json(name, precision, steps, spacing, steps_offset))
+    raw = _json.loads(_native.preset_table_json(
+        name, precision, steps, spacing, steps_offset, sigma_min, sigma_max, rho, karras))
     out = {k: np.asarray(raw[k], dtype=np.float64) for k in ("t", "alpha", "beta")}
     for k, v in raw["native"]:
         out[k] = np.asarray(v, dtype=np.float64)
@@ -262,21 +278,59 @@ def sin_theta(u, v):
     return _native.sin_theta(u, v)
 
 
-def dae_loss_at_level(u, points, alpha=None, beta=None, *, sigma=None, schedule=None, t=None):
-    r"""The denoising loss of the linear denoiser :math:`x_U = \frac{\alpha}{\alpha^2+\beta^2}UU^\top x_t`
-    on ``points`` (N, d) at one level, exactly (ε-expectation in closed form):
-    :math:`\|(I-UU^\top)X\|_F^2 + (1-a)^2\|U^\top X\|_F^2 + Nr\,a(1-a)`, :math:`a = \alpha^2/(\alpha^2+\beta^2)`."""
-    return _native.dae_loss_at_level(u, points, alpha, beta, sigma=sigma, schedule=schedule, t=t)
+def principal_sines(u, v):
+    r"""The sines of the principal angles (ascending) between the spans of two orthonormal
+    bases ``u`` (d, p), ``v`` (d, q): the singular values of :math:`(I - UU^\top)V` (for
+    :math:`q \le p`), computed directly, so tiny angles keep full relative accuracy (where
+    ``np.sin(principal_angles(u, v))`` loses digits). The CLI's ``eval subspaces
+    --out-sines``."""
+    return _native.principal_sines(u, v)
 
 
-def dae_loss(u, points, t0=0.0, t1=1.0):
-    r"""The K = 1 DAE loss integrated over VE levels σ ∈ [t0, t1] with unit weight, in closed
-    form (R05): :math:`-C\|U^\top X\|_F^2 + D`."""
-    return _native.dae_loss(u, points, t0, t1)
+def _bases(u):
+    """One basis (d, r) or a sequence of K bases [(d, r_k)] as a list of bases."""
+    import numpy as np
+
+    if isinstance(u, (list, tuple)) and len(u) > 0 and np.ndim(u[0]) == 2:
+        return list(u)
+    return [u]
+
+
+def dae_loss_at_level(u, points, alpha=None, beta=None, *, sigma=None, schedule=None, t=None,
+                      form="softmax"):
+    r"""The DAE loss on ``points`` (N, d), summed over the points, at one level, exactly (the
+    expectation over ε in closed form; the CLI's ``eval dae-loss`` at a level, same bits).
+
+    ``u``: one basis (d, r) — the linear denoiser
+    :math:`x_U = \frac{\alpha}{\alpha^2+\beta^2}UU^\top x_t`, with loss
+    :math:`\|(I-UU^\top)X\|_F^2 + (1-a)^2\|U^\top X\|_F^2 + Nr\,a(1-a)`,
+    :math:`a = \alpha^2/(\alpha^2+\beta^2)` — or a list of K bases [(d, r_k)] with
+    ``form="softmax"`` (weights :math:`w_k \propto \exp(\frac{\alpha^2}{2\beta^2(\alpha^2+\beta^2)}\|U_k^\top x_t\|^2)`,
+    Theorem 3's ε-expectation inside the softmax) or ``form="hard-max"`` (the component
+    :math:`\arg\max_k \|U_k^\top x_i\|` chosen on clean data)."""
+    return _native.dae_loss_value(_bases(u), points, form, alpha, beta, sigma, schedule, t)[0]
+
+
+def dae_loss(u, points, t0=0.0, t1=1.0, *, schedule="ve", weighting="unit", form="softmax",
+             report=False):
+    r"""The DAE loss on ``points`` (N, d) integrated over :math:`t \in [t_0, t_1]` of the crate
+    schedule ``schedule`` with weight :math:`\lambda_t`: ``weighting="unit"`` (1),
+    ``"inverse-noise-variance"`` (:math:`1/\beta_t^2`) or ``"snr"``
+    (:math:`\alpha_t^2/\beta_t^2`); the CLI's ``eval dae-loss --loss-schedule``, same bits.
+
+    ``u``: one basis (d, r) or a list of K bases with ``form`` as in :func:`dae_loss_at_level`.
+    K = 1 and the hard max are in closed form (R05: :math:`-C\|U^\top X\|_F^2 + D`, with the
+    coefficients analytic for VE unit / inverse-noise-variance, by quadrature otherwise); the
+    K > 1 softmax form by adaptive Gauss-Legendre quadrature of the at-level loss.
+    ``report=True`` returns ``(value, integration_error, method)``: a stated bound on the
+    integration's absolute error and how it was computed."""
+    r = _native.dae_loss_value(_bases(u), points, form, loss_schedule=schedule, t0=t0, t1=t1,
+                               weighting=weighting)
+    return r if report else r[0]
 
 
 __all__ += [
     "pfd", "generalization_error", "memorization_error", "reproducibility", "generalization",
     "fit_pca", "fit_k_subspaces", "subspace_distance", "principal_angles", "sin_theta",
-    "dae_loss_at_level", "dae_loss",
+    "principal_sines", "dae_loss_at_level", "dae_loss",
 ]

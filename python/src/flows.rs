@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use diffusion_lowdim::io::model_file::LoadedModel;
 use diffusion_lowdim::metric::{LinearFeatures, Scores};
 use diffusion_lowdim::model::ModelKind;
-use diffusion_lowdim::reduction::{self, KSubspaces, LossCoefficients, Pca, Weight};
-use diffusion_lowdim::service::eval::{self, FlowSpec, GridSpec, Noises, PfdSummary, SolverSpec};
+use diffusion_lowdim::reduction::{self, KSubspaces, Pca};
+use diffusion_lowdim::service::eval::{
+    self, FlowSpec, GridSpec, LossForm, LossRange, Noises, PfdSummary, SolverSpec,
+};
 use diffusion_lowdim::stats::Proportion;
 use faer::Mat;
 use pyo3::prelude::*;
@@ -344,37 +346,88 @@ fn sin_theta(u: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     guard(|| reduction::sin_theta_norm(um.as_ref(), vm.as_ref()).map_err(errors::from_lib))
 }
 
-/// The DAE loss of the linear denoiser on basis ``u`` (d, r) over data ``points`` (N, d) at one
-/// level: ‖(I−UUᵀ)X‖²_F + (1−a)²‖UᵀX‖²_F + N r a(1−a), a = α²/(α²+β²).
+/// The sines of the principal angles (ascending) between the spans of two orthonormal bases,
+/// computed directly (accurate for tiny angles, where sin of the angle loses digits).
 #[pyfunction]
-#[pyo3(signature = (u, points, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
+fn principal_sines(u: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    let um = matrix(u, "u", None, None)?.to_mat();
+    let vm = matrix(v, "v", Some(um.nrows()), None)?.to_mat();
+    guard(|| reduction::principal_sines(um.as_ref(), vm.as_ref()).map_err(errors::from_lib))
+}
+
+/// The DAE loss of bases ``bases`` [(d, r_k)] on ``points`` (N, d), summed over the points:
+/// the CLI's ``eval dae-loss`` (same code, same bits). At one level (``alpha``/``beta``,
+/// ``sigma``, or ``schedule``/``t``) or, with ``loss_schedule``, integrated over
+/// [``t0``, ``t1``] with ``weighting``. Returns (value, integration error bound, method).
+#[pyfunction]
+#[pyo3(signature = (bases, points, form="softmax", alpha=None, beta=None, sigma=None,
+                    schedule=None, t=None, loss_schedule=None, t0=None, t1=None,
+                    weighting="unit"))]
 #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
-fn dae_loss_at_level(
-    u: &Bound<'_, PyAny>,
+fn dae_loss_value(
+    py: Python<'_>,
+    bases: Vec<Bound<'_, PyAny>>,
     points: &Bound<'_, PyAny>,
+    form: &str,
     alpha: Option<f64>,
     beta: Option<f64>,
     sigma: Option<f64>,
     schedule: Option<&str>,
     t: Option<f64>,
-) -> PyResult<f64> {
-    let lv = level(alpha, beta, sigma, schedule, t)?;
-    let um = matrix(u, "u", None, None)?.to_mat();
-    let pb = batch(points, "points", Some(um.nrows()))?;
-    guard(|| reduction::loss_at_level(um.as_ref(), pb.as_batch(), lv).map_err(errors::from_lib))
+    loss_schedule: Option<String>,
+    t0: Option<f64>,
+    t1: Option<f64>,
+    weighting: &str,
+) -> PyResult<(f64, f64, &'static str)> {
+    let form = LossForm::parse(form).ok_or_else(|| {
+        errors::input(format!(
+            "unknown DAE loss form {form:?}: use \"softmax\" or \"hard-max\""
+        ))
+    })?;
+    let range = match (loss_schedule, t0, t1) {
+        (Some(name), Some(t0), Some(t1)) => {
+            if alpha.is_some() || beta.is_some() || sigma.is_some() || schedule.is_some() {
+                return Err(errors::input(
+                    "give either a noise level (alpha/beta, sigma, schedule/t) or an \
+                     integration range (loss_schedule, t0, t1), not both",
+                ));
+            }
+            LossRange::Integrated {
+                schedule: name,
+                weighting: weighting.to_string(),
+                t0,
+                t1,
+            }
+        }
+        (None, None, None) => LossRange::Level(level(alpha, beta, sigma, schedule, t)?),
+        _ => {
+            return Err(errors::input(
+                "an integrated DAE loss needs loss_schedule, t0 and t1 together",
+            ));
+        }
+    };
+    if bases.is_empty() {
+        return Err(errors::input(
+            "the DAE loss needs at least one basis (d, r_k)",
+        ));
+    }
+    let mats = bases_of(&bases)?;
+    let pb = batch(points, "points", Some(mats[0].nrows()))?;
+    let pm = pb.as_batch();
+    let v = detached(py, || {
+        eval::dae_loss(&mats, pm, form, &range).map_err(errors::from_interop)
+    })?;
+    Ok((v.value, v.integration_error, v.method))
 }
 
-/// The K = 1 DAE loss integrated over VE noise levels σ ∈ [t0, t1] with unit weight, in
-/// closed form (R05): −C‖UᵀX‖²_F + D.
-#[pyfunction]
-#[pyo3(signature = (u, points, t0=0.0, t1=1.0))]
-fn dae_loss(u: &Bound<'_, PyAny>, points: &Bound<'_, PyAny>, t0: f64, t1: f64) -> PyResult<f64> {
-    let um = matrix(u, "u", None, None)?.to_mat();
-    let pb = batch(points, "points", Some(um.nrows()))?;
-    guard(|| {
-        let k = LossCoefficients::ve_analytic(&Weight::Unit, t0, t1).map_err(errors::from_lib)?;
-        reduction::dae_loss_closed_form(um.as_ref(), pb.as_batch(), &k).map_err(errors::from_lib)
-    })
+/// Orthonormal-basis matrices (d, r_k), all with the first one's d.
+fn bases_of(objs: &[Bound<'_, PyAny>]) -> PyResult<Vec<Mat<f64>>> {
+    let mut out: Vec<Mat<f64>> = Vec::with_capacity(objs.len());
+    for o in objs {
+        let d = out.first().map(|m| m.nrows());
+        out.push(matrix(o, "basis", d, None)?.to_mat());
+    }
+    Ok(out)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -386,7 +439,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(subspace_distance, m)?)?;
     m.add_function(wrap_pyfunction!(principal_angles, m)?)?;
     m.add_function(wrap_pyfunction!(sin_theta, m)?)?;
-    m.add_function(wrap_pyfunction!(dae_loss_at_level, m)?)?;
-    m.add_function(wrap_pyfunction!(dae_loss, m)?)?;
+    m.add_function(wrap_pyfunction!(principal_sines, m)?)?;
+    m.add_function(wrap_pyfunction!(dae_loss_value, m)?)?;
     Ok(())
 }

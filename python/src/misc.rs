@@ -83,7 +83,9 @@ fn presets_json() -> PyResult<String> {
 
 /// A preset's table as JSON text (t, alpha, beta, native arrays).
 #[pyfunction]
-#[pyo3(signature = (name, precision="f64", steps=None, spacing="leading", steps_offset=0))]
+#[pyo3(signature = (name, precision="f64", steps=None, spacing="leading", steps_offset=0,
+                    sigma_min=None, sigma_max=None, rho=None, karras=false))]
+#[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
 fn preset_table_json(
     py: Python<'_>,
     name: &str,
@@ -91,6 +93,10 @@ fn preset_table_json(
     steps: Option<usize>,
     spacing: &str,
     steps_offset: usize,
+    sigma_min: Option<f64>,
+    sigma_max: Option<f64>,
+    rho: Option<f64>,
+    karras: bool,
 ) -> PyResult<String> {
     let precision = match precision {
         "f64" => Precision::F64,
@@ -112,6 +118,10 @@ fn preset_table_json(
         steps,
         spacing,
         steps_offset,
+        sigma_min,
+        sigma_max,
+        rho,
+        karras,
     };
     detached(py, move || {
         let t = p.table(&o).map_err(errors::from_interop)?;

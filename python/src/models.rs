@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use diffusion_lowdim::NoiseLevel;
 use diffusion_lowdim::io::model_file::{self, ComponentSpec, GaussianCovariance, Model, ModelSpec};
 use diffusion_lowdim::model::ExactModel;
-use diffusion_lowdim::service::eval::{LevelSpec, Quantity, evaluate_matrix};
+use diffusion_lowdim::service::eval::{
+    LevelSpec, Quantity, WeightsOutput, evaluate_matrix, posterior_weights_matrix,
+};
 use faer::Mat;
 use pyo3::prelude::*;
 
@@ -66,6 +68,30 @@ impl PyModel {
             model,
             spec: Some(spec),
         })
+    }
+
+    /// Posterior weights or their logs as (B, K) / (B, N), through the CLI's code.
+    fn weights<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        lv: NoiseLevel,
+        output: WeightsOutput,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Model::Gaussian(_) = self.model {
+            return Err(errors::input(format!(
+                "posterior weights are defined for mixtures (molrg, k-subspaces, empirical); \
+                 this model is a {} (a single component, weight 1)",
+                self.kind
+            )));
+        }
+        let xb = batch(x, "x", Some(self.model.dim()))?;
+        let xm = xb.as_batch();
+        let w = detached(py, || {
+            posterior_weights_matrix(&self.model, xm, lv, output).map_err(errors::from_interop)
+        })?;
+        // K × B → (B, K).
+        arrays::out_batch(py, w.as_ref())
     }
 
     pub(crate) fn exact(&self) -> &dyn ExactModel {
@@ -196,11 +222,15 @@ impl PyModel {
         Self::from_spec(ModelSpec::KSubspaces { bases })
     }
 
-    /// Loads a model file (docs/model-format.md).
+    /// Loads a model file (docs/model-format.md). ``normalize_weights=True`` divides a
+    /// mixture's weights by their sum (the CLI's ``--normalize-weights``); without it, weights
+    /// that do not sum to 1 within 1e-12 are refused.
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, normalize_weights=false))]
+    fn load(py: Python<'_>, path: PathBuf, normalize_weights: bool) -> PyResult<Self> {
         let loaded = detached(py, move || {
-            model_file::load(&path).map_err(errors::from_interop)
+            model_file::load_with(&path, model_file::LoadOptions { normalize_weights })
+                .map_err(errors::from_interop)
         })?;
         Ok(Self {
             kind: loaded.kind.name(),
@@ -372,6 +402,7 @@ impl PyModel {
 
     /// Posterior weights of every row of ``x`` (B, d): MoLRG / K-subspaces (B, K), the
     /// softmax w_k(x_t); empirical (B, N), the softmax s_i(x_t) over the training points.
+    /// The CLI's ``eval posterior-weights`` (same code, same bits).
     #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
     #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
     fn posterior_weights<'py>(
@@ -385,38 +416,27 @@ impl PyModel {
         t: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let lv = level(alpha, beta, sigma, schedule, t)?;
-        let xb = batch(x, "x", Some(self.model.dim()))?;
-        let xm = xb.as_batch();
-        match &self.model {
-            Model::Molrg(m) => {
-                let w = detached(py, || m.posterior_weights(xm, lv).map_err(errors::from_lib))?;
-                // K × B → (B, K).
-                arrays::out_batch(py, w.as_ref())
-            }
-            Model::Empirical(e) => {
-                let (n, b) = (e.len(), xm.ncols());
-                diffusion_lowdim::error::ensure_size2("posterior weights (B × N)", b, n)
-                    .map_err(errors::from_lib)?;
-                let v = detached(py, || {
-                    let mut v = vec![0.0; b * n];
-                    for j in 0..b {
-                        let w = e
-                            .posterior_weights(xm.col(j), lv)
-                            .map_err(errors::from_lib)?;
-                        for (i, wi) in w {
-                            v[j * n + i] = wi;
-                        }
-                    }
-                    Ok(v)
-                })?;
-                arrays::out_shaped(py, v, &[b, n])
-            }
-            Model::Gaussian(_) => Err(errors::input(format!(
-                "posterior weights are defined for mixtures (molrg, k-subspaces, empirical); \
-                 this model is a {} (a single component, weight 1)",
-                self.kind
-            ))),
-        }
+        self.weights(py, x, lv, WeightsOutput::Weights)
+    }
+
+    /// Logs of the posterior weights of every row of ``x`` (B, d), from log-sum-exp-normalized
+    /// logits: finite and accurate where a weight underflows to 0 (-inf only for a mixture
+    /// component of prior weight 0). MoLRG / K-subspaces (B, K); empirical (B, N). The CLI's
+    /// ``eval log-posterior-weights`` (same code, same bits).
+    #[pyo3(signature = (x, alpha=None, beta=None, *, sigma=None, schedule=None, t=None))]
+    #[allow(clippy::too_many_arguments, reason = "the Python keyword signature")]
+    fn posterior_log_weights<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        alpha: Option<f64>,
+        beta: Option<f64>,
+        sigma: Option<f64>,
+        schedule: Option<&str>,
+        t: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let lv = level(alpha, beta, sigma, schedule, t)?;
+        self.weights(py, x, lv, WeightsOutput::LogWeights)
     }
 
     /// The probability-flow map of the exact denoiser from every row of ``x`` (B, d): the

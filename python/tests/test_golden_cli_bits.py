@@ -13,16 +13,15 @@ import pytest
 
 import diffusion_lowdim as dl
 
-# The CLI commands the cases use, each computed here through the Python API. Cases are
-# dispatched by their command, not their kind, so a new family using these commands is covered;
-# a case with another command makes test_every_command_is_covered fail until it is handled.
-COMMANDS = ("posterior-mean", "score", "jacobian", "convert", "flow", "schedule", "pfd")
+FLAGS = ("--clean", "--log-spacing", "--karras")
 
-FLAGS = ("--clean", "--log-spacing")
+# The flags a command writes its .npy output with (the test points them to a temporary file).
+OUT_FLAGS = ("--out", "--out-sines", "--out-angles")
 
 
-def options(argv):
-    """`--foo-bar V` pairs (and bare flags) of a CLI command as Python keywords."""
+def options(argv, repeated=()):
+    """`--foo-bar V` pairs (and bare flags) of a CLI command as Python keywords; a flag in
+    `repeated` (e.g. `--basis`) collects its values in a list."""
     kw, i = {}, 0
     while i < len(argv):
         a = argv[i]
@@ -31,32 +30,111 @@ def options(argv):
         if a in FLAGS:
             kw[key] = True
             i += 1
+        elif a in repeated:
+            kw.setdefault(key, []).append(argv[i + 1])
+            i += 2
         else:
             kw[key] = argv[i + 1]
             i += 2
     return kw
 
 
-def python_value(argv, suite):
-    """The command `argv` (`diffusion-lowdim eval SUB --opt V ...`) computed through Python."""
+def level_of(kw):
+    """The noise level options (`--alpha/--beta`, `--sigma`, `--schedule/--t`) as keywords."""
+    return {k: (v if k == "schedule" else float(v)) for k, v in kw.items()}
+
+
+def convert_value(argv, suite):
+    """`eval convert`."""
+    kw = options(argv[3:])
+    kw.pop("out")
+    x = np.load(suite / kw.pop("x"))
+    value = np.load(suite / kw.pop("value"))
+    return dl.convert(value, x, kw.pop("from"), kw.pop("to"), float(kw.pop("alpha")),
+                      float(kw.pop("beta")))
+
+
+def flow_value(argv, suite):
+    """`eval flow`."""
+    kw = options(argv[3:])
+    kw.pop("out")
+    x = np.load(suite / kw.pop("x"))
+    model = dl.load_model(suite / kw.pop("model"))
+    solver = kw.pop("solver")
+    conv = {"steps": int, "t_start": float, "t_end": float, "sigma_max": float,
+            "sigma_min": float, "rho": float, "rtol": float, "atol": float}
+    return model.flow(x, solver, **{k: conv[k](v) if k in conv else v for k, v in kw.items()})
+
+
+def model_value(argv, suite):
+    """`eval posterior-mean | score | jacobian | posterior-weights | log-posterior-weights`:
+    the Model method of the command's name (log-posterior-weights: posterior_log_weights)."""
     sub, kw = argv[2], options(argv[3:])
     kw.pop("out")
     x = np.load(suite / kw.pop("x"))
-    if sub == "convert":
-        value = np.load(suite / kw.pop("value"))
-        return dl.convert(value, x, kw.pop("from"), kw.pop("to"), float(kw.pop("alpha")),
-                          float(kw.pop("beta")))
-    model = dl.load_model(suite / kw.pop("model"))
-    if sub == "flow":
-        solver = kw.pop("solver")
-        conv = {"steps": int, "t_start": float, "t_end": float, "sigma_max": float,
-                "sigma_min": float, "rho": float, "rtol": float, "atol": float}
-        return model.flow(x, solver, **{k: conv[k](v) if k in conv else v for k, v in kw.items()})
-    level = {k: (v if k == "schedule" else float(v)) for k, v in kw.items()}
-    method = getattr(model, sub.replace("-", "_"))
+    model = dl.load_model(suite / kw.pop("model"),
+                          normalize_weights=kw.pop("normalize_weights", False))
+    name = "posterior_log_weights" if sub == "log-posterior-weights" else sub.replace("-", "_")
+    level = level_of(kw)
+    method = getattr(model, name)
     if "alpha" in level:
         return method(x, level.pop("alpha"), level.pop("beta"), **level)
     return method(x, **level)
+
+
+def subspaces_value(argv, suite):
+    """`eval subspaces --out-sines | --out-angles`: principal_sines / principal_angles."""
+    kw = options(argv[3:])
+    u, v = np.load(suite / kw.pop("u")), np.load(suite / kw.pop("v"))
+    if "out_sines" in kw:
+        return np.array(dl.principal_sines(u, v), dtype=np.float64)
+    assert "out_angles" in kw, argv
+    return np.array(dl.principal_angles(u, v), dtype=np.float64)
+
+
+def dae_loss_value(argv, suite):
+    """`eval dae-loss --basis U_1 [--basis U_2 ...] --data X [level | --loss-schedule S --t0
+    --t1 --weighting W] [--form F] --out`: a (1,) array."""
+    kw = options(argv[3:], repeated=("--basis",))
+    kw.pop("out")
+    bases = [np.load(suite / p) for p in kw.pop("basis")]
+    data = np.load(suite / kw.pop("data"))
+    form = kw.pop("form", "softmax")
+    if "loss_schedule" in kw:
+        v = dl.dae_loss(bases, data, float(kw.pop("t0")), float(kw.pop("t1")),
+                        schedule=kw.pop("loss_schedule"),
+                        weighting=kw.pop("weighting", "unit"), form=form)
+    else:
+        level = level_of(kw)
+        if "alpha" in level:
+            v = dl.dae_loss_at_level(bases, data, level.pop("alpha"), level.pop("beta"),
+                                     form=form, **level)
+        else:
+            v = dl.dae_loss_at_level(bases, data, form=form, **level)
+    return np.array([v], dtype=np.float64)
+
+
+# The CLI commands the cases use, each computed here through the Python API. Cases are
+# dispatched by their command, not their kind, so a new family using these commands is covered;
+# a case with another command makes test_every_command_is_covered fail until it is handled.
+# `eval schedule` writes a table directory and is compared by compare_schedule.
+VALUES = {
+    "posterior-mean": model_value,
+    "score": model_value,
+    "jacobian": model_value,
+    "posterior-weights": model_value,
+    "log-posterior-weights": model_value,
+    "convert": convert_value,
+    "flow": flow_value,
+    "subspaces": subspaces_value,
+    "dae-loss": dae_loss_value,
+}
+COMMANDS = tuple(VALUES) + ("schedule", "pfd")
+
+
+def python_value(argv, suite):
+    """The command `argv` (`diffusion-lowdim eval SUB --opt V ...`) computed through Python."""
+    return VALUES[argv[2]](argv, suite)
 
 
 def cases(suite):
@@ -89,15 +167,15 @@ def test_python_equals_cli_bit_for_bit(suite, cli, tmp_path):
             n += 1
             continue
         out = tmp_path / f"{case.id}.npy"
-        i = argv.index("--out")
-        argv[i + 1] = str(out)
+        (flag,) = [f for f in OUT_FLAGS if f in argv]
+        argv[argv.index(flag) + 1] = str(out)
         subprocess.run([cli] + argv[1:], cwd=suite, check=True, capture_output=True)
         want = np.load(out)
         got = python_value(argv, suite)
         assert got.dtype == np.float64 and got.shape == want.shape, case.id
         assert got.tobytes() == want.tobytes(), f"{case.id}: differs from the CLI"
         n += 1
-    assert n >= 55, n
+    assert n >= 94, n
 
 
 def compare_schedule(case, argv, suite, cli, tmp_path):
@@ -107,12 +185,16 @@ def compare_schedule(case, argv, suite, cli, tmp_path):
     kw["out_dir"] = str(out)
     args = [cli, "eval", "schedule"]
     for k, v in kw.items():
-        args += ["--" + k.replace("_", "-"), v]
+        args += ["--" + k.replace("_", "-")] + ([] if v is True else [v])
     subprocess.run(args, cwd=suite, check=True, capture_output=True)
     table = dl.preset_table(
         kw["schedule"], precision=kw.get("precision", "f64"),
         steps=int(kw["steps"]) if "steps" in kw else None,
         spacing=kw.get("spacing", "leading"), steps_offset=int(kw.get("steps_offset", 0)),
+        sigma_min=float(kw["sigma_min"]) if "sigma_min" in kw else None,
+        sigma_max=float(kw["sigma_max"]) if "sigma_max" in kw else None,
+        rho=float(kw["rho"]) if "rho" in kw else None,
+        karras=bool(kw.get("karras", False)),
     )
     files = sorted(p.stem for p in out.glob("*.npy"))
     assert files and set(files) <= set(table), (files, list(table))
