@@ -15,11 +15,11 @@
 
 use super::SuiteBuilder;
 use super::schedules::{pow_q, root_q};
+use crate::golden::Tier;
 use crate::golden::export::NewCase;
 use crate::golden::tolerance::{C, PointTolerance, gamma};
 use crate::io::Result;
 use crate::io::npy::Array;
-use crate::golden::Tier;
 use crate::reference::{self, Q, q};
 use crate::schedule::{cosine_betas, linear_betas, scaled_linear_betas};
 use crate::service::presets::{self, Spacing, TableOptions, torch_linspace_f64};
@@ -260,9 +260,7 @@ fn euler(
             let u = a + q(i as f64) / q((n - 1) as f64) * (b - a);
             values.push(pow_q(u, rho));
             let kappa = f64::from(rho) * (af.abs() + fi * (af.abs() + bf.abs())) / reference::f(u);
-            tols.push(tiers.map(|t| {
-                at(t, ts[0]).max(at(t, ts[n - 1])) + C * gamma(t, 4) * kappa
-            }));
+            tols.push(tiers.map(|t| at(t, ts[0]).max(at(t, ts[n - 1])) + C * gamma(t, 4) * kappa));
         }
         (values, tols)
     } else {
