@@ -720,3 +720,54 @@ pub fn gaussian_pfd(
     }
     f(total.sqrt())
 }
+
+/// $\bar\alpha_j = \prod_{i \le j}(1 - \beta_i)$ for every $j$, in double-double from the f64
+/// betas (taken as exact): the DDPM cumulative product.
+pub fn alphas_cumprod(betas: &[f64]) -> Vec<Q> {
+    let mut p = Q::ONE;
+    betas
+        .iter()
+        .map(|&b| {
+            p *= Q::ONE - q(b);
+            p
+        })
+        .collect()
+}
+
+/// The variance-exploding levels $\sigma_j = \sqrt{(1 - \bar\alpha_j)/\bar\alpha_j}$ of a DDPM
+/// table (diffusers' `EulerDiscreteScheduler` training sigmas), in double-double.
+pub fn ve_sigmas(alphas_cumprod: &[Q]) -> Vec<Q> {
+    alphas_cumprod
+        .iter()
+        .map(|&a| ((Q::ONE - a) / a).sqrt())
+        .collect()
+}
+
+/// `np.interp(x, arange(len(fp)), fp)` in exact arithmetic: $fp_j + (x - j)(fp_{j+1} - fp_j)$
+/// for $j = \lfloor x\rfloor$, clamped to the ends as numpy does. `fp` must not be empty.
+pub fn interp_unit(x: f64, fp: &[Q]) -> Q {
+    let last = fp.len() - 1;
+    if x <= 0.0 {
+        return fp[0];
+    }
+    if x >= last as f64 {
+        return fp[last];
+    }
+    let j = x.floor() as usize;
+    let phi = q(x) - q(j as f64);
+    fp[j] + phi * (fp[j + 1] - fp[j])
+}
+
+/// The real `n`-th root of a double-double $x > 0$ (`n ≥ 1`; Newton from the f64 root).
+pub fn nth_root(x: Q, n: i32) -> Q {
+    let mut r = q(f(x).powf(1.0 / f64::from(n)));
+    for _ in 0..3 {
+        let mut p = Q::ONE;
+        for _ in 0..n - 1 {
+            p *= r;
+        }
+        // r ← r − (r^n − x)/(n r^{n−1})
+        r -= (p * r - x) / (q(f64::from(n)) * p);
+    }
+    r
+}

@@ -188,19 +188,46 @@ def convert(frm, to, v, x, a, b):
     return {"x0": x0, "eps": eps, "score": -eps / b, "v": a * eps - b * x0}[to]
 
 
+def diffusers_betas(preset, n=1000):
+    """The float64 betas of a diffusers beta_schedule (`diffusers-X` or `diffusers-euler-X`)."""
+    sched = preset.removeprefix("diffusers-").removeprefix("euler-")
+    if sched == "linear":
+        return np.linspace(1e-4, 0.02, n)
+    if sched == "scaled-linear":
+        return np.linspace(0.00085**0.5, 0.012**0.5, n) ** 2
+    assert sched == "squaredcos-cap-v2", preset
+    f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+    return np.array([min(1 - f((i + 1) / n) / f(i / n), 0.999) for i in range(n)])
+
+
+def euler(params, inputs, dtype):
+    """diffusers EulerDiscreteScheduler after set_timesteps: sigmas (without the appended 0) or
+    init_noise_sigma, at the timesteps `inputs["t"]`, as the scheduler computes them."""
+    ac = np.cumprod(dtype(1) - diffusers_betas(params["preset"]).astype(dtype))
+    train = np.sqrt((dtype(1) - ac) / ac)
+    t = inputs["t"]
+    sigmas = np.interp(t, np.arange(len(train)), train).astype(dtype)
+    if params["karras"]:
+        rho, n = dtype(7), len(sigmas)
+        lo, hi = sigmas[-1] ** (1 / rho), sigmas[0] ** (1 / rho)
+        ramp = np.linspace(0, 1, n).astype(dtype)
+        sigmas = (hi + ramp * (lo - hi)) ** rho
+    if params["column"] == "sigmas":
+        return sigmas
+    top = sigmas.max()
+    return np.array([np.sqrt(top * top + dtype(1)) if params["spacing"] == "leading" else top], dtype=dtype)
+
+
 def schedule(params, inputs, dtype):
     preset, col = params["preset"], params["column"]
+    if preset.startswith("diffusers-euler-"):
+        return euler(params, inputs, dtype)
     if preset.startswith("diffusers-"):
-        n = 1000
-        if preset == "diffusers-linear":
-            betas = np.linspace(1e-4, 0.02, n)
-        elif preset == "diffusers-scaled-linear":
-            betas = np.linspace(0.00085**0.5, 0.012**0.5, n) ** 2
-        else:
-            f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
-            betas = np.array([min(1 - f((i + 1) / n) / f(i / n), 0.999) for i in range(n)])
-        betas = betas.astype(dtype)
+        betas = diffusers_betas(preset).astype(dtype)
         return np.cumprod(dtype(1) - betas)
+    if preset == "k-diffusion-exponential":
+        n = params["steps"]
+        return np.exp(np.linspace(np.log(dtype(params["sigma_max"])), np.log(dtype(params["sigma_min"])), n, dtype=dtype))
     if preset == "edm":
         n, rho = 18, dtype(7)
         lo, hi = dtype(0.002) ** (1 / rho), dtype(80) ** (1 / rho)

@@ -175,7 +175,7 @@ def test_python_equals_cli_bit_for_bit(suite, cli, tmp_path):
         assert got.dtype == np.float64 and got.shape == want.shape, case.id
         assert got.tobytes() == want.tobytes(), f"{case.id}: differs from the CLI"
         n += 1
-    assert n >= 94, n
+    assert n >= 101, n
 
 
 def compare_schedule(case, argv, suite, cli, tmp_path):
@@ -183,6 +183,9 @@ def compare_schedule(case, argv, suite, cli, tmp_path):
     kw = options(argv[3:])
     out = tmp_path / f"table-{case.id}"
     kw["out_dir"] = str(out)
+    # preset_table's spacing defaults to leading; the CLI's to the scheduler's own (linspace
+    # for diffusers Euler): Euler cases must state it.
+    assert not kw["schedule"].startswith("diffusers-euler-") or "spacing" in kw, case.id
     args = [cli, "eval", "schedule"]
     for k, v in kw.items():
         args += ["--" + k.replace("_", "-")] + ([] if v is True else [v])
@@ -198,6 +201,8 @@ def compare_schedule(case, argv, suite, cli, tmp_path):
     )
     files = sorted(p.stem for p in out.glob("*.npy"))
     assert files and set(files) <= set(table), (files, list(table))
+    # The case's column (e.g. diffusers Euler's init_noise_sigma) is among the files compared.
+    assert case.params["column"] in files, (case.id, files)
     for col in files:
         want = np.load(out / f"{col}.npy")
         assert table[col].tobytes() == want.astype(np.float64).tobytes(), (case.id, col)

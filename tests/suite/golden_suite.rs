@@ -180,6 +180,13 @@ fn run_case_command(golden: &Path, outputs: &Path, case: &diffusion_lowdim::gold
                 args.extend([format!("--{}", key.replace('_', "-")), v.to_string()]);
             }
         }
+        // diffusers Euler: timestep_spacing and use_karras_sigmas.
+        if let Some(v) = p.get("spacing").and_then(|v| v.as_str()) {
+            args.extend(["--spacing".into(), v.into()]);
+        }
+        if p.get("karras").and_then(|v| v.as_bool()) == Some(true) {
+            args.push("--karras".into());
+        }
         let o = bin().args(&args).output().unwrap();
         assert!(
             o.status.success(),

@@ -104,7 +104,7 @@ pub const FAMILIES: &[Family] = &[
     },
     Family {
         id: "grids",
-        title: "Schedule grids: k-diffusion Karras with another range and rho, get_sigmas_vp",
+        title: "Schedule grids: k-diffusion Karras and exponential with another range, get_sigmas_vp, diffusers Euler sigmas and init_noise_sigma",
         build: grids::build,
     },
     Family {
