@@ -31,7 +31,8 @@ def cli():
     cands += [os.path.join(tgt, p, "diffusion-lowdim") for p in ("debug", "release")]
     for c in cands:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
+            # Absolute: the CLI comparisons run the binary from inside the golden suite's folder.
+            return os.path.abspath(c)
     if os.environ.get("DIFFUSION_LOWDIM_REQUIRE_BIN") == "1":
         pytest.fail("DIFFUSION_LOWDIM_BIN is not an executable diffusion-lowdim binary")
     pytest.skip("no diffusion-lowdim binary (set DIFFUSION_LOWDIM_BIN)")
