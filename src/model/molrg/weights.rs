@@ -114,16 +114,28 @@ impl Molrg {
         level: NoiseLevel,
         offsets: &[f64],
     ) -> Vec<f64> {
+        let logits = self.dd_logits(x, level, |k| offsets[k]);
+        let diffs = if logits.iter().all(|l| l.hi < f64::INFINITY) {
+            dd_logit_differences(&logits)
+        } else {
+            self.scaled_logit_differences(x, level, offsets)
+        };
+        crate::model::log_softmax(&diffs)
+    }
+
+    /// The double-length logits of every component at the column `x` (projections by
+    /// [`Lanes::dot2`](crate::linalg::fused), then [`Self::dd_logit`] with offset `offset(k)`).
+    fn dd_logits(&self, x: &[f64], level: NoiseLevel, offset: impl Fn(usize) -> f64) -> Vec<Acc> {
         let kk = self.components.len();
         let ranges: Vec<(usize, usize)> = (0..kk).map(|k| self.columns_of(k)).collect();
         let total = self.stacked.ncols();
         let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
         self.lanes().dot2(x, &ranges, &mut hi, &mut lo);
-        let logits: Vec<Acc> = ranges
+        ranges
             .iter()
             .enumerate()
-            .map(|(k, &(s, e))| {
-                let cd: Vec<Acc> = (s..e)
+            .map(|(k, &(a, e))| {
+                let cd: Vec<Acc> = (a..e)
                     .map(|j| {
                         Acc {
                             hi: hi[j],
@@ -132,15 +144,9 @@ impl Molrg {
                         .normalized()
                     })
                     .collect();
-                self.dd_logit(k, &cd, offsets[k], level)
+                self.dd_logit(k, &cd, offset(k), level)
             })
-            .collect();
-        let diffs = if logits.iter().all(|l| l.hi < f64::INFINITY) {
-            dd_logit_differences(&logits)
-        } else {
-            self.scaled_logit_differences(x, level, offsets)
-        };
-        crate::model::log_softmax(&diffs)
+            .collect()
     }
 
     /// The weights of a column whose logits overflow f64 (their quadratic part
@@ -174,26 +180,7 @@ impl Molrg {
             0
         };
         let xs: Vec<f64> = x.iter().map(|&v| times_pow2(v, -s)).collect();
-        let ranges: Vec<(usize, usize)> = (0..kk).map(|k| self.columns_of(k)).collect();
-        let total = self.stacked.ncols();
-        let (mut hi, mut lo) = (vec![0.0; total], vec![0.0; total]);
-        self.lanes().dot2(&xs, &ranges, &mut hi, &mut lo);
-        let q: Vec<Acc> = ranges
-            .iter()
-            .enumerate()
-            .map(|(k, &(a, e))| {
-                let cd: Vec<Acc> = (a..e)
-                    .map(|j| {
-                        Acc {
-                            hi: hi[j],
-                            lo: lo[j],
-                        }
-                        .normalized()
-                    })
-                    .collect();
-                self.dd_logit(k, &cd, 0.0, level)
-            })
-            .collect();
+        let q = self.dd_logits(&xs, level, |_| 0.0);
         // Reference: the largest q' among components of positive prior weight.
         let reference = (0..kk)
             .filter(|&k| offsets[k] > f64::NEG_INFINITY)
